@@ -1,0 +1,3 @@
+//! Hook handlers and the one dispatch path they all run through.
+
+pub mod http;

@@ -1,0 +1,24 @@
+//! # hooklet
+//!
+//! A node agent that runs a pod's containers and their Kubernetes lifecycle hooks
+//! (PostStart, PreStop) the way the kubelet does, plus sandboxed WebAssembly hook
+//! handlers. The crate reads like the architecture:
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`spec`] | Pod manifests: model, parsing with warnings, apiserver-style validation |
+//! | [`runtime`] | the [`runtime::Runtime`] trait and the `process` runtime |
+//! | [`hooks`] | one dispatch path for every handler kind: exec, httpGet, sleep, tcpSocket, wasm |
+//! | [`wasm`] | the wasmtime engine: plugins, fuel, deadlines |
+//! | [`events`] | a Kubernetes-style event recorder with aggregation |
+//! | [`lifecycle`] | the pod worker: container state machine, back-off, grace periods |
+//! | [`cli`] | the `hooklet` command line |
+
+pub mod cli;
+pub mod events;
+pub mod hooks;
+pub mod lifecycle;
+pub mod runtime;
+pub mod spec;
+pub mod testing;
+pub mod wasm;

@@ -1,0 +1,280 @@
+//! The subset of the Kubernetes `v1` Pod API that hooklet reads, plus hooklet's
+//! extensions (`wasm` handler, `timeoutSeconds` on any handler, `failOnHttpError`).
+//!
+//! Field names follow the Kubernetes JSON names exactly, so existing manifests
+//! deserialize unchanged. Fields that are not modelled here are reported as
+//! warnings by [`crate::spec::parse`], never silently dropped.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Default `terminationGracePeriodSeconds` when the manifest sets none.
+pub const DEFAULT_TERMINATION_GRACE_SECONDS: i64 = 30;
+
+/// A Kubernetes `v1` Pod.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pod {
+    /// Must be `v1`.
+    pub api_version: String,
+    /// Must be `Pod`.
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    pub spec: PodSpec,
+}
+
+/// `metadata` of a Pod.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMeta {
+    #[serde(default)]
+    pub name: String,
+    /// Defaults to `default` (see [`crate::spec::parse`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Generated when absent (see [`crate::spec::parse`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// `spec` of a Pod.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    #[serde(default)]
+    pub containers: Vec<Container>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub init_containers: Vec<Container>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination_grace_period_seconds: Option<i64>,
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
+}
+
+impl PodSpec {
+    /// The grace period the manifest asks for, with the Kubernetes default.
+    pub fn termination_grace_seconds(&self) -> i64 {
+        self.termination_grace_period_seconds
+            .unwrap_or(DEFAULT_TERMINATION_GRACE_SECONDS)
+    }
+}
+
+/// `spec.restartPolicy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestartPolicy {
+    #[default]
+    Always,
+    OnFailure,
+    Never,
+}
+
+/// One entry of `spec.containers` (or `spec.initContainers`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    pub name: String,
+    #[serde(default)]
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<ContainerPort>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Lifecycle>,
+    /// Only meaningful on init containers: `Always` makes a sidecar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<RestartPolicy>,
+}
+
+/// `env[]` entry. Only literal `value`s are supported (no `valueFrom`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvVar {
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// `ports[]` entry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerPort {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub container_port: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+}
+
+/// `lifecycle` of a container.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lifecycle {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_start: Option<LifecycleHandler>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_stop: Option<LifecycleHandler>,
+}
+
+/// A `LifecycleHandler`: exactly one action must be set (validated, not typed,
+/// because the apiserver's messages for 0 or 2+ actions are part of the contract).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleHandler {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_get: Option<HttpGetAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_socket: Option<TcpSocketAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sleep: Option<SleepAction>,
+    /// hooklet extension (decision D1): a WebAssembly component plugin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasm: Option<WasmAction>,
+    /// hooklet extension (decision D5): a deadline for this handler. None = no timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i64>,
+}
+
+/// `exec` action: the command is exec'd directly, not through a shell.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecAction {
+    #[serde(default)]
+    pub command: Vec<String>,
+}
+
+/// `httpGet` action (spec section 4).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpGetAction {
+    /// Defaulted to `/` by [`crate::spec::parse`].
+    #[serde(default)]
+    pub path: String,
+    pub port: IntOrString,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// `HTTP` or `HTTPS`; defaulted to `HTTP`.
+    #[serde(default)]
+    pub scheme: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http_headers: Vec<HttpHeader>,
+    /// hooklet extension (decision D9): treat non-2xx/3xx responses as failures.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fail_on_http_error: bool,
+}
+
+/// A header of an `httpGet` action.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HttpHeader {
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// `tcpSocket` action: accepted by validation, fails at run time (spec 1.4).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TcpSocketAction {
+    pub port: IntOrString,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// `sleep` action.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SleepAction {
+    pub seconds: i64,
+}
+
+/// hooklet's `wasm` action: run plugin `NAME.wasm` from the plugin directory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WasmAction {
+    pub plugin: String,
+    /// Configuration handed to the plugin as key/value pairs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, String>,
+    /// Fuel budget for one delivery; the plugin or node default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<u64>,
+}
+
+/// Kubernetes `IntOrString`, as used for ports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum IntOrString {
+    Int(i64),
+    String(String),
+}
+
+impl Default for IntOrString {
+    fn default() -> Self {
+        IntOrString::Int(0)
+    }
+}
+
+impl std::fmt::Display for IntOrString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IntOrString::Int(n) => write!(f, "{n}"),
+            IntOrString::String(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Which hook a handler is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HookPhase {
+    PostStart,
+    PreStop,
+}
+
+impl HookPhase {
+    /// `PostStart` / `PreStop`, as Kubernetes spells it in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookPhase::PostStart => "PostStart",
+            HookPhase::PreStop => "PreStop",
+        }
+    }
+}
+
+impl Pod {
+    /// `metadata.namespace`, defaulted.
+    pub fn namespace(&self) -> &str {
+        self.metadata.namespace.as_deref().unwrap_or("default")
+    }
+
+    /// `metadata.uid` (always set after [`crate::spec::parse`]).
+    pub fn uid(&self) -> &str {
+        self.metadata.uid.as_deref().unwrap_or("")
+    }
+
+    /// The pod as `format.Pod` renders it: `<name>_<namespace>(<uid>)`.
+    pub fn display_name(&self) -> String {
+        format!("{}_{}({})", self.metadata.name, self.namespace(), self.uid())
+    }
+}
+
+impl Container {
+    /// The handler for `phase`, if the container has one.
+    pub fn hook(&self, phase: HookPhase) -> Option<&LifecycleHandler> {
+        let lifecycle = self.lifecycle.as_ref()?;
+        match phase {
+            HookPhase::PostStart => lifecycle.post_start.as_ref(),
+            HookPhase::PreStop => lifecycle.pre_stop.as_ref(),
+        }
+    }
+}
