@@ -1,1 +1,33 @@
-fn main() {}
+//! The `hooklet` binary: see `hooklet --help`.
+
+use clap::Parser;
+use hooklet::cli::{self, Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HOOKLET_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            std::process::exit(cli::EXIT_POD_FAILED);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => cli::run(args).await,
+        }
+    });
+    if let Some(reason) = &outcome.reason {
+        eprintln!("error: {reason}");
+    }
+    // Leftover tasks (e.g. a wasm delivery being cancelled) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    std::process::exit(outcome.exit_code);
+}

@@ -1,1 +1,219 @@
-//! (in progress)
+//! A Kubernetes-style event recorder.
+//!
+//! Events have the kubelet's semantics (spec section 6.3): identical events (same
+//! object, type, reason and message) merge into one with a `count` and first/last
+//! seen times; when more than [`AggregationPolicy::max_similar`] events that differ
+//! only in their message arrive within [`AggregationPolicy::window`], further ones are
+//! combined into a single event whose message starts with
+//! `(combined from similar events): `.
+//!
+//! Every recorded event (new or merged) is also broadcast, so a CLI can print events
+//! as they happen and tests can await one instead of sleeping.
+//!
+//! ```
+//! use hooklet::events::{EventRecorder, EventType, ObjectRef};
+//! let recorder = EventRecorder::new();
+//! let pod = ObjectRef::pod("default", "web", "uid-1");
+//! recorder.record(&pod.container("app"), EventType::Normal, "Started", "Started container app");
+//! recorder.record(&pod.container("app"), EventType::Normal, "Started", "Started container app");
+//! let events = recorder.list();
+//! assert_eq!(events.len(), 1);
+//! assert_eq!(events[0].count, 2);
+//! ```
+
+mod aggregate;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use aggregate::Aggregator;
+
+/// `Normal` or `Warning`, as in Kubernetes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        })
+    }
+}
+
+/// The object an event is about: a pod, or one of its containers (`field_path`
+/// `spec.containers{name}`, as the kubelet sets it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct ObjectRef {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field_path: Option<String>,
+}
+
+impl ObjectRef {
+    /// The pod itself.
+    pub fn pod(namespace: &str, name: &str, uid: &str) -> Self {
+        ObjectRef {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            uid: uid.to_string(),
+            field_path: None,
+        }
+    }
+
+    /// A regular container of this pod.
+    pub fn container(&self, container: &str) -> Self {
+        ObjectRef {
+            field_path: Some(format!("spec.containers{{{container}}}")),
+            ..self.clone()
+        }
+    }
+
+    /// The container name if this refers to a container.
+    pub fn container_name(&self) -> Option<&str> {
+        let path = self.field_path.as_deref()?;
+        let start = path.find('{')? + 1;
+        path.get(start..path.len().checked_sub(1)?)
+    }
+}
+
+/// One (possibly merged) event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    pub object: ObjectRef,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub reason: String,
+    pub message: String,
+    /// How many identical occurrences were merged into this event.
+    pub count: u32,
+    pub first_seen: SystemTime,
+    pub last_seen: SystemTime,
+    /// The reporting component, `hooklet`.
+    pub source: &'static str,
+}
+
+/// Tunables for combining similar events (client-go's defaults).
+#[derive(Debug, Clone, Copy)]
+pub struct AggregationPolicy {
+    /// How many distinct messages for one object/type/reason are kept apart.
+    pub max_similar: usize,
+    /// The window in which similar events are counted.
+    pub window: Duration,
+}
+
+impl Default for AggregationPolicy {
+    fn default() -> Self {
+        AggregationPolicy {
+            max_similar: 10,
+            window: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Records events; cheap to clone (all clones share one log).
+#[derive(Clone)]
+pub struct EventRecorder {
+    inner: Arc<Mutex<Aggregator>>,
+    tx: broadcast::Sender<Event>,
+}
+
+impl Default for EventRecorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventRecorder {
+    /// A recorder with client-go's aggregation policy.
+    pub fn new() -> Self {
+        Self::with_policy(AggregationPolicy::default())
+    }
+
+    /// A recorder with a custom aggregation policy.
+    pub fn with_policy(policy: AggregationPolicy) -> Self {
+        let (tx, _) = broadcast::channel(1024);
+        EventRecorder {
+            inner: Arc::new(Mutex::new(Aggregator::new(policy))),
+            tx,
+        }
+    }
+
+    /// Records an event and returns it as stored (after merging).
+    pub fn record(
+        &self,
+        object: &ObjectRef,
+        event_type: EventType,
+        reason: &str,
+        message: &str,
+    ) -> Event {
+        let event = {
+            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            inner.observe(object, event_type, reason, message.trim(), SystemTime::now())
+        };
+        tracing::debug!(
+            object = %object.name,
+            container = object.container_name().unwrap_or(""),
+            "{} {} {}",
+            event.event_type,
+            event.reason,
+            event.message
+        );
+        // Nobody listening is fine.
+        let _ = self.tx.send(event.clone());
+        event
+    }
+
+    /// All events, oldest first (by first occurrence).
+    pub fn list(&self) -> Vec<Event> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.events().to_vec()
+    }
+
+    /// Events about one pod (any of its containers too), oldest first.
+    pub fn for_pod(&self, uid: &str) -> Vec<Event> {
+        self.list()
+            .into_iter()
+            .filter(|e| e.object.uid == uid)
+            .collect()
+    }
+
+    /// A stream of events as they are recorded (new and merged ones).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+
+    /// Waits until an event matching `pred` has been recorded (checking those
+    /// already recorded first). Returns that event.
+    pub async fn wait_for(&self, pred: impl Fn(&Event) -> bool) -> Event {
+        let mut rx = self.subscribe();
+        if let Some(found) = self.list().into_iter().find(|e| pred(e)) {
+            return found;
+        }
+        loop {
+            match rx.recv().await {
+                Ok(event) if pred(&event) => return event,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    if let Some(found) = self.list().into_iter().find(|e| pred(e)) {
+                        return found;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    unreachable!("the recorder owns the sender")
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,118 @@
-//! (in progress)
+//! The pod worker: what the kubelet's `SyncPod` / `killContainer` do, per pod.
+//!
+//! A [`Node`] holds the services every pod shares (runtime, hook runner, event
+//! recorder, configuration) and starts pods. Each pod gets a [`PodHandle`] and a
+//! worker task that starts its containers in order (a container's PostStart blocks
+//! the next container's start), supervises each container through its states
+//! (`container::Step`), restarts per `restartPolicy` with CrashLoopBackOff, and on
+//! [`PodHandle::delete`] stops all containers in parallel: PreStop, stop signal, KILL
+//! when the grace runs out.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use std::sync::Arc;
+//! use hooklet::lifecycle::{Node, NodeConfig};
+//! use hooklet::runtime::process::ProcessRuntime;
+//! use hooklet::spec::parse::parse_manifests;
+//!
+//! let node = Node::new(Arc::new(ProcessRuntime::new("/tmp/hooklet-logs")), NodeConfig::default())?;
+//! let pod = parse_manifests(
+//!     "apiVersion: v1\nkind: Pod\nmetadata: {name: demo}\nspec:\n  containers:\n  - name: app\n    image: busybox\n    command: [sleep, '60']\n",
+//!     "demo.yaml",
+//! )?.remove(0).pod;
+//! let handle = node.start_pod(pod);
+//! handle.wait_for(|s| s.containers[0].started).await;
+//! handle.delete(Some(5));
+//! let status = handle.finished().await;
+//! println!("{:?}", status.phase);
+//! # Ok(()) }
+//! ```
+
+pub mod backoff;
+mod container;
+pub mod grace;
+mod pod;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use backoff::BackoffPolicy;
+pub use pod::PodHandle;
+pub use status::{ContainerState, ContainerStatus, PodPhase, PodStatus};
+
+use crate::events::EventRecorder;
+use crate::hooks::http::HttpHookClient;
+use crate::hooks::HookRunner;
+use crate::runtime::Runtime;
+use crate::spec::Pod;
+use crate::wasm::{WasmConfig, WasmHost};
+
+/// The Kubernetes version hooklet's behaviour follows (for `User-Agent: kube-lifecycle/…`).
+pub const KUBE_VERSION: &str = "1.34";
+
+/// Node-wide settings. Defaults are the kubelet's numbers.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// CrashLoopBackOff numbers.
+    pub backoff: BackoffPolicy,
+    /// Minimal window between the stop signal and KILL (the kubelet's 2 s).
+    pub min_stop_window: Duration,
+    /// Put the fixed 1.26+ texts (`PostStartHook failed`) in hook failure events
+    /// instead of the handler's failure detail (D3).
+    pub redact_hook_messages: bool,
+    /// How many hook runs are kept per container.
+    pub hook_history: usize,
+    /// The wasm engine's settings (plugin directory, fuel default, limits).
+    pub wasm: WasmConfig,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            backoff: BackoffPolicy::default(),
+            min_stop_window: grace::MIN_STOP_WINDOW,
+            redact_hook_messages: false,
+            hook_history: 16,
+            wasm: WasmConfig::default(),
+        }
+    }
+}
+
+/// The services shared by every pod on this node.
+pub struct Node {
+    runtime: Arc<dyn Runtime>,
+    hooks: HookRunner,
+    events: EventRecorder,
+    config: NodeConfig,
+}
+
+impl Node {
+    /// A node running containers on `runtime`, with its own wasm engine and HTTP client.
+    pub fn new(runtime: Arc<dyn Runtime>, config: NodeConfig) -> anyhow::Result<Arc<Node>> {
+        let wasm = WasmHost::new(config.wasm.clone())?;
+        let http = HttpHookClient::new(format!("kube-lifecycle/{KUBE_VERSION}"));
+        let hooks = HookRunner::new(runtime.clone(), http, wasm);
+        Ok(Arc::new(Node {
+            runtime,
+            hooks,
+            events: EventRecorder::new(),
+            config,
+        }))
+    }
+
+    /// The node's event recorder.
+    pub fn events(&self) -> &EventRecorder {
+        &self.events
+    }
+
+    /// The node's configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// Starts a (parsed, validated) pod and returns its handle.
+    pub fn start_pod(self: &Arc<Self>, pod: Pod) -> PodHandle {
+        PodHandle::spawn(self.clone(), pod)
+    }
+}

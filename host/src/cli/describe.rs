@@ -1,0 +1,161 @@
+//! A `kubectl describe pod`-style view, plus hooklet's hook records (D3, D4, D8).
+
+use std::fmt::Write;
+use std::time::SystemTime;
+
+use super::format::{age, short_duration, table};
+use crate::events::Event;
+use crate::lifecycle::{ContainerState, ContainerStatus, PodStatus};
+use crate::spec::Pod;
+
+/// Lines of hook output shown per hook run.
+const OUTPUT_LINES: usize = 6;
+
+/// Renders the describe view of `pod`.
+pub fn describe_pod(pod: &Pod, status: &PodStatus, events: &[Event]) -> String {
+    let mut out = String::new();
+    let field = |out: &mut String, name: &str, value: &str| {
+        let _ = writeln!(out, "{:<14}{value}", format!("{name}:"));
+    };
+    field(&mut out, "Name", &pod.metadata.name);
+    field(&mut out, "Namespace", pod.namespace());
+    field(&mut out, "UID", pod.uid());
+    let labels: Vec<String> = pod.metadata.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    field(&mut out, "Labels", if labels.is_empty() { "<none>" } else { "" });
+    for l in labels {
+        let _ = writeln!(out, "{:<14}{l}", "");
+    }
+    field(&mut out, "Status", &format!("{:?}", status.phase));
+    if let (Some(at), Some(grace)) = (status.deletion_requested_at, status.deletion_grace_seconds) {
+        field(&mut out, "Terminating", &format!("since {} ago (grace {grace}s)", age(at)));
+    }
+    field(&mut out, "IP", &status.pod_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "<none>".into()));
+    let _ = writeln!(out, "Containers:");
+    for (spec, c) in pod.spec.containers.iter().zip(&status.containers) {
+        let _ = writeln!(out, "  {}:", c.name);
+        let row = |out: &mut String, name: &str, value: &str| {
+            let _ = writeln!(out, "    {:<16}{value}", format!("{name}:"));
+        };
+        row(&mut out, "Container ID", c.container_id.as_deref().unwrap_or(""));
+        row(&mut out, "Image", &c.image);
+        if !spec.command.is_empty() {
+            row(&mut out, "Command", &spec.command.join(" "));
+        }
+        if !spec.args.is_empty() {
+            row(&mut out, "Args", &spec.args.join(" "));
+        }
+        write_state(&mut out, "State", &c.state);
+        if let Some(last) = &c.last_state {
+            write_state(&mut out, "Last State", last);
+        }
+        row(&mut out, "Started", &c.started.to_string());
+        row(&mut out, "Restart Count", &c.restart_count.to_string());
+        if c.wasm_fuel_total > 0 || c.hooks.iter().any(|h| h.wasm.is_some()) {
+            row(&mut out, "Wasm Fuel", &format!("{} units (all wasm hooks of this container)", c.wasm_fuel_total));
+        }
+        write_hooks(&mut out, c);
+    }
+    write_events(&mut out, events);
+    out
+}
+
+fn write_state(out: &mut String, label: &str, state: &ContainerState) {
+    let line = |out: &mut String, name: &str, value: &str| {
+        let _ = writeln!(out, "      {:<14}{value}", format!("{name}:"));
+    };
+    let _ = writeln!(out, "    {:<16}{}", format!("{label}:"), state.name());
+    match state {
+        ContainerState::Waiting { reason, message } => {
+            line(out, "Reason", reason);
+            if let Some(m) = message {
+                line(out, "Message", m);
+            }
+        }
+        ContainerState::Running { started_at } => line(out, "Started", &timestamp(*started_at)),
+        ContainerState::Terminated { exit_code, signal, reason, message, started_at, finished_at } => {
+            line(out, "Reason", reason);
+            if let Some(m) = message {
+                line(out, "Message", m);
+            }
+            line(out, "Exit Code", &exit_code.to_string());
+            if let Some(s) = signal {
+                line(out, "Signal", &s.to_string());
+            }
+            if let Some(t) = started_at {
+                line(out, "Started", &timestamp(*t));
+            }
+            line(out, "Finished", &timestamp(*finished_at));
+        }
+    }
+}
+
+fn write_hooks(out: &mut String, c: &ContainerStatus) {
+    if c.hooks.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "    Hooks:");
+    let mut rows = vec![["Phase", "Kind", "Handler", "Attempt", "Duration", "Fuel", "Result"].map(String::from).to_vec()];
+    for h in &c.hooks {
+        rows.push(vec![
+            h.phase.as_str().to_string(),
+            h.kind.as_str().to_string(),
+            h.detail.clone(),
+            h.delivery.attempt.to_string(),
+            short_duration(h.duration),
+            h.wasm.map(|w| w.fuel_consumed.to_string()).unwrap_or_else(|| "-".into()),
+            h.outcome.summary().to_string(),
+        ]);
+    }
+    out.push_str(&table(&rows, "      "));
+    for h in &c.hooks {
+        let detail = h.outcome.failure().map(str::to_string);
+        if detail.is_none() && h.output.trim().is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "      {} {} output:", h.phase.as_str(), h.kind.as_str());
+        if let Some(d) = detail {
+            let _ = writeln!(out, "        error: {d}");
+        }
+        let lines: Vec<&str> = h.output.lines().collect();
+        for l in lines.iter().take(OUTPUT_LINES) {
+            let _ = writeln!(out, "        | {l}");
+        }
+        if lines.len() > OUTPUT_LINES {
+            let _ = writeln!(out, "        | … {} more lines", lines.len() - OUTPUT_LINES);
+        }
+    }
+}
+
+fn write_events(out: &mut String, events: &[Event]) {
+    if events.is_empty() {
+        let _ = writeln!(out, "Events:       <none>");
+        return;
+    }
+    let _ = writeln!(out, "Events:");
+    let mut rows = vec![["Type", "Reason", "Age", "From", "Message"].map(String::from).to_vec()];
+    rows.push(["----", "------", "----", "----", "-------"].map(String::from).to_vec());
+    for e in events {
+        rows.push(vec![
+            e.event_type.to_string(),
+            e.reason.clone(),
+            event_age(e),
+            e.source.to_string(),
+            e.message.clone(),
+        ]);
+    }
+    out.push_str(&table(&rows, "  "));
+}
+
+/// kubectl's Age column: `<last> (xN over <first>)` for merged events.
+pub fn event_age(e: &Event) -> String {
+    if e.count > 1 {
+        format!("{} (x{} over {})", age(e.last_seen), e.count, age(e.first_seen))
+    } else {
+        age(e.first_seen)
+    }
+}
+
+fn timestamp(t: SystemTime) -> String {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs.as_secs())).to_string()
+}

@@ -1,0 +1,115 @@
+//! Small display helpers shared by the CLI's views.
+
+use std::time::{Duration, SystemTime};
+
+/// kubectl's `HumanDuration` (`45s`, `3m12s`, `5h4m`, `3d`).
+pub fn human_duration(d: Duration) -> String {
+    let seconds = d.as_secs();
+    if seconds < 60 * 2 {
+        return format!("{seconds}s");
+    }
+    let minutes = seconds / 60;
+    if minutes < 10 {
+        let s = seconds % 60;
+        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+    }
+    if minutes < 60 * 3 {
+        return format!("{minutes}m");
+    }
+    let hours = minutes / 60;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
+/// The age of `t` as kubectl shows it.
+pub fn age(t: SystemTime) -> String {
+    human_duration(SystemTime::now().duration_since(t).unwrap_or_default())
+}
+
+/// A short duration for hook timings: `850µs`, `12ms`, `1.50s`.
+pub fn short_duration(d: Duration) -> String {
+    if d < Duration::from_millis(1) {
+        format!("{}µs", d.as_micros())
+    } else if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.2}s", d.as_secs_f64())
+    }
+}
+
+/// Left-aligned columns separated by three spaces, like kubectl's tab writer.
+pub fn table(rows: &[Vec<String>], indent: &str) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = indent.to_string();
+        for (i, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < row.len() {
+                line.push_str(&" ".repeat(widths[i] - cell.chars().count() + 3));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_duration_matches_kubectl() {
+        let cases = [
+            (0, "0s"),
+            (119, "119s"),
+            (120, "2m"),
+            (192, "3m12s"),
+            (600, "10m"),
+            (3 * 3600 - 1, "179m"),
+            (3 * 3600, "3h"),
+            (5 * 3600 + 4 * 60, "5h4m"),
+            (47 * 3600, "47h"),
+            (3 * 86400, "3d"),
+            (3 * 86400 + 5 * 3600, "3d5h"),
+            (30 * 86400, "30d"),
+            (3 * 365 * 86400, "3y"),
+        ];
+        for (secs, want) in cases {
+            assert_eq!(human_duration(Duration::from_secs(secs)), want, "{secs}s");
+        }
+    }
+
+    #[test]
+    fn table_aligns_columns() {
+        let rows = vec![
+            vec!["Type".to_string(), "Reason".to_string(), "Age".to_string()],
+            vec!["Normal".to_string(), "Started".to_string(), "5s".to_string()],
+        ];
+        assert_eq!(table(&rows, "  "), "  Type     Reason    Age\n  Normal   Started   5s\n");
+    }
+
+    #[test]
+    fn short_durations() {
+        assert_eq!(short_duration(Duration::from_micros(850)), "850µs");
+        assert_eq!(short_duration(Duration::from_millis(12)), "12ms");
+        assert_eq!(short_duration(Duration::from_millis(1500)), "1.50s");
+    }
+}

@@ -1,0 +1,188 @@
+//! `hooklet run`: run pods in the foreground.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use tokio::signal::unix::{signal, SignalKind};
+
+use super::describe::describe_pod;
+use super::{RunArgs, EXIT_BAD_INPUT, EXIT_POD_FAILED};
+use crate::events::{Event, EventType};
+use crate::lifecycle::{BackoffPolicy, Node, NodeConfig, PodHandle, PodStatus};
+use crate::runtime::process::ProcessRuntime;
+use crate::spec::parse::parse_manifest_file;
+use crate::spec::{Pod, RestartPolicy};
+use crate::wasm::WasmConfig;
+
+/// How a `hooklet run` ended: the exit code and, when not 0, a one-line reason.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub exit_code: i32,
+    pub reason: Option<String>,
+}
+
+/// Runs `hooklet run`, printing to stdout (events, describe) and stderr (warnings).
+pub async fn run(args: RunArgs) -> RunOutcome {
+    let parsed = match parse_manifest_file(&args.file) {
+        Ok(p) => p,
+        Err(err) => return bad_input(err.to_string()),
+    };
+    let mut pods = Vec::new();
+    for p in parsed {
+        for w in &p.warnings {
+            eprintln!("Warning: {w}");
+        }
+        if !p.pod.spec.init_containers.is_empty() {
+            return bad_input(format!(
+                "pod {:?}: spec.initContainers: init containers and sidecars are not supported by this hooklet yet; remove them to run the pod",
+                p.pod.metadata.name
+            ));
+        }
+        pods.push(p.pod);
+    }
+    match run_pods(&args, pods).await {
+        Ok(outcome) => outcome,
+        Err(err) => RunOutcome { exit_code: EXIT_POD_FAILED, reason: Some(format!("{err:#}")) },
+    }
+}
+
+fn bad_input(reason: String) -> RunOutcome {
+    RunOutcome { exit_code: EXIT_BAD_INPUT, reason: Some(reason) }
+}
+
+fn node_config(args: &RunArgs) -> NodeConfig {
+    let mut wasm = WasmConfig { plugin_dir: args.plugins.clone(), ..WasmConfig::default() };
+    if let Some(fuel) = args.wasm_fuel {
+        wasm.default_fuel = fuel;
+    }
+    NodeConfig {
+        backoff: BackoffPolicy { initial: args.backoff_initial, max: args.backoff_max, ..BackoffPolicy::default() },
+        redact_hook_messages: args.redact_hook_messages,
+        wasm,
+        ..NodeConfig::default()
+    }
+}
+
+async fn run_pods(args: &RunArgs, pods: Vec<Pod>) -> anyhow::Result<RunOutcome> {
+    let log_dir = args.log_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("hooklet-logs"));
+    let runtime = Arc::new(ProcessRuntime::new(&log_dir));
+    let node = Node::new(runtime, node_config(args)).context("starting the node agent")?;
+    let printer = tokio::spawn(print_events(node.events().subscribe(), Instant::now()));
+    let handles: Vec<PodHandle> = pods.into_iter().map(|p| node.start_pod(p)).collect();
+
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let all_done = futures_all(handles.iter().map(|h| {
+        let h = h.clone();
+        async move { h.wait_for(|s| s.finished || done_for_good(h.pod(), s)).await }
+    }));
+    let stop_after = async {
+        match args.run_for {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => println!("--- interrupted: deleting pods"),
+        _ = sigterm.recv() => println!("--- SIGTERM: deleting pods"),
+        _ = stop_after => println!("--- --for elapsed: deleting pods"),
+        _ = all_done => println!("--- all containers finished"),
+    }
+    for h in &handles {
+        if !h.status().finished {
+            h.delete(args.grace_period);
+        }
+    }
+    let finished = futures_all(handles.iter().map(|h| {
+        let h = h.clone();
+        async move { h.finished().await }
+    }));
+    tokio::select! {
+        _ = finished => {}
+        _ = async {
+            // A second interrupt shortens the grace to the minimum.
+            let _ = tokio::signal::ctrl_c().await;
+            println!("--- interrupted again: grace period shortened to 1s");
+            for h in &handles { h.delete(Some(1)); }
+            std::future::pending::<()>().await
+        } => {}
+    }
+    printer.abort();
+    let mut verdicts = Vec::new();
+    for h in &handles {
+        let status = h.status();
+        let events = node.events().for_pod(h.pod().uid());
+        println!("\n{}", describe_pod(h.pod(), &status, &events));
+        if let Err(reason) = verdict(h.pod(), &status, &events) {
+            verdicts.push(format!("pod {}: {reason}", h.pod().metadata.name));
+        }
+    }
+    let _ = std::io::stdout().flush();
+    Ok(match verdicts.is_empty() {
+        true => RunOutcome { exit_code: 0, reason: None },
+        false => RunOutcome { exit_code: EXIT_POD_FAILED, reason: Some(verdicts.join("; ")) },
+    })
+}
+
+/// Every container ended and none will restart (Never / OnFailure pods that completed).
+fn done_for_good(pod: &Pod, status: &PodStatus) -> bool {
+    pod.spec.restart_policy != RestartPolicy::Always
+        && status.containers.iter().all(|c| c.state.name() == "Terminated")
+}
+
+async fn futures_all<F: std::future::Future>(futures: impl Iterator<Item = F>) {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(f);
+    }
+    for f in set {
+        f.await;
+    }
+}
+
+/// Did the pod run and terminate as its manifest asked? Err = a one-line reason.
+pub fn verdict(pod: &Pod, status: &PodStatus, events: &[Event]) -> Result<(), String> {
+    let first_warning = |reason: &str| events.iter().find(|e| e.event_type == EventType::Warning && e.reason == reason);
+    if let Some(e) = first_warning("Failed") {
+        return Err(format!("container {} failed to start: {}", e.object.container_name().unwrap_or("?"), e.message));
+    }
+    for reason in ["FailedPostStartHook", "FailedPreStopHook"] {
+        if let Some(e) = first_warning(reason) {
+            let hook = reason.trim_start_matches("Failed").trim_end_matches("Hook");
+            return Err(format!("{hook} hook of container {} failed: {}", e.object.container_name().unwrap_or("?"), e.message));
+        }
+    }
+    if let Some(c) = status.containers.iter().find(|c| c.restart_count == 0 && c.state.name() == "Waiting") {
+        return Err(format!("container {} never started", c.name));
+    }
+    if status.deletion_requested_at.is_none() && status.phase == crate::lifecycle::PodPhase::Failed {
+        return Err(format!("pod {} failed (restartPolicy {:?})", pod.metadata.name, pod.spec.restart_policy));
+    }
+    Ok(())
+}
+
+async fn print_events(mut rx: tokio::sync::broadcast::Receiver<Event>, start: Instant) {
+    loop {
+        match rx.recv().await {
+            Ok(e) => println!("{}", event_line(&e, start)),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => println!("({n} events not shown)"),
+            Err(_) => return,
+        }
+    }
+}
+
+fn event_line(e: &Event, start: Instant) -> String {
+    let object = match e.object.container_name() {
+        Some(c) => format!("{}/{c}", e.object.name),
+        None => e.object.name.clone(),
+    };
+    let count = if e.count > 1 { format!(" (x{})", e.count) } else { String::new() };
+    format!(
+        "{:>8.3}s  {:<7}  {:<20}  {object}: {}{count}",
+        start.elapsed().as_secs_f64(),
+        e.event_type.to_string(),
+        e.reason,
+        e.message
+    )
+}

@@ -1,0 +1,119 @@
+//! The merge and "combined from similar events" rules of client-go's event cache.
+
+use std::collections::{HashMap, HashSet};
+use std::time::SystemTime;
+
+use super::{AggregationPolicy, Event, EventType, ObjectRef};
+
+/// Prefix of a combined event's message, as client-go writes it.
+pub const COMBINED_PREFIX: &str = "(combined from similar events): ";
+
+/// Identity of "similar" events: everything but the message.
+type SimilarKey = (ObjectRef, EventType, String);
+
+struct SimilarRecord {
+    messages: HashSet<String>,
+    window_start: SystemTime,
+}
+
+/// Holds the event log and the bookkeeping to merge and combine events.
+pub(super) struct Aggregator {
+    policy: AggregationPolicy,
+    events: Vec<Event>,
+    /// Index into `events` by (similar key, message); `None` message = the combined event.
+    index: HashMap<(SimilarKey, Option<String>), usize>,
+    similar: HashMap<SimilarKey, SimilarRecord>,
+}
+
+impl Aggregator {
+    pub(super) fn new(policy: AggregationPolicy) -> Self {
+        Aggregator {
+            policy,
+            events: Vec::new(),
+            index: HashMap::new(),
+            similar: HashMap::new(),
+        }
+    }
+
+    pub(super) fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// Records one occurrence and returns the stored event after merging.
+    pub(super) fn observe(
+        &mut self,
+        object: &ObjectRef,
+        event_type: EventType,
+        reason: &str,
+        message: &str,
+        now: SystemTime,
+    ) -> Event {
+        let similar_key: SimilarKey = (object.clone(), event_type, reason.to_string());
+        let exact_key = (similar_key.clone(), Some(message.to_string()));
+        // An identical event merges, whatever the similar-event count says.
+        if let Some(&i) = self.index.get(&exact_key) {
+            return self.bump(i, message, now);
+        }
+        if self.over_similar_limit(&similar_key, message, now) {
+            let combined = format!("{COMBINED_PREFIX}{message}");
+            let key = (similar_key, None);
+            if let Some(&i) = self.index.get(&key) {
+                return self.bump(i, &combined, now);
+            }
+            return self.insert(key, object, event_type, reason, combined, now);
+        }
+        self.insert(exact_key, object, event_type, reason, message.to_string(), now)
+    }
+
+    /// Counts a new distinct message; true once more than `max_similar` were seen
+    /// within the window.
+    fn over_similar_limit(&mut self, key: &SimilarKey, message: &str, now: SystemTime) -> bool {
+        let window = self.policy.window;
+        let record = self.similar.entry(key.clone()).or_insert_with(|| SimilarRecord {
+            messages: HashSet::new(),
+            window_start: now,
+        });
+        let expired = now
+            .duration_since(record.window_start)
+            .map(|age| age > window)
+            .unwrap_or(false);
+        if expired {
+            record.messages.clear();
+            record.window_start = now;
+        }
+        record.messages.insert(message.to_string());
+        record.messages.len() > self.policy.max_similar
+    }
+
+    fn bump(&mut self, i: usize, message: &str, now: SystemTime) -> Event {
+        let event = &mut self.events[i];
+        event.count += 1;
+        event.last_seen = now;
+        event.message = message.to_string();
+        event.clone()
+    }
+
+    fn insert(
+        &mut self,
+        key: (SimilarKey, Option<String>),
+        object: &ObjectRef,
+        event_type: EventType,
+        reason: &str,
+        message: String,
+        now: SystemTime,
+    ) -> Event {
+        let event = Event {
+            object: object.clone(),
+            event_type,
+            reason: reason.to_string(),
+            message,
+            count: 1,
+            first_seen: now,
+            last_seen: now,
+            source: "hooklet",
+        };
+        self.index.insert(key, self.events.len());
+        self.events.push(event.clone());
+        event
+    }
+}

@@ -1,0 +1,88 @@
+use std::time::{Duration, SystemTime};
+
+use super::aggregate::{Aggregator, COMBINED_PREFIX};
+use super::*;
+
+fn app() -> ObjectRef {
+    ObjectRef::pod("default", "web", "uid-1").container("app")
+}
+
+#[test]
+fn identical_events_merge_and_count_up() {
+    let recorder = EventRecorder::new();
+    for _ in 0..3 {
+        recorder.record(&app(), EventType::Warning, "FailedPostStartHook", "PostStartHook failed");
+    }
+    let events = recorder.list();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].count, 3);
+    assert!(events[0].last_seen >= events[0].first_seen);
+}
+
+#[test]
+fn different_object_type_reason_or_message_stay_apart() {
+    let recorder = EventRecorder::new();
+    let pod = ObjectRef::pod("default", "web", "uid-1");
+    recorder.record(&app(), EventType::Normal, "Started", "Started container app");
+    recorder.record(&pod.container("side"), EventType::Normal, "Started", "Started container app");
+    recorder.record(&app(), EventType::Warning, "Started", "Started container app");
+    recorder.record(&app(), EventType::Normal, "Created", "Started container app");
+    recorder.record(&app(), EventType::Normal, "Started", "other");
+    assert_eq!(recorder.list().len(), 5);
+}
+
+#[test]
+fn more_than_ten_similar_events_are_combined() {
+    let mut agg = Aggregator::new(AggregationPolicy::default());
+    let now = SystemTime::now();
+    for i in 0..10 {
+        let e = agg.observe(&app(), EventType::Warning, "BackOff", &format!("m{i}"), now);
+        assert_eq!(e.message, format!("m{i}"));
+    }
+    let combined = agg.observe(&app(), EventType::Warning, "BackOff", "m10", now);
+    assert_eq!(combined.message, format!("{COMBINED_PREFIX}m10"));
+    let again = agg.observe(&app(), EventType::Warning, "BackOff", "m11", now);
+    assert_eq!(again.message, format!("{COMBINED_PREFIX}m11"));
+    assert_eq!(again.count, 2);
+    // An identical repeat of an early message still merges into its own event.
+    let repeat = agg.observe(&app(), EventType::Warning, "BackOff", "m3", now);
+    assert_eq!((repeat.message.as_str(), repeat.count), ("m3", 2));
+    assert_eq!(agg.events().len(), 11);
+}
+
+#[test]
+fn the_similar_window_expires() {
+    let policy = AggregationPolicy {
+        max_similar: 2,
+        window: Duration::from_secs(600),
+    };
+    let mut agg = Aggregator::new(policy);
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    agg.observe(&app(), EventType::Warning, "R", "a", t0);
+    agg.observe(&app(), EventType::Warning, "R", "b", t0);
+    let late = t0 + Duration::from_secs(601);
+    let e = agg.observe(&app(), EventType::Warning, "R", "c", late);
+    assert_eq!(e.message, "c", "a new window starts after 600 s");
+    let e = agg.observe(&app(), EventType::Warning, "R", "d", late);
+    assert_eq!(e.message, "d");
+    let e = agg.observe(&app(), EventType::Warning, "R", "e", late);
+    assert!(e.message.starts_with(COMBINED_PREFIX));
+}
+
+#[test]
+fn container_name_is_read_back_from_the_field_path() {
+    assert_eq!(app().container_name(), Some("app"));
+    assert_eq!(ObjectRef::pod("a", "b", "c").container_name(), None);
+}
+
+#[tokio::test]
+async fn wait_for_sees_past_and_future_events() {
+    let recorder = EventRecorder::new();
+    recorder.record(&app(), EventType::Normal, "Created", "Created container: app");
+    let past = recorder.wait_for(|e| e.reason == "Created").await;
+    assert_eq!(past.message, "Created container: app");
+    let r2 = recorder.clone();
+    let waiter = tokio::spawn(async move { r2.wait_for(|e| e.reason == "Started").await });
+    recorder.record(&app(), EventType::Normal, "Started", "Started container app");
+    assert_eq!(waiter.await.unwrap().reason, "Started");
+}

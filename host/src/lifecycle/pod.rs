@@ -1,0 +1,205 @@
+//! One pod: its handle, its shared state and its worker task.
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::container::ContainerWorker;
+use super::grace::effective_grace;
+use super::status::{ContainerState, ContainerStatus, PodPhase, PodStatus};
+use super::Node;
+use crate::events::{EventType, ObjectRef};
+use crate::hooks::deadline::{deadline, Deadline, DeadlineSetter};
+use crate::runtime::PodRef;
+use crate::spec::Pod;
+
+/// State shared by a pod's handle, its worker and its container workers.
+pub(super) struct PodShared {
+    pub node: Arc<Node>,
+    pub pod: Arc<Pod>,
+    pub object: ObjectRef,
+    pub status: watch::Sender<PodStatus>,
+    /// Cancelled when deletion begins: cancels PostStart hooks and back-off waits.
+    pub deleting: CancellationToken,
+    /// The termination deadline, set by the first delete, shortened by later ones.
+    termination: Mutex<Option<DeadlineSetter>>,
+}
+
+impl PodShared {
+    /// The termination deadline once deletion has begun.
+    pub fn termination_deadline(&self) -> Option<Deadline> {
+        let guard = self.termination.lock().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref().map(|setter| setter.observe())
+    }
+
+    /// Records an event about the pod itself.
+    pub fn pod_event(&self, event_type: EventType, reason: &str, message: &str) {
+        self.node.events.record(&self.object, event_type, reason, message);
+    }
+
+    /// Updates one container's status and recomputes the phase.
+    pub fn update_container(&self, index: usize, f: impl FnOnce(&mut ContainerStatus)) {
+        let policy = self.pod.spec.restart_policy;
+        self.status.send_modify(|s| {
+            f(&mut s.containers[index]);
+            s.update_phase(policy);
+        });
+    }
+
+    pub fn pod_ref(&self) -> PodRef {
+        PodRef {
+            namespace: self.pod.namespace().to_string(),
+            name: self.pod.metadata.name.clone(),
+            uid: self.pod.uid().to_string(),
+        }
+    }
+}
+
+/// A running pod. Cheap to clone.
+#[derive(Clone)]
+pub struct PodHandle {
+    shared: Arc<PodShared>,
+}
+
+impl PodHandle {
+    pub(super) fn spawn(node: Arc<Node>, pod: Pod) -> PodHandle {
+        let object = ObjectRef::pod(pod.namespace(), &pod.metadata.name, pod.uid());
+        let containers = pod
+            .spec
+            .containers
+            .iter()
+            .map(|c| ContainerStatus {
+                name: c.name.clone(),
+                image: c.image.clone(),
+                container_id: None,
+                state: ContainerState::waiting("ContainerCreating", None),
+                last_state: None,
+                started: false,
+                restart_count: 0,
+                hooks: Vec::new(),
+                wasm_fuel_total: 0,
+            })
+            .collect();
+        let (status, _) = watch::channel(PodStatus {
+            phase: PodPhase::Pending,
+            pod_ip: None,
+            containers,
+            deletion_requested_at: None,
+            deletion_grace_seconds: None,
+            finished: false,
+        });
+        let shared = Arc::new(PodShared {
+            node,
+            pod: Arc::new(pod),
+            object,
+            status,
+            deleting: CancellationToken::new(),
+            termination: Mutex::new(None),
+        });
+        tokio::spawn(run(shared.clone()));
+        PodHandle { shared }
+    }
+
+    /// The pod as applied (with defaults).
+    pub fn pod(&self) -> &Arc<Pod> {
+        &self.shared.pod
+    }
+
+    /// The pod as an event's involved object.
+    pub fn object(&self) -> &ObjectRef {
+        &self.shared.object
+    }
+
+    /// A snapshot of the status.
+    pub fn status(&self) -> PodStatus {
+        self.shared.status.borrow().clone()
+    }
+
+    /// Waits until the status satisfies `pred`, and returns that status.
+    pub async fn wait_for(&self, pred: impl Fn(&PodStatus) -> bool) -> PodStatus {
+        let mut rx = self.shared.status.subscribe();
+        let status = rx
+            .wait_for(|s| pred(s))
+            .await
+            .expect("the handle keeps the status sender alive");
+        status.clone()
+    }
+
+    /// Waits until every container is done and the sandbox is removed.
+    pub async fn finished(&self) -> PodStatus {
+        self.wait_for(|s| s.finished).await
+    }
+
+    /// Begins deletion with `grace_seconds` (or the pod's
+    /// `terminationGracePeriodSeconds`), or shortens a deletion already under way.
+    /// The grace can only decrease (spec 3.2).
+    pub fn delete(&self, grace_seconds: Option<i64>) {
+        let shared = &self.shared;
+        let grace = effective_grace(grace_seconds, &shared.pod.spec);
+        let at = Instant::now() + grace;
+        let mut termination = shared.termination.lock().unwrap_or_else(|e| e.into_inner());
+        match termination.as_ref() {
+            Some(setter) => {
+                if setter.shorten_to(at) {
+                    tracing::info!(pod = %shared.pod.metadata.name, "grace period shortened to {}s", grace.as_secs());
+                    shared.status.send_modify(|s| s.deletion_grace_seconds = Some(grace.as_secs()));
+                }
+            }
+            None => {
+                *termination = Some(deadline(at).0);
+                shared.status.send_modify(|s| {
+                    s.deletion_requested_at = Some(SystemTime::now());
+                    s.deletion_grace_seconds = Some(grace.as_secs());
+                });
+                shared.deleting.cancel();
+            }
+        }
+    }
+}
+
+/// The pod worker: sandbox, containers in order, wait for all, clean up.
+async fn run(shared: Arc<PodShared>) {
+    let node = shared.node.clone();
+    match node.runtime.create_sandbox(&shared.pod_ref()).await {
+        Ok(sandbox) => shared.status.send_modify(|s| s.pod_ip = sandbox.ip),
+        Err(err) => {
+            shared.pod_event(EventType::Warning, "FailedCreatePodSandBox", &format!("Failed to create pod sandbox: {err:#}"));
+            finish(&shared);
+            return;
+        }
+    }
+    let mut workers = JoinSet::new();
+    for index in 0..shared.pod.spec.containers.len() {
+        if shared.deleting.is_cancelled() {
+            break;
+        }
+        let (first_start, started) = oneshot::channel();
+        workers.spawn(ContainerWorker::new(shared.clone(), index).run(first_start));
+        // A container's start, PostStart included, blocks the next one (spec 2.3).
+        tokio::select! {
+            _ = started => {}
+            _ = shared.deleting.cancelled() => {}
+        }
+    }
+    while let Some(result) = workers.join_next().await {
+        if let Err(err) = result {
+            tracing::error!("container worker failed: {err}");
+        }
+    }
+    if let Err(err) = node.runtime.remove_sandbox(&shared.pod_ref()).await {
+        tracing::warn!("removing the pod sandbox failed: {err:#}");
+    }
+    finish(&shared);
+}
+
+fn finish(shared: &PodShared) {
+    let policy = shared.pod.spec.restart_policy;
+    shared.status.send_modify(|s| {
+        s.finished = true;
+        s.update_phase(policy);
+    });
+}

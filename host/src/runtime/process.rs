@@ -1,0 +1,313 @@
+//! The `process` runtime: each container is a host process in its own process group.
+//!
+//! It needs no root and no images: a container runs its manifest `command` + `args`
+//! with the manifest's `env` (over a minimal base environment, never hooklet's own)
+//! in its `workingDir` (hooklet's working directory when unset). stdout and stderr go
+//! to a log file per container under the runtime's log directory. The pod IP is
+//! `127.0.0.1`. Exits are observed through the child's wait future (SIGCHLD), not by
+//! polling. Exec hooks run as processes with the container's environment and working
+//! directory; a dropped exec kills its whole process group.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use anyhow::{anyhow, bail, Context};
+use async_trait::async_trait;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use super::{
+    ContainerConfig, ContainerId, ExecRequest, ExecResult, ExitStatus, PodRef, Runtime, Sandbox,
+};
+
+/// The base `PATH` of containers and exec hooks.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Exit code of an exec whose binary could not be run (as runc reports it).
+const EXEC_CANNOT_RUN: i32 = 126;
+
+struct Entry {
+    config: ContainerConfig,
+    /// Process group id once started.
+    pgid: Option<i32>,
+    exit: watch::Sender<Option<ExitStatus>>,
+}
+
+/// Runs containers as host processes. See the module docs.
+pub struct ProcessRuntime {
+    log_dir: PathBuf,
+    containers: Mutex<HashMap<ContainerId, Entry>>,
+}
+
+impl ProcessRuntime {
+    /// A runtime that writes container logs under `log_dir` (created on demand).
+    pub fn new(log_dir: impl Into<PathBuf>) -> Self {
+        ProcessRuntime {
+            log_dir: log_dir.into(),
+            containers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The log file of a container (stdout and stderr, appended across restarts).
+    pub fn log_path(&self, pod: &PodRef, container: &str) -> PathBuf {
+        self.log_dir
+            .join(format!("{}_{}_{}", pod.namespace, pod.name, pod.uid))
+            .join(format!("{container}.log"))
+    }
+
+    fn with_entry<T>(
+        &self,
+        id: &ContainerId,
+        f: impl FnOnce(&mut Entry) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let mut map = self.containers.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map
+            .get_mut(id)
+            .ok_or_else(|| anyhow!("no such container {id} in the process runtime"))?;
+        f(entry)
+    }
+}
+
+fn base_env(config: &ContainerConfig) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("PATH".to_string(), DEFAULT_PATH.to_string()),
+        ("HOSTNAME".to_string(), config.pod.name.clone()),
+    ];
+    env.extend(config.env.iter().cloned());
+    env
+}
+
+fn command_for(argv: &[String], env: &[(String, String)], dir: Option<&Path>) -> Command {
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]).env_clear().envs(env.iter().cloned()).process_group(0);
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    cmd
+}
+
+fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
+    let signal = status.signal();
+    let exit_code = status
+        .code()
+        .unwrap_or_else(|| 128 + signal.unwrap_or(0));
+    ExitStatus {
+        exit_code,
+        signal,
+        finished_at: SystemTime::now(),
+    }
+}
+
+/// Reads all of `reader`, keeping the first `limit` bytes.
+async fn read_bounded(mut reader: impl AsyncRead + Unpin, limit: usize) -> (Vec<u8>, u64) {
+    let mut kept = Vec::new();
+    let mut dropped = 0u64;
+    let mut buf = [0u8; 8192];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = limit.saturating_sub(kept.len()).min(n);
+                kept.extend_from_slice(&buf[..room]);
+                dropped += (n - room) as u64;
+            }
+        }
+    }
+    (kept, dropped)
+}
+
+/// Kills a process group when dropped: cancelling an exec by dropping its future
+/// takes the hook's children with it.
+struct GroupGuard(Option<i32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        }
+    }
+}
+
+#[async_trait]
+impl Runtime for ProcessRuntime {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    async fn create_sandbox(&self, _pod: &PodRef) -> anyhow::Result<Sandbox> {
+        Ok(Sandbox {
+            ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        })
+    }
+
+    async fn remove_sandbox(&self, _pod: &PodRef) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    async fn create(&self, config: ContainerConfig) -> anyhow::Result<ContainerId> {
+        if config.argv.is_empty() {
+            bail!(
+                "container {:?} has no command: the process runtime runs the manifest's \
+                 `command` and `args` as a host process and cannot run the entrypoint of \
+                 image {:?}; add `command:` to the container",
+                config.name,
+                config.image
+            );
+        }
+        let id = ContainerId(uuid::Uuid::new_v4().simple().to_string());
+        let (exit, _) = watch::channel(None);
+        let entry = Entry {
+            config,
+            pgid: None,
+            exit,
+        };
+        self.containers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), entry);
+        Ok(id)
+    }
+
+    async fn start(&self, id: &ContainerId) -> anyhow::Result<()> {
+        let config = self.with_entry(id, |e| Ok(e.config.clone()))?;
+        let log_path = self.log_path(&config.pod, &config.name);
+        if let Some(dir) = log_path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create log directory {}", dir.display()))?;
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("cannot open container log {}", log_path.display()))?;
+        let mut cmd = command_for(&config.argv, &base_env(&config), config.working_dir.as_deref());
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let mut child = cmd.spawn().map_err(|err| {
+            anyhow!(
+                "failed to start container {:?}: cannot run {:?}{}: {err}",
+                config.name,
+                config.argv[0],
+                config
+                    .working_dir
+                    .as_ref()
+                    .map(|d| format!(" in working directory {}", d.display()))
+                    .unwrap_or_default()
+            )
+        })?;
+        let pgid = child.id().map(|pid| pid as i32);
+        let exit_tx = self.with_entry(id, |e| {
+            e.pgid = pgid;
+            Ok(e.exit.clone())
+        })?;
+        tokio::spawn(async move {
+            let status = match child.wait().await {
+                Ok(status) => exit_status(status),
+                Err(err) => {
+                    tracing::error!("waiting for container process failed: {err}");
+                    ExitStatus {
+                        exit_code: 255,
+                        signal: None,
+                        finished_at: SystemTime::now(),
+                    }
+                }
+            };
+            exit_tx.send_replace(Some(status));
+        });
+        Ok(())
+    }
+
+    async fn exec(&self, id: &ContainerId, request: ExecRequest) -> anyhow::Result<ExecResult> {
+        let config = self.with_entry(id, |e| Ok(e.config.clone()))?;
+        let Some(program) = request.argv.first() else {
+            bail!("exec needs a command");
+        };
+        let mut env = base_env(&config);
+        env.extend(request.extra_env.iter().cloned());
+        let mut cmd = command_for(&request.argv, &env, config.working_dir.as_deref());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(err) => {
+                // The shape runc gives a missing binary: exit 126 and the reason on stdout.
+                let reason = match err.kind() {
+                    std::io::ErrorKind::NotFound => "executable file not found in $PATH".to_string(),
+                    _ => err.to_string(),
+                };
+                return Ok(ExecResult {
+                    exit_code: EXEC_CANNOT_RUN,
+                    stdout: format!(
+                        "exec failed: unable to start container process: exec: {program:?}: {reason}\n"
+                    )
+                    .into_bytes(),
+                    ..ExecResult::default()
+                });
+            }
+        };
+        // Fires on cancellation (drop) and after the exec ends, reaping stragglers of
+        // the hook's process group, as a container runtime does when an exec ends.
+        let _guard = GroupGuard(child.id().map(|pid| pid as i32));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let limit = request.output_limit;
+        let ((out, out_dropped), (err, err_dropped), status) = tokio::join!(
+            read_bounded(stdout, limit),
+            read_bounded(stderr, limit),
+            child.wait()
+        );
+        let status = status.context("waiting for exec process")?;
+        Ok(ExecResult {
+            exit_code: exit_status(status).exit_code,
+            stdout: out,
+            stderr: err,
+            dropped_bytes: out_dropped + err_dropped,
+        })
+    }
+
+    async fn signal(&self, id: &ContainerId, signal: Signal) -> anyhow::Result<()> {
+        let pgid = self.with_entry(id, |e| Ok(e.pgid))?;
+        let Some(pgid) = pgid else {
+            bail!("container {id} was never started");
+        };
+        match killpg(Pid::from_raw(pgid), signal) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+            Err(err) => Err(anyhow!("sending {signal} to container {id}: {err}")),
+        }
+    }
+
+    async fn wait(&self, id: &ContainerId) -> anyhow::Result<ExitStatus> {
+        let mut rx = self.with_entry(id, |e| Ok(e.exit.subscribe()))?;
+        let status = rx
+            .wait_for(|s| s.is_some())
+            .await
+            .map_err(|_| anyhow!("container {id} was removed while waiting for it"))?;
+        Ok(status.clone().expect("waited for Some"))
+    }
+
+    async fn remove(&self, id: &ContainerId) -> anyhow::Result<()> {
+        let entry = self
+            .containers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        if let Some(pgid) = entry.and_then(|e| e.pgid) {
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
