@@ -1,0 +1,114 @@
+//! Go-style error texts.
+//!
+//! The kubelet's httpGet errors are Go error values printed with `%v`. These
+//! helpers render the same texts from Rust values: `strconv.Quote`, `*url.Error`,
+//! `*net.OpError` around a syscall errno.
+
+use std::io;
+use std::net::SocketAddr;
+
+/// Go's `strconv.Quote`: double-quoted, with Go escapes for `"`, `\` and
+/// non-printable characters.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() && (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if c.is_control() => out.push_str(&format!("\\U{:08x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `*url.Error{Op: "Get", URL, Err}` as Go prints it: `Get "<url>": <err>`.
+pub(crate) fn url_error(url: &str, err: &str) -> String {
+    format!("Get {}: {}", go_quote(url), err)
+}
+
+/// The text of a syscall errno as Go's `syscall.Errno.Error()` spells it
+/// (lower-case first letter, no `(os error N)` suffix).
+pub(crate) fn errno_text(err: &io::Error) -> String {
+    let Some(code) = err.raw_os_error() else {
+        return match err.kind() {
+            io::ErrorKind::ConnectionRefused => "connection refused".into(),
+            io::ErrorKind::ConnectionReset => "connection reset by peer".into(),
+            io::ErrorKind::BrokenPipe => "broken pipe".into(),
+            io::ErrorKind::TimedOut => "connection timed out".into(),
+            _ => err.to_string(),
+        };
+    };
+    let text = io::Error::from_raw_os_error(code).to_string();
+    let text = match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
+}
+
+/// `dial tcp <addr>: connect: <errno>` (`*net.OpError` around `connect(2)`).
+pub(crate) fn dial_error(addr: SocketAddr, err: &io::Error) -> String {
+    format!("dial tcp {addr}: connect: {}", errno_text(err))
+}
+
+/// `read tcp <local>-><remote>: read: <errno>` (or `write … write:` for a broken pipe).
+pub(crate) fn conn_io_error(local: Option<SocketAddr>, remote: SocketAddr, err: &io::Error) -> String {
+    let op = if err.kind() == io::ErrorKind::BrokenPipe { "write" } else { "read" };
+    let addrs = match local {
+        Some(local) => format!("{local}->{remote}"),
+        None => remote.to_string(),
+    };
+    format!("{op} tcp {addrs}: {op}: {}", errno_text(err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_matches_go() {
+        assert_eq!(go_quote("foo"), r#""foo""#);
+        assert_eq!(go_quote(""), r#""""#);
+        assert_eq!(go_quote("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(go_quote("x\ny\t\u{1}"), r#""x\ny\t\x01""#);
+        assert_eq!(go_quote("ünï"), "\"ünï\"");
+    }
+
+    #[test]
+    fn url_error_shape() {
+        assert_eq!(
+            url_error("http://127.0.0.1:1/x", "EOF"),
+            r#"Get "http://127.0.0.1:1/x": EOF"#
+        );
+    }
+
+    #[test]
+    fn errno_texts_are_go_spelled() {
+        let refused = io::Error::from_raw_os_error(111);
+        assert_eq!(errno_text(&refused), "connection refused");
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        assert_eq!(dial_error(addr, &refused), "dial tcp 127.0.0.1:1: connect: connection refused");
+        let reset = io::Error::from_raw_os_error(104);
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        assert_eq!(
+            conn_io_error(Some(local), addr, &reset),
+            "read tcp 127.0.0.1:5000->127.0.0.1:1: read: connection reset by peer"
+        );
+    }
+}
