@@ -3,7 +3,6 @@
 //! the kubelet's body discarding. One connection per request (keep-alive
 //! reuse is not needed for correctness).
 
-use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
@@ -16,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::gotext::{conn_io_error, dial_error, go_quote, url_error};
+use super::gotext::{dial_error, go_quote, lookup_error_text, response_error, url_error};
 use super::gourl::GoUrl;
 use super::request::HookRequest;
 use super::tls::{handshake_error, insecure_client_config, recorded, server_name, Recording};
@@ -39,7 +38,9 @@ pub struct HttpHookClient {
 
 impl std::fmt::Debug for HttpHookClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpHookClient").field("user_agent", &self.user_agent).finish_non_exhaustive()
+        f.debug_struct("HttpHookClient")
+            .field("user_agent", &self.user_agent)
+            .finish_non_exhaustive()
     }
 }
 
@@ -64,7 +65,10 @@ struct TransportError {
 
 impl From<String> for TransportError {
     fn from(text: String) -> Self {
-        TransportError { text, scheme_mismatch: false }
+        TransportError {
+            text,
+            scheme_mismatch: false,
+        }
     }
 }
 
@@ -88,7 +92,10 @@ impl Drop for AbortOnDrop {
 impl HttpHookClient {
     /// A client sending `user_agent` (e.g. `kube-lifecycle/1.34`) unless a hook sets its own.
     pub fn new(user_agent: String) -> Self {
-        HttpHookClient { user_agent, tls: TlsConnector::from(insecure_client_config()) }
+        HttpHookClient {
+            user_agent,
+            tls: TlsConnector::from(insecure_client_config()),
+        }
     }
 
     /// The default `User-Agent`.
@@ -109,7 +116,11 @@ impl HttpHookClient {
                 Err(e) => {
                     tracing::debug!(url = %url, error = %e.text, "httpGet hook: request failed");
                     let error = Some(url_error(&url, &e.text));
-                    return DoOutcome { error, scheme_mismatch: e.scheme_mismatch, ..DoOutcome::default() };
+                    return DoOutcome {
+                        error,
+                        scheme_mismatch: e.scheme_mismatch,
+                        ..DoOutcome::default()
+                    };
                 }
             };
             via.push(req.url.clone());
@@ -125,7 +136,9 @@ impl HttpHookClient {
                 301 | 302 | 303 | 307 | 308 => exchange.response.headers().get(LOCATION),
                 _ => None,
             };
-            let Some(location) = location.map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned()).filter(|l| !l.is_empty())
+            let Some(location) = location
+                .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned())
+                .filter(|l| !l.is_empty())
             else {
                 let outcome = done(None);
                 discard_body(&mut exchange, FINAL_BODY_LIMIT).await;
@@ -134,7 +147,10 @@ impl HttpHookClient {
             let next = match req.url.parse_reference(&location) {
                 Ok(next) => next,
                 Err(e) => {
-                    let why = format!("failed to parse Location header {}: {e}", go_quote(&location));
+                    let why = format!(
+                        "failed to parse Location header {}: {e}",
+                        go_quote(&location)
+                    );
                     return done(Some(url_error(&url, &why)));
                 }
             };
@@ -148,7 +164,10 @@ impl HttpHookClient {
             discard_body(&mut exchange, REDIRECT_BODY_LIMIT).await;
             drop(exchange);
             if via.len() >= MAX_REDIRECTS {
-                return DoOutcome { error: Some(url_error(&location, "stopped after 10 redirects")), ..outcome };
+                return DoOutcome {
+                    error: Some(url_error(&location, "stopped after 10 redirects")),
+                    ..outcome
+                };
             }
             tracing::debug!(location = %location, hop = via.len(), "httpGet hook: following redirect");
             req = redirected_request(first, &req, next, &location);
@@ -181,8 +200,12 @@ impl HttpHookClient {
             let (tcp, first_bytes) = Recording::new(tcp);
             let name = server_name(req.url.hostname(), remote.ip());
             let tls = self.tls.connect(name, tcp).await.map_err(|e| {
-                let (text, scheme_mismatch) = handshake_error(&e, &recorded(&first_bytes), local, remote);
-                TransportError { text, scheme_mismatch }
+                let (text, scheme_mismatch) =
+                    handshake_error(&e, &recorded(&first_bytes), local, remote);
+                TransportError {
+                    text,
+                    scheme_mismatch,
+                }
             })?;
             exchange(tls, request, gzip, local, remote).await
         } else {
@@ -193,10 +216,19 @@ impl HttpHookClient {
 
 /// The next hop as Go's client builds it: the first request's headers, a
 /// `Referer`, and the custom `Host` kept only for a relative `Location`.
-fn redirected_request(first: &HookRequest, prev: &HookRequest, next: GoUrl, location: &str) -> HookRequest {
+fn redirected_request(
+    first: &HookRequest,
+    prev: &HookRequest,
+    next: GoUrl,
+    location: &str,
+) -> HookRequest {
     let last = &prev.url;
     let relative = GoUrl::parse(location).is_ok_and(|u| u.scheme.is_empty());
-    let host = if !prev.host.is_empty() && prev.host != prev.url.host && relative { prev.host.clone() } else { String::new() };
+    let host = if !prev.host.is_empty() && prev.host != prev.url.host && relative {
+        prev.host.clone()
+    } else {
+        String::new()
+    };
     let mut header = first.header.clone();
     if !(last.scheme == "https" && next.scheme == "http") {
         let referer = match header.get("Referer") {
@@ -205,7 +237,11 @@ fn redirected_request(first: &HookRequest, prev: &HookRequest, next: GoUrl, loca
         };
         header.set("Referer", &referer);
     }
-    HookRequest { url: next, header, host }
+    HookRequest {
+        url: next,
+        header,
+        host,
+    }
 }
 
 /// Go's dialer: the URL's host and port (default 80/443), resolved, tried in order.
@@ -216,12 +252,19 @@ async fn dial(url: &GoUrl) -> Result<TcpStream, String> {
         "" => "80",
         port => port,
     };
-    let port: u16 = port.parse().map_err(|_| format!("dial tcp: address {port}: invalid port"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("dial tcp: address {port}: invalid port"))?;
     let addrs: Vec<SocketAddr> = match hostname.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => match tokio::net::lookup_host((hostname, port)).await {
             Ok(addrs) => addrs.collect(),
-            Err(e) => return Err(format!("dial tcp: lookup {hostname}: {}", lookup_error_text(&e))),
+            Err(e) => {
+                return Err(format!(
+                    "dial tcp: lookup {hostname}: {}",
+                    lookup_error_text(&e)
+                ))
+            }
         },
     };
     let mut first_error = None;
@@ -234,16 +277,6 @@ async fn dial(url: &GoUrl) -> Result<TcpStream, String> {
         }
     }
     Err(first_error.unwrap_or_else(|| format!("dial tcp: lookup {hostname}: no such host")))
-}
-
-/// Go's resolver wording for a failed lookup.
-fn lookup_error_text(err: &io::Error) -> String {
-    let text = err.to_string();
-    if ["not known", "No address associated", "nodename nor servname"].iter().any(|m| text.contains(m)) {
-        "no such host".to_string()
-    } else {
-        text.rsplit(": ").next().unwrap_or(&text).to_string()
-    }
 }
 
 /// Sends the request over `io` with hyper's HTTP/1.1 client and waits for the response head.
@@ -271,12 +304,19 @@ where
         .await
         .map_err(|e| TransportError::from(response_error(&e, &recorded(&seen), local, remote)))?;
     let mut content_length = hyper::body::Body::size_hint(response.body()).exact();
-    let gzipped = response.headers().get(CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let gzipped = response
+        .headers()
+        .get(CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
     if gzip && gzipped && content_length != Some(0) {
         // Go's transport decompresses transparently and reports the length as unknown.
         content_length = None;
     }
-    Ok(Exchange { response, content_length, _connection: connection })
+    Ok(Exchange {
+        response,
+        content_length,
+        _connection: connection,
+    })
 }
 
 /// Reads and drops at most `limit` body bytes when the length is unknown or
@@ -302,64 +342,7 @@ fn status_line(response: &Response<Incoming>) -> String {
         Some(reason) => String::from_utf8_lossy(reason.as_bytes()).into_owned(),
         None => status.canonical_reason().unwrap_or("").to_string(),
     };
-    format!("{:?} {} {}", response.version(), status.as_u16(), reason).trim_end().to_string()
-}
-
-/// Go's text for a failure between sending the request and reading the response head.
-fn response_error(err: &hyper::Error, seen: &[u8], local: Option<SocketAddr>, remote: SocketAddr) -> String {
-    const BROKEN: &str = "net/http: HTTP/1.x transport connection broken";
-    let eof = || if seen.is_empty() { "EOF".to_string() } else { format!("{BROKEN}: unexpected EOF") };
-    let mut source = std::error::Error::source(err);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            return if io.kind() == io::ErrorKind::UnexpectedEof { eof() } else { conn_io_error(local, remote, io) };
-        }
-        source = e.source();
-    }
-    if err.is_incomplete_message() {
-        return eof();
-    }
-    if err.is_parse() || err.is_parse_status() {
-        let first = seen.split(|&c| c == b'\n').next().unwrap_or(b"");
-        let line = String::from_utf8_lossy(first.strip_suffix(b"\r").unwrap_or(first)).into_owned();
-        if let Some(text) = go_status_line_error(&line) {
-            return format!("{BROKEN}: {text}");
-        }
-    }
-    format!("{BROKEN}: {err}")
-}
-
-/// The checks of Go's `ReadResponse` on the status line, with their texts.
-fn go_status_line_error(line: &str) -> Option<String> {
-    let Some((proto, status)) = line.split_once(' ') else {
-        return Some(format!("malformed HTTP response {}", go_quote(line)));
-    };
-    let status = status.trim_start_matches(' ');
-    let code = status.split_once(' ').map_or(status, |(code, _)| code);
-    if code.len() != 3 || !code.bytes().all(|c| c.is_ascii_digit()) {
-        return Some(format!("malformed HTTP status code {}", go_quote(code)));
-    }
-    let version = proto.as_bytes();
-    let version_ok = version.len() == 8
-        && proto.starts_with("HTTP/")
-        && version[5].is_ascii_digit()
-        && version[6] == b'.'
-        && version[7].is_ascii_digit();
-    if !version_ok {
-        return Some(format!("malformed HTTP version {}", go_quote(proto)));
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn status_line_checks_match_read_response() {
-        assert_eq!(go_status_line_error("garbage").unwrap(), r#"malformed HTTP response "garbage""#);
-        assert_eq!(go_status_line_error("HTTP/1.1 2000 OK").unwrap(), r#"malformed HTTP status code "2000""#);
-        assert_eq!(go_status_line_error("HTTPS/1 200 OK").unwrap(), r#"malformed HTTP version "HTTPS/1""#);
-        assert_eq!(go_status_line_error("HTTP/1.1 200 OK"), None);
-    }
+    format!("{:?} {} {}", response.version(), status.as_u16(), reason)
+        .trim_end()
+        .to_string()
 }

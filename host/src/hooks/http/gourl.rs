@@ -10,114 +10,7 @@
 //! `Location` header could carry it.
 
 use super::gotext::go_quote;
-
-/// Which URL component a byte is escaped for (Go's `encoding`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Path,
-    Host,
-    Zone,
-    Fragment,
-}
-
-/// Go's `shouldEscape`.
-fn should_escape(c: u8, mode: Mode) -> bool {
-    if c.is_ascii_alphanumeric() {
-        return false;
-    }
-    if matches!(mode, Mode::Host | Mode::Zone)
-        && matches!(
-            c,
-            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'['
-                | b']' | b'<' | b'>' | b'"'
-        )
-    {
-        return false;
-    }
-    match c {
-        b'-' | b'_' | b'.' | b'~' => return false,
-        b'$' | b'&' | b'+' | b',' | b'/' | b':' | b';' | b'=' | b'?' | b'@' => match mode {
-            Mode::Path => return c == b'?',
-            Mode::Fragment => return false,
-            Mode::Host | Mode::Zone => {}
-        },
-        _ => {}
-    }
-    if mode == Mode::Fragment && matches!(c, b'!' | b'(' | b')' | b'*') {
-        return false;
-    }
-    true
-}
-
-/// Go's `escape` for the non-query modes: `%XX` (upper-case hex) for every byte to escape.
-fn escape(s: &[u8], mode: Mode) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &c in s {
-        if should_escape(c, mode) {
-            out.push_str(&format!("%{c:02X}"));
-        } else {
-            out.push(c as char);
-        }
-    }
-    out
-}
-
-/// Go's `unescape`; errors are `invalid URL escape "%zz"` or
-/// `invalid character " " in host name`.
-fn unescape(s: &str, mode: Mode) -> Result<Vec<u8>, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                if i + 2 >= b.len() || !b[i + 1].is_ascii_hexdigit() || !b[i + 2].is_ascii_hexdigit() {
-                    let end = (i + 3).min(b.len());
-                    return Err(format!("invalid URL escape {}", go_quote(&s[i..end])));
-                }
-                let v = u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(0);
-                if mode == Mode::Host && v < 0x80 && &s[i..i + 3] != "%25" {
-                    return Err(format!("invalid URL escape {}", go_quote(&s[i..i + 3])));
-                }
-                out.push(v);
-                i += 3;
-            }
-            c => {
-                if matches!(mode, Mode::Host | Mode::Zone) && c < 0x80 && should_escape(c, mode) {
-                    let bad = String::from_utf8_lossy(&b[i..i + 1]).into_owned();
-                    return Err(format!("invalid character {} in host name", go_quote(&bad)));
-                }
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Go's `validEncoded`: may `s` be kept as the escaped form?
-fn valid_encoded(s: &str, mode: Mode) -> bool {
-    s.bytes().all(|c| {
-        matches!(
-            c,
-            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@'
-                | b'[' | b']' | b'%'
-        ) || !should_escape(c, mode)
-    })
-}
-
-/// `setPath`/`setFragment` followed by `EscapedPath`/`EscapedFragment`: the
-/// escaped form Go prints for a raw component.
-fn escaped_form(raw: &str, mode: Mode) -> Result<String, String> {
-    let decoded = unescape(raw, mode)?;
-    if mode == Mode::Path && decoded == b"*" {
-        Ok("*".to_string())
-    } else if valid_encoded(raw, mode) {
-        Ok(raw.to_string())
-    } else {
-        Ok(escape(&decoded, mode))
-    }
-}
+use super::urlescape::{escape, escaped_form, unescape, Mode};
 
 /// `:` followed by digits, or empty (Go's `validOptionalPort`).
 fn valid_optional_port(port: &str) -> bool {
@@ -145,17 +38,26 @@ impl GoUrl {
             Some((u, f)) => (u, Some(f)),
             None => (raw, None),
         };
-        let mut url = parse_no_fragment(before).map_err(|e| format!("parse {}: {e}", go_quote(before)))?;
+        let mut url =
+            parse_no_fragment(before).map_err(|e| format!("parse {}: {e}", go_quote(before)))?;
         if let Some(frag) = frag.filter(|f| !f.is_empty()) {
-            url.fragment = escaped_form(frag, Mode::Fragment).map_err(|e| format!("parse {}: {e}", go_quote(raw)))?;
+            url.fragment = escaped_form(frag, Mode::Fragment)
+                .map_err(|e| format!("parse {}: {e}", go_quote(raw)))?;
         }
         Ok(url)
     }
 
     /// What `formatURL` does with an unparseable path: keep it as the literal path.
     pub fn with_literal_path(path: &str) -> GoUrl {
-        let escaped = if path == "*" { "*".to_string() } else { escape(path.as_bytes(), Mode::Path) };
-        GoUrl { path: escaped, ..GoUrl::default() }
+        let escaped = if path == "*" {
+            "*".to_string()
+        } else {
+            escape(path.as_bytes(), Mode::Path)
+        };
+        GoUrl {
+            path: escaped,
+            ..GoUrl::default()
+        }
     }
 
     /// Go's `URL.String()` (no user info is ever set).
@@ -168,7 +70,8 @@ impl GoUrl {
         if !self.opaque.is_empty() {
             out.push_str(&self.opaque);
         } else {
-            if (!self.scheme.is_empty() || !self.host.is_empty()) && !(self.omit_host && self.host.is_empty()) {
+            let has_authority = !self.scheme.is_empty() || !self.host.is_empty();
+            if has_authority && !(self.omit_host && self.host.is_empty()) {
                 if !self.host.is_empty() || !self.path.is_empty() {
                     out.push_str("//");
                 }
@@ -196,7 +99,11 @@ impl GoUrl {
     /// Go's `URL.RequestURI()`: what goes on the request line (never the fragment).
     pub fn request_uri(&self) -> String {
         let mut out = if self.opaque.is_empty() {
-            if self.path.is_empty() { "/".to_string() } else { self.path.clone() }
+            if self.path.is_empty() {
+                "/".to_string()
+            } else {
+                self.path.clone()
+            }
         } else if self.opaque.starts_with("//") {
             format!("{}:{}", self.scheme, self.opaque)
         } else {
@@ -311,7 +218,10 @@ fn parse_authority(authority: &str) -> Result<String, String> {
     let host = match authority.rfind('@') {
         Some(i) => {
             let userinfo = &authority[..i];
-            if userinfo.bytes().any(|c| !(c.is_ascii_alphanumeric() || b"-._:~!$&'()*+,;=%@".contains(&c))) {
+            if userinfo
+                .bytes()
+                .any(|c| !(c.is_ascii_alphanumeric() || b"-._:~!$&'()*+,;=%@".contains(&c)))
+            {
                 return Err("net/url: invalid userinfo".into());
             }
             &authority[i + 1..]
@@ -324,7 +234,9 @@ fn parse_authority(authority: &str) -> Result<String, String> {
 /// Go's `parseHost`.
 fn parse_host(host: &str) -> Result<String, String> {
     if host.starts_with('[') {
-        let i = host.rfind(']').ok_or_else(|| "missing ']' in host".to_string())?;
+        let i = host
+            .rfind(']')
+            .ok_or_else(|| "missing ']' in host".to_string())?;
         let colon_port = &host[i + 1..];
         if !valid_optional_port(colon_port) {
             return Err(format!("invalid port {} after host", go_quote(colon_port)));
@@ -426,15 +338,30 @@ mod tests {
 
     #[test]
     fn parse_errors_match_go() {
-        assert_eq!(GoUrl::parse("/%zz").unwrap_err(), r#"parse "/%zz": invalid URL escape "%zz""#);
-        assert_eq!(GoUrl::parse("1a:b").unwrap_err(), r#"parse "1a:b": first path segment in URL cannot contain colon"#);
-        assert_eq!(GoUrl::parse(":x").unwrap_err(), r#"parse ":x": missing protocol scheme"#);
+        assert_eq!(
+            GoUrl::parse("/%zz").unwrap_err(),
+            r#"parse "/%zz": invalid URL escape "%zz""#
+        );
+        assert_eq!(
+            GoUrl::parse("1a:b").unwrap_err(),
+            r#"parse "1a:b": first path segment in URL cannot contain colon"#
+        );
+        assert_eq!(
+            GoUrl::parse(":x").unwrap_err(),
+            r#"parse ":x": missing protocol scheme"#
+        );
         assert_eq!(
             GoUrl::parse("http://bad%20host:80/").unwrap_err(),
             r#"parse "http://bad%20host:80/": invalid URL escape "%20""#
         );
-        assert_eq!(GoUrl::parse("http://h:x/").unwrap_err(), r#"parse "http://h:x/": invalid port ":x" after host"#);
-        assert_eq!(GoUrl::parse("/a\nb").unwrap_err(), "parse \"/a\\nb\": net/url: invalid control character in URL");
+        assert_eq!(
+            GoUrl::parse("http://h:x/").unwrap_err(),
+            r#"parse "http://h:x/": invalid port ":x" after host"#
+        );
+        assert_eq!(
+            GoUrl::parse("/a\nb").unwrap_err(),
+            "parse \"/a\\nb\": net/url: invalid control character in URL"
+        );
     }
 
     #[test]

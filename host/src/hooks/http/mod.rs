@@ -5,10 +5,11 @@
 //! |---|---|
 //! | `port.rs` | [`resolve_port`]: `probe.ResolveContainerPort` |
 //! | `request.rs` | the request: URL, headers, `Host` (`NewRequestForHTTPGetAction`) and how Go writes it |
-//! | `gourl.rs` | the part of Go's `net/url` the kubelet relies on |
+//! | `header.rs` | Go's `http.Header` semantics and header validity checks |
+//! | `gourl.rs`, `urlescape.rs` | the part of Go's `net/url` the kubelet relies on |
 //! | `client.rs` | [`HttpHookClient`]: dialing, redirects, body discard, error texts |
 //! | `tls.rs` | certificate verification skipped, handshake error texts |
-//! | `gotext.rs` | Go-style error formatting (`Get "<url>": …`, errnos) |
+//! | `gotext.rs` | Go-style error texts (`Get "<url>": …`, errnos, broken responses) |
 //!
 //! Errors are the texts the kubelet's `err` would print; the caller wraps them
 //! as `HTTP lifecycle hook (<path>) for Container "<c>" in Pod "<pod>" failed - error: <err>`.
@@ -16,18 +17,20 @@
 mod client;
 mod gotext;
 mod gourl;
+mod header;
 mod port;
 mod request;
 mod tls;
+mod urlescape;
 
-#[cfg(test)]
-mod testserver;
 #[cfg(test)]
 mod tests_redirect;
 #[cfg(test)]
 mod tests_request;
 #[cfg(test)]
 mod tests_transport;
+#[cfg(test)]
+mod testserver;
 
 use std::net::IpAddr;
 
@@ -55,7 +58,12 @@ pub struct HttpHookReport {
 
 impl HttpHookReport {
     fn failed(url: String, error: String) -> Self {
-        HttpHookReport { result: Err(error), status_line: None, fallback: None, url }
+        HttpHookReport {
+            result: Err(error),
+            status_line: None,
+            fallback: None,
+            url,
+        }
     }
 }
 
@@ -69,12 +77,20 @@ fn status_error(status: u16) -> String {
 ///
 /// Cancellation is dropping the future: there is no internal timeout (the
 /// kubelet has none); the caller enforces deadlines.
-pub async fn run_http_get(client: &HttpHookClient, action: &HttpGetAction, container: &Container, pod_ip: Option<IpAddr>) -> HttpHookReport {
+pub async fn run_http_get(
+    client: &HttpHookClient,
+    action: &HttpGetAction,
+    container: &Container,
+    pod_ip: Option<IpAddr>,
+) -> HttpHookReport {
     let host = match (action.host.as_deref().filter(|h| !h.is_empty()), pod_ip) {
         (Some(host), _) => host.to_string(),
         (None, Some(ip)) => ip.to_string(),
         (None, None) => {
-            return HttpHookReport::failed(String::new(), "failed to find networking container: the pod has no IP address".into())
+            return HttpHookReport::failed(
+                String::new(),
+                "failed to find networking container: the pod has no IP address".into(),
+            )
         }
     };
     let port = match resolve_port(&action.port, container) {
@@ -101,9 +117,16 @@ pub async fn run_http_get(client: &HttpHookClient, action: &HttpGetAction, conta
     }
     let result = match (outcome.error, outcome.status) {
         (Some(e), _) => Err(e),
-        (None, Some(status)) if action.fail_on_http_error && !(200..400).contains(&status) => Err(status_error(status)),
+        (None, Some(status)) if action.fail_on_http_error && !(200..400).contains(&status) => {
+            Err(status_error(status))
+        }
         (None, _) => Ok(()),
     };
     tracing::debug!(url = %url, status = ?outcome.status_line, ok = result.is_ok(), "httpGet hook finished");
-    HttpHookReport { result, status_line: outcome.status_line, fallback, url }
+    HttpHookReport {
+        result,
+        status_line: outcome.status_line,
+        fallback,
+        url,
+    }
 }

@@ -14,7 +14,10 @@ pub fn resolve_port(port: &IntOrString, container: &Container) -> Result<u16, St
     let number = match port {
         IntOrString::Int(n) => *n,
         IntOrString::String(name) => {
-            let named = container.ports.iter().find(|p| p.name.as_deref().unwrap_or("") == name);
+            let named = container
+                .ports
+                .iter()
+                .find(|p| p.name.as_deref().unwrap_or("") == name);
             match named {
                 Some(p) => p.container_port,
                 None => go_atoi(name)?,
@@ -68,7 +71,11 @@ mod tests {
             name: "c".into(),
             ports: ports
                 .iter()
-                .map(|(name, port)| ContainerPort { name: name.map(str::to_string), container_port: *port, protocol: None })
+                .map(|(name, port)| ContainerPort {
+                    name: name.map(str::to_string),
+                    container_port: *port,
+                    protocol: None,
+                })
                 .collect(),
             ..Container::default()
         }
@@ -88,19 +95,43 @@ mod tests {
             (s("foo"), &named, Ok(80)),
             (s("8080"), &named, Ok(8080)),
             (s("+443"), &named, Ok(443)),
-            (s("bar"), &named, Err(r#"strconv.Atoi: parsing "bar": invalid syntax"#)),
-            (s(""), &named, Err(r#"strconv.Atoi: parsing "": invalid syntax"#)),
-            (s("-"), &named, Err(r#"strconv.Atoi: parsing "-": invalid syntax"#)),
-            (s("99999999999999999999"), &named, Err(r#"strconv.Atoi: parsing "99999999999999999999": value out of range"#)),
+            (
+                s("bar"),
+                &named,
+                Err(r#"strconv.Atoi: parsing "bar": invalid syntax"#),
+            ),
+            (
+                s(""),
+                &named,
+                Err(r#"strconv.Atoi: parsing "": invalid syntax"#),
+            ),
+            (
+                s("-"),
+                &named,
+                Err(r#"strconv.Atoi: parsing "-": invalid syntax"#),
+            ),
+            (
+                s("99999999999999999999"),
+                &named,
+                Err(r#"strconv.Atoi: parsing "99999999999999999999": value out of range"#),
+            ),
             (IntOrString::Int(0), &named, Err("invalid port number: 0")),
             (IntOrString::Int(-1), &named, Err("invalid port number: -1")),
-            (IntOrString::Int(65536), &named, Err("invalid port number: 65536")),
+            (
+                IntOrString::Int(65536),
+                &named,
+                Err("invalid port number: 65536"),
+            ),
             (IntOrString::Int(65535), &named, Ok(65535)),
             (s("0"), &named, Err("invalid port number: 0")),
             (s("65536"), &named, Err("invalid port number: 65536")),
         ];
         for (port, c, want) in cases {
-            assert_eq!(resolve_port(&port, c), want.map_err(str::to_string), "port {port:?}");
+            assert_eq!(
+                resolve_port(&port, c),
+                want.map_err(str::to_string),
+                "port {port:?}"
+            );
         }
     }
 
@@ -109,13 +140,19 @@ mod tests {
         let c = container(&[(Some("8080"), 9090)]);
         assert_eq!(resolve_port(&s("8080"), &c), Ok(9090));
         let bad = container(&[(Some("big"), 70000)]);
-        assert_eq!(resolve_port(&s("big"), &bad), Err("invalid port number: 70000".into()));
+        assert_eq!(
+            resolve_port(&s("big"), &bad),
+            Err("invalid port number: 70000".into())
+        );
     }
 
     /// Go compares names with `==`, so "" matches an unnamed port.
     #[test]
     fn empty_string_matches_an_unnamed_port_like_go() {
-        assert_eq!(resolve_port(&s(""), &container(&[])), Err(r#"strconv.Atoi: parsing "": invalid syntax"#.into()));
+        assert_eq!(
+            resolve_port(&s(""), &container(&[])),
+            Err(r#"strconv.Atoi: parsing "": invalid syntax"#.into())
+        );
         assert_eq!(resolve_port(&s(""), &container(&[(None, 8080)])), Ok(8080));
     }
 }

@@ -2,72 +2,15 @@
 //! (`NewRequestForHTTPGetAction`, `newProbeRequest`, `formatURL`) and writing it
 //! the way Go's `Request.write` does.
 
-use std::collections::BTreeMap;
-
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::Uri;
 
 use super::gotext::go_quote;
 use super::gourl::GoUrl;
+use super::header::{
+    is_token_byte, remove_zone, trim_value, valid_header_value, valid_host_header, GoHeader,
+};
 use crate::spec::model::HttpGetAction;
-
-/// Go's `textproto.CanonicalMIMEHeaderKey`: `x-foo` → `X-Foo`; keys with a
-/// byte that is not a token character are left as they are.
-pub(crate) fn canonical_header_key(key: &str) -> String {
-    if !key.bytes().all(is_token_byte) {
-        return key.to_string();
-    }
-    let mut upper = true;
-    key.bytes()
-        .map(|c| {
-            let out = if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() };
-            upper = c == b'-';
-            out as char
-        })
-        .collect()
-}
-
-/// RFC 7230 `tchar` (Go's `httpguts.IsTokenRune` for ASCII).
-fn is_token_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
-}
-
-/// Go's `httpguts.ValidHeaderFieldValue`: no control bytes except tab.
-fn valid_header_value(v: &str) -> bool {
-    v.bytes().all(|c| c == b'\t' || (c >= 0x20 && c != 0x7f))
-}
-
-/// Go's `httpguts.ValidHostHeader`.
-fn valid_host_header(h: &str) -> bool {
-    h.bytes().all(|c| c.is_ascii_alphanumeric() || b"!$%&'()*+,-.:;=[]_~".contains(&c))
-}
-
-/// Go's `http.Header`: canonical key → values, written sorted by key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct GoHeader(BTreeMap<String, Vec<String>>);
-
-impl GoHeader {
-    /// `Header.Add`.
-    pub fn add(&mut self, key: &str, value: &str) {
-        self.0.entry(canonical_header_key(key)).or_default().push(value.to_string());
-    }
-    /// `Header.Set`.
-    pub fn set(&mut self, key: &str, value: &str) {
-        self.0.insert(canonical_header_key(key), vec![value.to_string()]);
-    }
-    /// `Header.Get`: the first value, or "".
-    pub fn get(&self, key: &str) -> &str {
-        self.0.get(&canonical_header_key(key)).and_then(|v| v.first()).map_or("", String::as_str)
-    }
-    /// `_, ok := header[key]` with a canonical key.
-    pub fn has(&self, key: &str) -> bool {
-        self.0.contains_key(&canonical_header_key(key))
-    }
-    /// `Header.Del`.
-    pub fn del(&mut self, key: &str) {
-        self.0.remove(&canonical_header_key(key));
-    }
-}
 
 /// One request as Go's client sees it: URL, header map and `Request.Host`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,20 +23,30 @@ pub(crate) struct HookRequest {
 
 /// Go's `net.JoinHostPort`: brackets hosts that contain a colon.
 fn join_host_port(host: &str, port: u16) -> String {
-    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// The kubelet's `NewRequestForHTTPGetAction` after the port is resolved:
 /// `<scheme>://<host>:<port><path>` through `formatURL` and `http.NewRequest`,
 /// `httpHeaders` added in order, `User-Agent` and `Accept: */*` defaults, an
 /// empty user `Accept` removed, `Request.Host` from the user's `Host` header.
-pub(crate) fn new_request(action: &HttpGetAction, host: &str, port: u16, user_agent: &str) -> Result<HookRequest, String> {
+pub(crate) fn new_request(
+    action: &HttpGetAction,
+    host: &str,
+    port: u16,
+    user_agent: &str,
+) -> Result<HookRequest, String> {
     let scheme = match action.scheme.to_ascii_lowercase() {
         s if s.is_empty() => "http".to_string(),
         s => s,
     };
     // formatURL: a path that does not parse is kept as the literal path.
-    let mut url = GoUrl::parse(&action.path).unwrap_or_else(|_| GoUrl::with_literal_path(&action.path));
+    let mut url =
+        GoUrl::parse(&action.path).unwrap_or_else(|_| GoUrl::with_literal_path(&action.path));
     url.scheme = scheme;
     url.host = join_host_port(host, port);
     // http.NewRequest parses the printed URL again.
@@ -116,23 +69,13 @@ pub(crate) fn new_request(action: &HttpGetAction, host: &str, port: u16, user_ag
 }
 
 /// Header keys Go's `Request.write` never copies from the header map.
-const EXCLUDED_ON_WRITE: [&str; 5] = ["Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer"];
-
-/// Go's `textproto.TrimString`.
-fn trim_value(v: &str) -> &str {
-    v.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
-}
-
-/// Drops an IPv6 zone (`[fe80::1%eth0]:80` → `[fe80::1]:80`), like Go's `removeZone`.
-fn remove_zone(host: &str) -> String {
-    if !host.starts_with('[') {
-        return host.to_string();
-    }
-    match (host.rfind(']'), host.rfind('%')) {
-        (Some(close), Some(pct)) if pct < close => format!("{}{}", &host[..pct], &host[close..]),
-        _ => host.to_string(),
-    }
-}
+const EXCLUDED_ON_WRITE: [&str; 5] = [
+    "Host",
+    "User-Agent",
+    "Content-Length",
+    "Transfer-Encoding",
+    "Trailer",
+];
 
 impl HookRequest {
     /// Whether Go's transport adds `Accept-Encoding: gzip` (no user
@@ -143,12 +86,18 @@ impl HookRequest {
 
     /// The transport's header checks (`net/http: invalid header field …`).
     pub fn validate_headers(&self) -> Result<(), String> {
-        for (key, values) in &self.header.0 {
+        for (key, values) in self.header.iter() {
             if key.is_empty() || !key.bytes().all(is_token_byte) {
-                return Err(format!("net/http: invalid header field name {}", go_quote(key)));
+                return Err(format!(
+                    "net/http: invalid header field name {}",
+                    go_quote(key)
+                ));
             }
             if !values.iter().all(|v| valid_header_value(v)) {
-                return Err(format!("net/http: invalid header field value for {}", go_quote(key)));
+                return Err(format!(
+                    "net/http: invalid header field value for {}",
+                    go_quote(key)
+                ));
             }
         }
         Ok(())
@@ -159,14 +108,26 @@ impl HookRequest {
     /// Call [`HookRequest::validate_headers`] first.
     pub fn wire_headers(&self) -> HeaderMap {
         let mut out = HeaderMap::new();
-        let host = if self.host.is_empty() { self.url.host.as_str() } else { self.host.as_str() };
-        let host = if valid_host_header(host) { remove_zone(host) } else { String::new() };
+        let host = if self.host.is_empty() {
+            self.url.host.as_str()
+        } else {
+            self.host.as_str()
+        };
+        let host = if valid_host_header(host) {
+            remove_zone(host)
+        } else {
+            String::new()
+        };
         push(&mut out, "Host", &host);
-        let user_agent = if self.header.has("User-Agent") { trim_value(self.header.get("User-Agent")) } else { "Go-http-client/1.1" };
+        let user_agent = if self.header.has("User-Agent") {
+            trim_value(self.header.get("User-Agent"))
+        } else {
+            "Go-http-client/1.1"
+        };
         if !user_agent.is_empty() {
             push(&mut out, "User-Agent", user_agent);
         }
-        for (key, values) in &self.header.0 {
+        for (key, values) in self.header.iter() {
             if EXCLUDED_ON_WRITE.contains(&key.as_str()) {
                 continue;
             }
@@ -198,13 +159,17 @@ impl HookRequest {
         }
         // Only ASCII bytes were replaced, so the text is still UTF-8.
         let escaped = String::from_utf8_lossy(&escaped).into_owned();
-        Uri::try_from(escaped.as_str()).map_err(|e| format!("net/http: invalid request URI {}: {e}", go_quote(&target)))
+        Uri::try_from(escaped.as_str())
+            .map_err(|e| format!("net/http: invalid request URI {}: {e}", go_quote(&target)))
     }
 }
 
 /// Appends one header; names and values were validated before.
 fn push(out: &mut HeaderMap, name: &str, value: &str) {
-    if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(value.as_bytes())) {
+    if let (Ok(name), Ok(value)) = (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_bytes(value.as_bytes()),
+    ) {
         out.append(name, value);
     }
 }
@@ -220,7 +185,13 @@ mod tests {
             port: IntOrString::Int(8080),
             host: None,
             scheme: scheme.into(),
-            http_headers: headers.iter().map(|(n, v)| HttpHeader { name: (*n).into(), value: (*v).into() }).collect(),
+            http_headers: headers
+                .iter()
+                .map(|(n, v)| HttpHeader {
+                    name: (*n).into(),
+                    value: (*v).into(),
+                })
+                .collect(),
             fail_on_http_error: false,
         }
     }
@@ -242,10 +213,19 @@ mod tests {
         assert_eq!(ok("/%zz"), "http://1.2.3.4:8080/%25zz");
         assert_eq!(ok("//elsewhere/x"), "http://1.2.3.4:8080/x");
         assert_eq!(ok("a:b"), "http:b");
-        assert_eq!(url_of("/", "HTTPS", "1.2.3.4").unwrap(), "https://1.2.3.4:8080/");
+        assert_eq!(
+            url_of("/", "HTTPS", "1.2.3.4").unwrap(),
+            "https://1.2.3.4:8080/"
+        );
         assert_eq!(url_of("/", "", "1.2.3.4").unwrap(), "http://1.2.3.4:8080/");
-        assert_eq!(url_of("/", "baz", "1.2.3.4").unwrap(), "baz://1.2.3.4:8080/");
-        assert_eq!(url_of("/", "HTTP", "fd00::1").unwrap(), "http://[fd00::1]:8080/");
+        assert_eq!(
+            url_of("/", "baz", "1.2.3.4").unwrap(),
+            "baz://1.2.3.4:8080/"
+        );
+        assert_eq!(
+            url_of("/", "HTTP", "fd00::1").unwrap(),
+            "http://[fd00::1]:8080/"
+        );
         assert_eq!(
             url_of("/", "HTTP", "bad host").unwrap_err(),
             r#"parse "http://bad%20host:8080/": invalid URL escape "%20""#
@@ -254,13 +234,33 @@ mod tests {
 
     #[test]
     fn headers_follow_new_probe_request() {
-        let r = new_request(&action("/", "HTTP", &[("x-foo", "1"), ("X-Foo", "2"), ("Accept", "")]), "h", 80, "kube-lifecycle/1.34").unwrap();
-        assert_eq!(r.header.0.get("X-Foo").unwrap(), &vec!["1".to_string(), "2".to_string()]);
+        let r = new_request(
+            &action(
+                "/",
+                "HTTP",
+                &[("x-foo", "1"), ("X-Foo", "2"), ("Accept", "")],
+            ),
+            "h",
+            80,
+            "kube-lifecycle/1.34",
+        )
+        .unwrap();
+        assert_eq!(r.header.values("X-Foo"), ["1".to_string(), "2".to_string()]);
         assert!(!r.header.has("Accept"));
         assert_eq!(r.header.get("User-Agent"), "kube-lifecycle/1.34");
         assert_eq!(r.host, "");
 
-        let r = new_request(&action("/", "HTTP", &[("user-agent", "mine"), ("host", "from.header")]), "h", 80, "ua").unwrap();
+        let r = new_request(
+            &action(
+                "/",
+                "HTTP",
+                &[("user-agent", "mine"), ("host", "from.header")],
+            ),
+            "h",
+            80,
+            "ua",
+        )
+        .unwrap();
         assert_eq!(r.header.get("User-Agent"), "mine");
         assert_eq!(r.header.get("Accept"), "*/*");
         assert_eq!(r.host, "from.header");
@@ -268,24 +268,46 @@ mod tests {
 
     #[test]
     fn wire_headers_in_go_order() {
-        let r = new_request(&action("/", "HTTP", &[("X-B", " v "), ("x-a", "1"), ("Content-Length", "5")]), "h", 80, "ua").unwrap();
-        let wire: Vec<(String, String)> =
-            r.wire_headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string())).collect();
-        let expect = [("host", "h:80"), ("user-agent", "ua"), ("accept", "*/*"), ("x-a", "1"), ("x-b", "v"), ("accept-encoding", "gzip")];
-        assert_eq!(wire, expect.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>());
+        let r = new_request(
+            &action(
+                "/",
+                "HTTP",
+                &[("X-B", " v "), ("x-a", "1"), ("Content-Length", "5")],
+            ),
+            "h",
+            80,
+            "ua",
+        )
+        .unwrap();
+        let wire: Vec<(String, String)> = r
+            .wire_headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+            .collect();
+        let expect = [
+            ("host", "h:80"),
+            ("user-agent", "ua"),
+            ("accept", "*/*"),
+            ("x-a", "1"),
+            ("x-b", "v"),
+            ("accept-encoding", "gzip"),
+        ];
+        assert_eq!(
+            wire,
+            expect
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn invalid_header_values_are_refused() {
         let r = new_request(&action("/", "HTTP", &[("X-Bad", "a\u{1}b")]), "h", 80, "ua").unwrap();
-        assert_eq!(r.validate_headers().unwrap_err(), r#"net/http: invalid header field value for "X-Bad""#);
-    }
-
-    #[test]
-    fn canonical_keys() {
-        assert_eq!(canonical_header_key("x-custom-header"), "X-Custom-Header");
-        assert_eq!(canonical_header_key("ACCEPT"), "Accept");
-        assert_eq!(canonical_header_key("bad key"), "bad key");
+        assert_eq!(
+            r.validate_headers().unwrap_err(),
+            r#"net/http: invalid header field value for "X-Bad""#
+        );
     }
 
     #[test]

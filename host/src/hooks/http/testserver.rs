@@ -28,7 +28,9 @@ pub(crate) fn head(status_line: &str, headers: &[(&str, &str)]) -> Vec<u8> {
     for (name, value) in headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
-    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding")) {
+    if !headers.iter().any(|(n, _)| {
+        n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding")
+    }) {
         out.push_str("Content-Length: 0\r\n");
     }
     out.push_str("\r\n");
@@ -59,22 +61,35 @@ impl TestServer {
     /// A plain HTTP server on 127.0.0.1. `handler(index, head)` answers the
     /// `index`-th request (0-based).
     pub async fn http(handler: impl Fn(usize, &str) -> Reply + Send + Sync + 'static) -> Self {
-        Self::start(IpAddr::V4(Ipv4Addr::LOCALHOST), Arc::new(handler), None).await.expect("bind 127.0.0.1")
-    }
-
-    /// An HTTPS server on 127.0.0.1 with a fresh self-signed certificate.
-    pub async fn https(handler: impl Fn(usize, &str) -> Reply + Send + Sync + 'static) -> Self {
-        Self::start(IpAddr::V4(Ipv4Addr::LOCALHOST), Arc::new(handler), Some(self_signed_acceptor()))
+        Self::start(IpAddr::V4(Ipv4Addr::LOCALHOST), Arc::new(handler), None)
             .await
             .expect("bind 127.0.0.1")
     }
 
+    /// An HTTPS server on 127.0.0.1 with a fresh self-signed certificate.
+    pub async fn https(handler: impl Fn(usize, &str) -> Reply + Send + Sync + 'static) -> Self {
+        Self::start(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Arc::new(handler),
+            Some(self_signed_acceptor()),
+        )
+        .await
+        .expect("bind 127.0.0.1")
+    }
+
     /// A plain HTTP server on `ip`, if that address can be bound here.
-    pub async fn http_on(ip: IpAddr, handler: impl Fn(usize, &str) -> Reply + Send + Sync + 'static) -> Option<Self> {
+    pub async fn http_on(
+        ip: IpAddr,
+        handler: impl Fn(usize, &str) -> Reply + Send + Sync + 'static,
+    ) -> Option<Self> {
         Self::start(ip, Arc::new(handler), None).await.ok()
     }
 
-    async fn start(ip: IpAddr, handler: Handler, tls: Option<TlsAcceptor>) -> std::io::Result<Self> {
+    async fn start(
+        ip: IpAddr,
+        handler: Handler,
+        tls: Option<TlsAcceptor>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
         let addr = listener.local_addr()?;
         let heads = Arc::new(Mutex::new(Vec::new()));
@@ -108,18 +123,29 @@ impl TestServer {
 }
 
 /// Serves one connection: one request, one reply.
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, handler: Handler, heads: Arc<Mutex<Vec<String>>>) {
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    handler: Handler,
+    heads: Arc<Mutex<Vec<String>>>,
+) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
-        let Ok(n) = stream.read(&mut chunk).await else { return };
+        let Ok(n) = stream.read(&mut chunk).await else {
+            return;
+        };
         if n == 0 {
             return;
         }
         buf.extend_from_slice(&chunk[..n]);
         if !buf[0].is_ascii_uppercase() {
             // Not HTTP (a TLS ClientHello, say): answer like Go's and hyper's servers.
-            let _ = stream.write_all(&head("HTTP/1.1 400 Bad Request", &[("Connection", "close")])).await;
+            let _ = stream
+                .write_all(&head(
+                    "HTTP/1.1 400 Bad Request",
+                    &[("Connection", "close")],
+                ))
+                .await;
             return;
         }
         if buf.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -150,15 +176,18 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, handler: Handle
 }
 
 fn self_signed_acceptor() -> TlsAcceptor {
-    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("self-signed certificate");
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+        .expect("self-signed certificate");
     let cert = key.cert.der().clone();
     let private = rustls::pki_types::PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], private)
-        .expect("server certificate");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], private)
+    .expect("server certificate");
     TlsAcceptor::from(Arc::new(config))
 }
 
@@ -169,24 +198,45 @@ pub(crate) fn request_line(head: &str) -> &str {
 
 /// The header lines of a recorded head, in wire order.
 pub(crate) fn header_lines(head: &str) -> Vec<&str> {
-    head.split("\r\n").skip(1).take_while(|l| !l.is_empty()).collect()
+    head.split("\r\n")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect()
 }
 
 /// An httpGet action for tests.
-pub(crate) fn action(host: Option<&str>, port: IntOrString, path: &str, scheme: &str, headers: &[(&str, &str)]) -> HttpGetAction {
+pub(crate) fn action(
+    host: Option<&str>,
+    port: IntOrString,
+    path: &str,
+    scheme: &str,
+    headers: &[(&str, &str)],
+) -> HttpGetAction {
     HttpGetAction {
         path: path.into(),
         port,
         host: host.map(str::to_string),
         scheme: scheme.into(),
-        http_headers: headers.iter().map(|(n, v)| HttpHeader { name: (*n).into(), value: (*v).into() }).collect(),
+        http_headers: headers
+            .iter()
+            .map(|(n, v)| HttpHeader {
+                name: (*n).into(),
+                value: (*v).into(),
+            })
+            .collect(),
         fail_on_http_error: false,
     }
 }
 
 /// `action` for `http://127.0.0.1:<port><path>`.
 pub(crate) fn local(port: u16, path: &str) -> HttpGetAction {
-    action(Some("127.0.0.1"), IntOrString::Int(port.into()), path, "HTTP", &[])
+    action(
+        Some("127.0.0.1"),
+        IntOrString::Int(port.into()),
+        path,
+        "HTTP",
+        &[],
+    )
 }
 
 /// A container with the given named ports.
@@ -195,7 +245,11 @@ pub(crate) fn container(ports: &[(&str, u16)]) -> Container {
         name: "app".into(),
         ports: ports
             .iter()
-            .map(|(name, port)| ContainerPort { name: Some((*name).into()), container_port: (*port).into(), protocol: None })
+            .map(|(name, port)| ContainerPort {
+                name: Some((*name).into()),
+                container_port: (*port).into(),
+                protocol: None,
+            })
             .collect(),
         ..Container::default()
     }

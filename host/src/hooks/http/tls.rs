@@ -13,8 +13,12 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::rustls;
-use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use tokio_rustls::rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use tokio_rustls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
+use tokio_rustls::rustls::crypto::{
+    verify_tls12_signature, verify_tls13_signature, CryptoProvider,
+};
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::rustls::{DigitallySignedStruct, SignatureScheme};
 
@@ -44,7 +48,12 @@ impl ServerCertVerifier for SkipCertificateVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -53,7 +62,12 @@ impl ServerCertVerifier for SkipCertificateVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -77,21 +91,35 @@ pub(crate) fn insecure_client_config() -> Arc<rustls::ClientConfig> {
 /// The name to present: the host name for SNI, or the peer IP (no SNI) when
 /// the host is an IP literal or not a valid DNS name.
 pub(crate) fn server_name(hostname: &str, peer: IpAddr) -> ServerName<'static> {
-    ServerName::try_from(hostname.to_string()).unwrap_or_else(|_| ServerName::IpAddress(peer.into()))
+    ServerName::try_from(hostname.to_string())
+        .unwrap_or_else(|_| ServerName::IpAddress(peer.into()))
 }
 
 /// Go's text for a failed client handshake. `first` holds the first bytes the
 /// server sent. Returns the text and whether it is the scheme mismatch (the
 /// server answered `HTTP/`), which triggers the kubelet's HTTP fallback.
-pub(crate) fn handshake_error(err: &io::Error, first: &[u8], local: Option<SocketAddr>, remote: SocketAddr) -> (String, bool) {
+pub(crate) fn handshake_error(
+    err: &io::Error,
+    first: &[u8],
+    local: Option<SocketAddr>,
+    remote: SocketAddr,
+) -> (String, bool) {
     if first.starts_with(b"HTTP/") {
         return (SCHEME_MISMATCH.to_string(), true);
     }
-    let first_record_bad = first.len() >= 3 && (!matches!(first[0], 0x15 | 0x16) || first[1] != 0x03);
-    if let Some(tls) = err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+    let first_record_bad =
+        first.len() >= 3 && (!matches!(first[0], 0x15 | 0x16) || first[1] != 0x03);
+    if let Some(tls) = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
         let text = match tls {
-            _ if first_record_bad => "tls: first record does not look like a TLS handshake".to_string(),
-            rustls::Error::AlertReceived(alert) => format!("remote error: {}", go_alert(u8::from(*alert))),
+            _ if first_record_bad => {
+                "tls: first record does not look like a TLS handshake".to_string()
+            }
+            rustls::Error::AlertReceived(alert) => {
+                format!("remote error: {}", go_alert(u8::from(*alert)))
+            }
             other => format!("tls: {other}"),
         };
         return (text, false);
@@ -152,7 +180,13 @@ impl<S> Recording<S> {
     /// Wraps `inner`; the returned handle reads what was recorded so far.
     pub fn new(inner: S) -> (Self, Arc<Mutex<Vec<u8>>>) {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        (Recording { inner, seen: seen.clone() }, seen)
+        (
+            Recording {
+                inner,
+                seen: seen.clone(),
+            },
+            seen,
+        )
     }
 }
 
@@ -162,7 +196,11 @@ pub(crate) fn recorded(seen: &Mutex<Vec<u8>>) -> Vec<u8> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Recording<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = poll {
@@ -177,7 +215,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Recording<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Recording<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, data)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -186,7 +228,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recording<S> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
-    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
@@ -201,14 +247,26 @@ mod tests {
     #[test]
     fn plain_http_answer_is_the_scheme_mismatch() {
         let remote: SocketAddr = "127.0.0.1:8443".parse().unwrap();
-        let err = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::General("x".into()));
-        assert_eq!(handshake_error(&err, b"HTTP/1.1 400 Bad Request", None, remote), (SCHEME_MISMATCH.to_string(), true));
+        let err = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::General("x".into()),
+        );
+        assert_eq!(
+            handshake_error(&err, b"HTTP/1.1 400 Bad Request", None, remote),
+            (SCHEME_MISMATCH.to_string(), true)
+        );
         assert_eq!(
             handshake_error(&err, b"SSH-2.0-OpenSSH", None, remote).0,
             "tls: first record does not look like a TLS handshake"
         );
-        let alert = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure));
-        assert_eq!(handshake_error(&alert, &[0x15, 0x03, 0x03], None, remote).0, "remote error: tls: handshake failure");
+        let alert = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure),
+        );
+        assert_eq!(
+            handshake_error(&alert, &[0x15, 0x03, 0x03], None, remote).0,
+            "remote error: tls: handshake failure"
+        );
         let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
         assert_eq!(handshake_error(&eof, b"", None, remote).0, "EOF");
     }
@@ -216,8 +274,17 @@ mod tests {
     #[test]
     fn server_names() {
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        assert!(matches!(server_name("example.test", ip), ServerName::DnsName(_)));
-        assert!(matches!(server_name("10.0.0.2", ip), ServerName::IpAddress(_)));
-        assert!(matches!(server_name("bad name!", ip), ServerName::IpAddress(_)));
+        assert!(matches!(
+            server_name("example.test", ip),
+            ServerName::DnsName(_)
+        ));
+        assert!(matches!(
+            server_name("10.0.0.2", ip),
+            ServerName::IpAddress(_)
+        ));
+        assert!(matches!(
+            server_name("bad name!", ip),
+            ServerName::IpAddress(_)
+        ));
     }
 }
