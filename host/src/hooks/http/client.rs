@@ -26,6 +26,10 @@ const FINAL_BODY_LIMIT: u64 = 10 * 1024;
 const REDIRECT_BODY_LIMIT: u64 = 2 * 1024;
 /// Go's `RedirectChecker` / default policy limit.
 const MAX_REDIRECTS: usize = 10;
+/// Go's default `Transport.MaxResponseHeaderBytes`.
+pub(crate) const GO_MAX_RESPONSE_HEADER_BYTES: usize = 10 << 20;
+/// How many response header lines are accepted (Go has no count limit, only the byte limit).
+const MAX_RESPONSE_HEADERS: usize = 1000;
 
 /// The client that runs httpGet hooks: one per node agent. The TLS
 /// configuration (certificate verification skipped, as the kubelet's
@@ -259,12 +263,7 @@ async fn dial(url: &GoUrl) -> Result<TcpStream, String> {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => match tokio::net::lookup_host((hostname, port)).await {
             Ok(addrs) => addrs.collect(),
-            Err(e) => {
-                return Err(format!(
-                    "dial tcp: lookup {hostname}: {}",
-                    lookup_error_text(&e)
-                ))
-            }
+            Err(e) => return Err(format!("dial tcp: {}", lookup_error_text(hostname, &e))),
         },
     };
     let mut first_error = None;
@@ -293,6 +292,12 @@ where
     let (io, seen) = Recording::new(io);
     let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
         .title_case_headers(true)
+        // Go: response heads up to `MaxResponseHeaderBytes` (10 MiB), any
+        // number of headers, continuation lines accepted.
+        .max_buf_size(GO_MAX_RESPONSE_HEADER_BYTES + 64 * 1024)
+        .max_header_size(GO_MAX_RESPONSE_HEADER_BYTES)
+        .max_headers(MAX_RESPONSE_HEADERS)
+        .allow_obsolete_multiline_headers_in_responses(true)
         .handshake::<_, Empty<Bytes>>(TokioIo::new(io))
         .await
         .map_err(|e| e.to_string())?;

@@ -89,21 +89,31 @@ pub(crate) fn conn_io_error(
     format!("{op} tcp {addrs}: {op}: {}", errno_text(err))
 }
 
-/// Go's resolver wording for a failed lookup.
-pub(crate) fn lookup_error_text(err: &io::Error) -> String {
+/// Go's `*net.DNSError` text for a failed lookup of `host`:
+/// `lookup <host> on <nameserver>:53: no such host`, naming the first
+/// nameserver of `/etc/resolv.conf` as Go's resolver does.
+pub(crate) fn lookup_error_text(host: &str, err: &io::Error) -> String {
     let text = err.to_string();
-    if [
+    let not_found = [
         "not known",
         "No address associated",
         "nodename nor servname",
-    ]
-    .iter()
-    .any(|m| text.contains(m))
-    {
+    ];
+    let why = if not_found.iter().any(|m| text.contains(m)) {
         "no such host".to_string()
     } else {
         text.rsplit(": ").next().unwrap_or(&text).to_string()
-    }
+    };
+    let server = std::fs::read_to_string("/etc/resolv.conf")
+        .ok()
+        .and_then(|conf| {
+            conf.lines()
+                .filter_map(|l| l.trim().strip_prefix("nameserver"))
+                .filter_map(|ns| ns.trim().parse::<std::net::IpAddr>().ok())
+                .map(|ip| format!(" on {}", SocketAddr::new(ip, 53)))
+                .next()
+        });
+    format!("lookup {host}{}: {why}", server.unwrap_or_default())
 }
 
 /// Go's text for a failure between sending the request and reading the response head.
@@ -134,6 +144,10 @@ pub(crate) fn response_error(
     }
     if err.is_incomplete_message() {
         return eof();
+    }
+    if err.is_parse_too_large() {
+        let limit = super::client::GO_MAX_RESPONSE_HEADER_BYTES;
+        return format!("net/http: server response headers exceeded {limit} bytes; aborted");
     }
     if err.is_parse() || err.is_parse_status() {
         let first = seen.split(|&c| c == b'\n').next().unwrap_or(b"");

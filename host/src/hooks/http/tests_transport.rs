@@ -270,3 +270,21 @@ async fn unknown_host_is_a_lookup_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn many_response_headers_are_accepted_like_go() {
+    let server = TestServer::http(|_, _| {
+        let names: Vec<String> = (0..300).map(|i| format!("X-H{i}")).collect();
+        let headers: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
+        reply("HTTP/1.1 200 OK", &headers)
+    })
+    .await;
+    let report = within(run_http_get(
+        &client(),
+        &local(server.port(), "/"),
+        &container(&[]),
+        None,
+    ))
+    .await;
+    assert_eq!(report.result, Ok(()));
+}
