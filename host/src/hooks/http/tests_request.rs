@@ -296,3 +296,14 @@ async fn fail_on_http_error_rejects_non_2xx_3xx() {
     ok(&run().await);
     ok(&run().await);
 }
+
+/// The lead spawns hooks on the multi-threaded runtime: the future must be `Send`.
+#[test]
+fn run_http_get_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let (c, a, cont) = (client(), local(1, "/"), container(&[]));
+    let fut = run_http_get(&c, &a, &cont, None);
+    assert_send(&fut);
+    fn assert_sync_client<T: Send + Sync + Clone>() {}
+    assert_sync_client::<super::HttpHookClient>();
+}
