@@ -8,6 +8,8 @@
 //! | [`validate`] | [`validate::validate_pod`]: apiserver rules and messages |
 //! | [`names`] | apimachinery's name / port / header format checks |
 
+mod field_error;
+mod handler;
 pub mod model;
 pub mod names;
 pub mod parse;
