@@ -8,11 +8,17 @@
 //! | [`validate`] | [`validate::validate_pod`]: apiserver rules and messages |
 //! | [`names`] | apimachinery's name / port / header format checks |
 
+mod error;
 mod field_error;
 mod handler;
 pub mod model;
 pub mod names;
 pub mod parse;
 pub mod validate;
+
+#[cfg(test)]
+mod parse_tests;
+#[cfg(test)]
+mod validate_tests;
 
 pub use model::*;
