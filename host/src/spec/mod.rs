@@ -1,8 +1,24 @@
 //! Pod manifests: the data model, parsing (YAML/JSON, multi-document, defaults,
 //! warnings for fields hooklet does not act on) and apiserver-style validation.
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`model`] | the Pod subset hooklet reads, plus its extension fields |
+//! | [`parse`] | [`parse::parse_manifests`], [`parse::parse_manifest_file`], defaults, warnings, [`parse::ManifestError`] |
+//! | [`validate`] | [`validate::validate_pod`]: apiserver rules and messages |
+//! | [`names`] | apimachinery's name / port / header format checks |
 
+mod error;
+mod field_error;
+mod handler;
 pub mod model;
+pub mod names;
 pub mod parse;
 pub mod validate;
+
+#[cfg(test)]
+mod parse_tests;
+#[cfg(test)]
+mod validate_tests;
 
 pub use model::*;

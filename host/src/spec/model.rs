@@ -22,6 +22,8 @@ pub struct Pod {
     pub kind: String,
     #[serde(default)]
     pub metadata: ObjectMeta,
+    /// Absent means empty, so validation reports `spec.containers: Required value`.
+    #[serde(default)]
     pub spec: PodSpec,
 }
 
@@ -78,6 +80,8 @@ pub enum RestartPolicy {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Container {
+    /// Required; absent is reported by validation, as the apiserver does.
+    #[serde(default)]
     pub name: String,
     #[serde(default)]
     pub image: String,
@@ -102,6 +106,7 @@ pub struct Container {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvVar {
+    #[serde(default)]
     pub name: String,
     #[serde(default)]
     pub value: String,
@@ -113,6 +118,8 @@ pub struct EnvVar {
 pub struct ContainerPort {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Absent (0) is reported by validation as `Required value`.
+    #[serde(default)]
     pub container_port: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
@@ -164,6 +171,8 @@ pub struct HttpGetAction {
     /// Defaulted to `/` by [`crate::spec::parse`].
     #[serde(default)]
     pub path: String,
+    /// Absent (0) is reported by validation, as the apiserver does.
+    #[serde(default)]
     pub port: IntOrString,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -180,6 +189,7 @@ pub struct HttpGetAction {
 /// A header of an `httpGet` action.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct HttpHeader {
+    #[serde(default)]
     pub name: String,
     #[serde(default)]
     pub value: String,
@@ -188,6 +198,7 @@ pub struct HttpHeader {
 /// `tcpSocket` action: accepted by validation, fails at run time (spec 1.4).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TcpSocketAction {
+    #[serde(default)]
     pub port: IntOrString,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -196,12 +207,16 @@ pub struct TcpSocketAction {
 /// `sleep` action.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SleepAction {
+    /// Absent means 0, as in Kubernetes.
+    #[serde(default)]
     pub seconds: i64,
 }
 
 /// hooklet's `wasm` action: run plugin `NAME.wasm` from the plugin directory.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WasmAction {
+    /// Required; absent is reported by validation.
+    #[serde(default)]
     pub plugin: String,
     /// Configuration handed to the plugin as key/value pairs.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -264,7 +279,12 @@ impl Pod {
 
     /// The pod as `format.Pod` renders it: `<name>_<namespace>(<uid>)`.
     pub fn display_name(&self) -> String {
-        format!("{}_{}({})", self.metadata.name, self.namespace(), self.uid())
+        format!(
+            "{}_{}({})",
+            self.metadata.name,
+            self.namespace(),
+            self.uid()
+        )
     }
 }
 
