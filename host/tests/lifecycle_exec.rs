@@ -400,3 +400,49 @@ spec:
     let ContainerState::Terminated { exit_code, signal, .. } = status.containers[0].state else { panic!() };
     assert_eq!((exit_code, signal), (137, Some(9)));
 }
+
+/// D5: a hung PostStart holds the container not-started forever (as in Kubernetes)
+/// unless `timeoutSeconds` is set; deletion always cancels it.
+#[tokio::test]
+async fn a_hung_poststart_is_cut_by_timeout_seconds_or_by_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path());
+    let manifest = |name: &str, timeout: &str| {
+        format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, "300"]
+    lifecycle:
+      postStart:
+        exec: {{command: [sleep, "300"]}}
+        {timeout}
+"#
+        )
+    };
+    // timeoutSeconds: the hook fails after 1 s and the container is killed.
+    let timed = node.start_pod(pod(&manifest("timed", "timeoutSeconds: 1")));
+    let status = within(60, "the pod to end", timed.finished()).await;
+    let hook = &status.containers[0].hooks[0];
+    assert!(matches!(hook.outcome, HookOutcome::TimedOut { .. }), "{:?}", hook.outcome);
+    assert!(hook.duration >= Duration::from_secs(1));
+    let failed = node.events().wait_for(|e| e.reason == "FailedPostStartHook" && e.object.name == "timed").await;
+    assert!(failed.message.contains("timed out after 1s (timeoutSeconds: 1)"), "{}", failed.message);
+
+    // No timeout: deletion cancels the hook, then the container is stopped.
+    let hung = node.start_pod(pod(&manifest("hung", "")));
+    node.events().wait_for(|e| e.reason == "Started" && e.object.name == "hung").await;
+    assert!(!hung.status().containers[0].started);
+    hung.delete(Some(30));
+    let status = within(60, "the pod to end", hung.finished()).await;
+    let hook = &status.containers[0].hooks[0];
+    assert!(matches!(hook.outcome, HookOutcome::Cancelled { .. }), "{:?}", hook.outcome);
+    let killing = node.events().wait_for(|e| e.reason == "Killing" && e.object.name == "hung").await;
+    assert_eq!(killing.message, "Stopping container app");
+}

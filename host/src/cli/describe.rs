@@ -10,6 +10,8 @@ use crate::spec::Pod;
 
 /// Lines of hook output shown per hook run.
 const OUTPUT_LINES: usize = 6;
+/// Characters of a handler's description shown in the hooks table.
+const HANDLER_WIDTH: usize = 48;
 
 /// Renders the describe view of `pod`.
 pub fn describe_pod(pod: &Pod, status: &PodStatus, events: &[Event]) -> String {
@@ -99,7 +101,7 @@ fn write_hooks(out: &mut String, c: &ContainerStatus) {
         rows.push(vec![
             h.phase.as_str().to_string(),
             h.kind.as_str().to_string(),
-            h.detail.clone(),
+            ellipsize(&h.detail, HANDLER_WIDTH),
             h.delivery.attempt.to_string(),
             short_duration(h.duration),
             h.wasm.map(|w| w.fuel_consumed.to_string()).unwrap_or_else(|| "-".into()),
@@ -156,6 +158,13 @@ pub fn event_age(e: &Event) -> String {
 }
 
 fn timestamp(t: SystemTime) -> String {
-    let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs.as_secs())).to_string()
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+fn ellipsize(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let kept: String = s.chars().take(width - 1).collect();
+    format!("{kept}…")
 }
