@@ -446,3 +446,30 @@ spec:
     let killing = node.events().wait_for(|e| e.reason == "Killing" && e.object.name == "hung").await;
     assert_eq!(killing.message, "Stopping container app");
 }
+
+/// The process runtime records `image` but needs `command`: a clear Failed event, no hang.
+#[tokio::test]
+async fn a_container_without_command_fails_with_a_clear_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node(dir.path());
+    let handle = node.start_pod(pod(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: image-only}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: nginx
+"#,
+    ));
+    let status = within(60, "the pod to end", handle.finished()).await;
+    assert_eq!(status.phase, PodPhase::Failed);
+    let failed = node.events().wait_for(|e| e.reason == "Failed").await;
+    assert_eq!(failed.event_type, EventType::Warning);
+    assert!(failed.message.starts_with("Error: container \"app\" has no command"), "{}", failed.message);
+    assert!(failed.message.contains("add `command:`"), "{}", failed.message);
+    let ContainerState::Terminated { reason, exit_code, .. } = &status.containers[0].state else { panic!() };
+    assert_eq!((reason.as_str(), *exit_code), ("StartError", 128));
+}
