@@ -16,6 +16,7 @@
 
 pub mod cli;
 pub mod events;
+pub mod gostr;
 pub mod hooks;
 pub mod lifecycle;
 pub mod runtime;

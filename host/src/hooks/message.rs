@@ -1,14 +1,18 @@
 //! The kubelet's hook failure messages (spec sections 1.4, 4 and 5), bounded in size
 //! (decision D3).
 
+use crate::gostr::go_quote;
+
 /// Bytes of handler output kept in a failure message (D3: "first KiB").
 pub const MESSAGE_OUTPUT_LIMIT: usize = 1024;
 
 /// `Exec lifecycle hook ([a b]) for Container "c" in Pod "p_ns(uid)" failed - error: E, message: "OUT"`.
 pub fn exec_failure(argv: &[String], container: &str, pod: &str, error: &str, output: &str) -> String {
     format!(
-        "Exec lifecycle hook ([{}]) for Container {container:?} in Pod {pod:?} failed - error: {error}, message: {}",
+        "Exec lifecycle hook ([{}]) for Container {} in Pod {} failed - error: {error}, message: {}",
         argv.join(" "),
+        go_quote(container),
+        go_quote(pod),
         go_quote(&truncate(output, MESSAGE_OUTPUT_LIMIT))
     )
 }
@@ -24,19 +28,21 @@ pub fn exec_exit_error(argv: &[String], code: i32, stderr: &str) -> String {
 
 /// `HTTP lifecycle hook (PATH) for Container "c" in Pod "p" failed - error: E`.
 pub fn http_failure(path: &str, container: &str, pod: &str, error: &str) -> String {
-    format!("HTTP lifecycle hook ({path}) for Container {container:?} in Pod {pod:?} failed - error: {error}")
+    let (container, pod) = (go_quote(container), go_quote(pod));
+    format!("HTTP lifecycle hook ({path}) for Container {container} in Pod {pod} failed - error: {error}")
 }
 
 /// `Sleep lifecycle hook (N) for Container "c" in Pod "p" failed - error: E`.
 pub fn sleep_failure(seconds: i64, container: &str, pod: &str, error: &str) -> String {
-    format!("Sleep lifecycle hook ({seconds}) for Container {container:?} in Pod {pod:?} failed - error: {error}")
+    let (container, pod) = (go_quote(container), go_quote(pod));
+    format!("Sleep lifecycle hook ({seconds}) for Container {container} in Pod {pod} failed - error: {error}")
 }
 
 /// hooklet's wasm handler, in the same shape: `WASM lifecycle hook (PLUGIN) … failed - error: E[, message: "OUT"]`.
 pub fn wasm_failure(plugin: &str, container: &str, pod: &str, error: &str, output: &str) -> String {
-    let mut message = format!(
-        "WASM lifecycle hook ({plugin}) for Container {container:?} in Pod {pod:?} failed - error: {error}"
-    );
+    let (container, pod) = (go_quote(container), go_quote(pod));
+    let mut message =
+        format!("WASM lifecycle hook ({plugin}) for Container {container} in Pod {pod} failed - error: {error}");
     if !output.is_empty() {
         message.push_str(", message: ");
         message.push_str(&go_quote(&truncate(output, MESSAGE_OUTPUT_LIMIT)));
@@ -66,29 +72,6 @@ pub fn truncate(s: &str, limit: usize) -> String {
     format!("{}… ({} more bytes)", &s[..end], s.len() - end)
 }
 
-/// Quotes like Go's `%q` / `strconv.Quote`, so messages read as the kubelet's.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 #[cfg(test)]
 mod tests {
@@ -138,10 +121,5 @@ mod tests {
         assert!(msg.ends_with("… (3976 more bytes)\""));
         // Never cuts inside a character.
         assert_eq!(truncate("ééé", 3), "é… (4 more bytes)");
-    }
-
-    #[test]
-    fn go_quote_escapes_like_go() {
-        assert_eq!(go_quote("a\"b\\c\n\t\r\u{1}é"), "\"a\\\"b\\\\c\\n\\t\\r\\x01é\"");
     }
 }
