@@ -1,0 +1,155 @@
+//! Hook latency through hooklet's real dispatch path (`HookRunner::run`), each kind
+//! measured in the same run, reported as p50/p99 and as ratios to a baseline measured
+//! in that run (spawning `/bin/true` directly). No target is asserted here.
+//!
+//! `cargo bench -p hooklet --bench hooks` (iterations: `HOOKLET_BENCH_ITERS`, default 300).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hooklet::hooks::http::HttpHookClient;
+use hooklet::hooks::{Delivery, HookLimits, HookOutcome, HookRunner, HookTarget};
+use hooklet::runtime::process::ProcessRuntime;
+use hooklet::runtime::{ContainerConfig, PodRef, Runtime};
+use hooklet::spec::parse::parse_manifests;
+use hooklet::spec::{HookPhase, LifecycleHandler};
+use hooklet::wasm::{WasmConfig, WasmHost};
+
+const MANIFEST: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: bench}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, "3600"]
+    lifecycle:
+      postStart: {exec: {command: [/bin/true]}}
+      preStop: {sleep: {seconds: 0}}
+  - name: wasm
+    image: busybox
+    command: [sleep, "3600"]
+    lifecycle:
+      postStart: {wasm: {plugin: noop}, timeoutSeconds: 30}
+  - name: http
+    image: busybox
+    command: [sleep, "3600"]
+    lifecycle:
+      postStart: {httpGet: {path: /, port: PORT}}
+"#;
+
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+    Stats { p50: at(0.5), p99: at(0.99) }
+}
+
+async fn measure<F, Fut>(iters: usize, mut f: F) -> Stats
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..iters / 10 {
+        f().await; // warm-up
+    }
+    let mut samples = Vec::with_capacity(iters);
+    for _ in 0..iters {
+        let t = Instant::now();
+        f().await;
+        samples.push(t.elapsed());
+    }
+    stats(samples)
+}
+
+async fn http_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::main]
+async fn main() {
+    let iters: usize = std::env::var("HOOKLET_BENCH_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = hooklet::testing::example_plugins_dir();
+    let port = http_server().await;
+    let pod = parse_manifests(&MANIFEST.replace("PORT", &port.to_string()), "bench.yaml").unwrap().remove(0).pod;
+    let pod = Arc::new(pod);
+    let runtime = Arc::new(ProcessRuntime::new(dir.path()));
+    let wasm = WasmHost::new(WasmConfig { plugin_dir: plugins, ..WasmConfig::default() }).unwrap();
+    let runner = HookRunner::new(runtime.clone(), HttpHookClient::new("kube-lifecycle/1.34".into()), wasm);
+
+    let mut targets = Vec::new();
+    for c in &pod.spec.containers {
+        let id = runtime
+            .create(ContainerConfig {
+                pod: PodRef { namespace: "default".into(), name: "bench".into(), uid: pod.uid().into() },
+                name: c.name.clone(),
+                image: c.image.clone(),
+                argv: c.command.clone(),
+                env: vec![],
+                working_dir: None,
+            })
+            .await
+            .unwrap();
+        runtime.start(&id).await.unwrap();
+        targets.push(HookTarget {
+            pod: pod.clone(),
+            container: Arc::new(c.clone()),
+            container_id: id,
+            pod_ip: Some("127.0.0.1".parse().unwrap()),
+            phase: HookPhase::PostStart,
+            delivery: Delivery::new(),
+        });
+    }
+    let hook = |i: usize, phase: HookPhase| -> LifecycleHandler { pod.spec.containers[i].hook(phase).unwrap().clone() };
+    let run = |i: usize, handler: LifecycleHandler| {
+        let (runner, target) = (&runner, &targets[i]);
+        async move {
+            let r = runner.run(target, &handler, HookLimits::default()).await;
+            assert_eq!(r.outcome, HookOutcome::Succeeded, "{}", r.output);
+        }
+    };
+
+    let baseline = measure(iters, || async {
+        let s = tokio::process::Command::new("/bin/true").status().await.unwrap();
+        assert!(s.success());
+    })
+    .await;
+    let rows = vec![
+        ("spawn /bin/true directly (baseline)", baseline),
+        ("exec hook /bin/true", measure(iters, || run(0, hook(0, HookPhase::PostStart))).await),
+        ("sleep 0 hook", measure(iters, || run(0, hook(0, HookPhase::PreStop))).await),
+        ("httpGet hook, loopback", measure(iters, || run(2, hook(2, HookPhase::PostStart))).await),
+        ("wasm hook, noop plugin (fuel + deadline)", measure(iters, || run(1, hook(1, HookPhase::PostStart))).await),
+    ];
+    let base = rows[0].1.p50.as_secs_f64();
+    println!("hook latency, {iters} iterations each, same run (ratio = p50 / baseline p50)");
+    println!("{:<44} {:>12} {:>12} {:>10}", "kind", "p50", "p99", "ratio");
+    for (name, s) in &rows {
+        println!("{name:<44} {:>12?} {:>12?} {:>10.3}", s.p50, s.p99, s.p50.as_secs_f64() / base);
+    }
+    let exec = rows[1].1.p50.as_secs_f64();
+    let wasm = rows[4].1.p50.as_secs_f64();
+    println!("wasm noop hook p50 = 1/{:.1} of the exec /bin/true hook p50", exec / wasm);
+    for t in &targets {
+        runtime.remove(&t.container_id).await.unwrap();
+    }
+}
