@@ -106,10 +106,12 @@ macro_rules! export_hook {
             struct HookletExport;
 
             impl $crate::bindings::exports::hooklet::hook::handler::Guest for HookletExport {
-                fn handle(event: $crate::Event) -> ::core::result::Result<(), $crate::__private::String> {
+                fn handle(
+                    event: $crate::Event,
+                ) -> ::core::result::Result<(), $crate::__private::String> {
                     <$hook as $crate::Hook>::handle(event)
                 }
-            }
+    }
 
             $crate::bindings::__hooklet_export_world!(HookletExport with_types_in $crate::bindings);
         };
@@ -184,7 +186,10 @@ pub mod log {
 
 /// The value of the first pair whose key is `key`.
 fn lookup<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 impl Event {

@@ -1,1 +1,44 @@
-//! (in progress)
+//! WebAssembly hook handlers: sandboxed component plugins run in-process on wasmtime.
+//!
+//! A `wasm` handler names a plugin, `NAME`, which hooklet loads from
+//! `<plugin_dir>/NAME.wasm`: a WebAssembly component for the world `hooklet:hook/hook@0.1.0`
+//! (`wit/hook.wit`; write one in Rust with the `hooklet-guest` crate). An optional manifest
+//! `<plugin_dir>/NAME.toml` beside it describes the plugin, sets its fuel budget and grants
+//! it directories (see [`PluginManifest`]).
+//!
+//! [`WasmHost`] owns one wasmtime [`Engine`](wasmtime::Engine) per process, compiles each
+//! plugin once (recompiling when the file changes), and runs every delivery in a fresh
+//! store with:
+//!
+//! * **fuel** (instructions): the delivery's budget, else the manifest's `limits.fuel`, else
+//!   [`WasmConfig::default_fuel`]; what was used is reported even when the hook fails;
+//! * **a deadline**: the guest yields to the async executor on every epoch tick, traps once
+//!   the deadline has passed, and a guest blocked in a host call is cut by an outer timeout.
+//!   Dropping the [`WasmHost::deliver`] future stops the guest at its next tick;
+//! * **a memory cap** with the peak recorded;
+//! * **WASI 0.2 with nothing granted** but what the manifest lists: no environment, no
+//!   arguments, no network, no inherited stdio; stdout and stderr are captured, bounded.
+//!
+//! Every failure comes back inside the [`WasmOutcome`] as a [`WasmFailure`] whose message
+//! says what happened and what to do.
+
+mod bindings;
+mod config;
+mod delivery;
+mod engine;
+mod failure;
+mod limits;
+mod manifest;
+mod output;
+mod plugin;
+mod state;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::WasmConfig;
+pub use delivery::{LogLevel, LogLine, PluginEvent, PluginPhase, WasmDelivery, WasmOutcome};
+pub use engine::WasmHost;
+pub use failure::WasmFailure;
+pub use manifest::{DirAccess, DirGrant, ManifestLimits, PluginCapabilities, PluginManifest};
+pub use plugin::PluginInfo;

@@ -25,15 +25,17 @@ impl Hook for Spin {
             }
             "sleep" => {
                 let ms = event.config_or("ms", "1000");
-                let ms: u64 = ms
-                    .parse()
-                    .map_err(|_| format!("spin: config `ms` = `{ms}` is not a number of milliseconds"))?;
+                let ms: u64 = ms.parse().map_err(|_| {
+                    format!("spin: config `ms` = `{ms}` is not a number of milliseconds")
+                })?;
                 log::info(format_args!("sleeping {ms} ms"));
                 std::thread::sleep(Duration::from_millis(ms));
                 log::info("woke up");
                 Ok(())
             }
-            other => Err(format!("spin: config `mode` = `{other}` is unknown; use `loop` or `sleep`")),
+            other => Err(format!(
+                "spin: config `mode` = `{other}` is unknown; use `loop` or `sleep`"
+            )),
         }
     }
 }
