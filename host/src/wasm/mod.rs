@@ -1,15 +1,44 @@
-//! TEMP STUB (replaced by feat-wasm)
-use std::path::PathBuf; use std::time::Duration;
-#[derive(Debug, Clone)] pub struct WasmConfig { pub plugin_dir: PathBuf, pub default_fuel: u64, pub max_memory_bytes: u64, pub output_limit_bytes: usize, pub epoch_tick: Duration }
-impl Default for WasmConfig { fn default() -> Self { WasmConfig { plugin_dir: "plugins".into(), default_fuel: 1_000_000_000, max_memory_bytes: 64<<20, output_limit_bytes: 16384, epoch_tick: Duration::from_millis(10) } } }
-#[derive(Clone)] pub struct WasmHost;
-impl WasmHost { pub fn new(_c: WasmConfig) -> anyhow::Result<Self> { Ok(WasmHost) } pub async fn deliver(&self, _d: WasmDelivery) -> WasmOutcome { WasmOutcome { result: Err(WasmFailure::Stub), fuel_budget: 0, fuel_consumed: 0, peak_memory_bytes: 0, logs: vec![], stdout: vec![], stderr: vec![] } } }
-pub struct WasmDelivery { pub plugin: String, pub event: PluginEvent, pub fuel: Option<u64>, pub deadline: Option<tokio::time::Instant> }
-pub enum PluginPhase { PostStart, PreStop }
-pub struct PluginEvent { pub phase: PluginPhase, pub pod_name: String, pub pod_namespace: String, pub pod_uid: String, pub container_name: String, pub container_id: String, pub image: String, pub labels: Vec<(String,String)>, pub annotations: Vec<(String,String)>, pub pod_ip: Option<String>, pub delivery_id: String, pub attempt: u32, pub config: Vec<(String,String)> }
-pub struct WasmOutcome { pub result: Result<(), WasmFailure>, pub fuel_budget: u64, pub fuel_consumed: u64, pub peak_memory_bytes: u64, pub logs: Vec<LogLine>, pub stdout: Vec<u8>, pub stderr: Vec<u8> }
-pub struct LogLine { pub level: LogLevel, pub message: String }
-#[derive(Debug)] pub enum LogLevel { Info }
-impl std::fmt::Display for LogLevel { fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result { f.write_str("info") } }
-#[derive(Debug)] pub enum WasmFailure { Stub }
-impl std::fmt::Display for WasmFailure { fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result { f.write_str("stub") } }
+//! WebAssembly hook handlers: sandboxed component plugins run in-process on wasmtime.
+//!
+//! A `wasm` handler names a plugin, `NAME`, which hooklet loads from
+//! `<plugin_dir>/NAME.wasm`: a WebAssembly component for the world `hooklet:hook/hook@0.1.0`
+//! (`wit/hook.wit`; write one in Rust with the `hooklet-guest` crate). An optional manifest
+//! `<plugin_dir>/NAME.toml` beside it describes the plugin, sets its fuel budget and grants
+//! it directories (see [`PluginManifest`]).
+//!
+//! [`WasmHost`] owns one wasmtime [`Engine`](wasmtime::Engine) per process, compiles each
+//! plugin once (recompiling when the file changes), and runs every delivery in a fresh
+//! store with:
+//!
+//! * **fuel** (instructions): the delivery's budget, else the manifest's `limits.fuel`, else
+//!   [`WasmConfig::default_fuel`]; what was used is reported even when the hook fails;
+//! * **a deadline**: the guest yields to the async executor on every epoch tick, traps once
+//!   the deadline has passed, and a guest blocked in a host call is cut by an outer timeout.
+//!   Dropping the [`WasmHost::deliver`] future stops the guest at its next tick;
+//! * **a memory cap** with the peak recorded;
+//! * **WASI 0.2 with nothing granted** but what the manifest lists: no environment, no
+//!   arguments, no network, no inherited stdio; stdout and stderr are captured, bounded.
+//!
+//! Every failure comes back inside the [`WasmOutcome`] as a [`WasmFailure`] whose message
+//! says what happened and what to do.
+
+mod bindings;
+mod config;
+mod delivery;
+mod engine;
+mod failure;
+mod limits;
+mod manifest;
+mod output;
+mod plugin;
+mod state;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::WasmConfig;
+pub use delivery::{LogLevel, LogLine, PluginEvent, PluginPhase, WasmDelivery, WasmOutcome};
+pub use engine::WasmHost;
+pub use failure::WasmFailure;
+pub use manifest::{DirAccess, DirGrant, ManifestLimits, PluginCapabilities, PluginManifest};
+pub use plugin::PluginInfo;
