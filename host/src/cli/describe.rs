@@ -161,9 +161,11 @@ fn timestamp(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// One line of at most `width` characters (whitespace runs, newlines included, fold to one space).
 fn ellipsize(s: &str, width: usize) -> String {
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if s.chars().count() <= width {
-        return s.to_string();
+        return s;
     }
     let kept: String = s.chars().take(width - 1).collect();
     format!("{kept}…")
