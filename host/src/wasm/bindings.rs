@@ -15,5 +15,6 @@ pub(crate) const HANDLER_EXPORT: &str = "hooklet:hook/handler@0.1.0";
 /// The world a plugin must target, for messages.
 pub(crate) const WORLD: &str = "hooklet:hook/hook@0.1.0";
 
-pub(crate) use exports::hooklet::hook::handler::{Event, Phase};
-pub(crate) use hooklet::hook::log::Level;
+pub(crate) use self::exports::hooklet::hook::handler::{Event, Phase};
+// `self::`: under rustdoc the generated `hooklet` module would clash with the crate name.
+pub(crate) use self::hooklet::hook::log::Level;
