@@ -1,4 +1,4 @@
-//! Write [hooklet](https://example.invalid/hooklet) lifecycle-hook plugins in Rust.
+//! Write hooklet lifecycle-hook plugins in Rust.
 //!
 //! A plugin is a WebAssembly component that hooklet runs in a sandbox when a pod's
 //! container reaches PostStart or PreStop and its handler is `wasm`. With this crate a
