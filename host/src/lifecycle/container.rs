@@ -132,7 +132,7 @@ impl ContainerWorker {
                 let message = format!("{err:#}");
                 self.event(EventType::Warning, "Failed", &format!("Error: {message}"));
                 self.set_state(ContainerState::waiting("CreateContainerError", Some(message.clone())));
-                return self.start_failed(None, message);
+                return self.start_failed(message);
             }
         };
         let name = &self.container.name;
@@ -142,7 +142,7 @@ impl ContainerWorker {
             let message = format!("{err:#}");
             self.event(EventType::Warning, "Failed", &format!("Error: {message}"));
             let _ = runtime.remove(&id).await;
-            return self.start_failed(Some(id), message);
+            return self.start_failed(message);
         }
         self.event(EventType::Normal, "Started", &format!("Started container {name}"));
         let started_at = SystemTime::now();
@@ -152,7 +152,7 @@ impl ContainerWorker {
 
     /// A container that could not be created or started counts as exited with 128
     /// (`StartError`), and the restart policy decides what follows.
-    fn start_failed(&self, _id: Option<ContainerId>, message: String) -> Step {
+    fn start_failed(&self, message: String) -> Step {
         let exit = ExitStatus { exit_code: 128, signal: None, finished_at: SystemTime::now() };
         Step::Exited(None, exit, Some(message))
     }
@@ -237,6 +237,9 @@ impl ContainerWorker {
                 (format!("Stopping container {name}"), deadline, None)
             }
             KillReason::PostStartFailed(failure) => {
+                // The kubelet's `killContainer` with no override: the pod's TGPS. A
+                // deletion arriving meanwhile does not shorten this kill; it is bounded
+                // by the TGPS anyway and the pod's own containers are then stopped.
                 let at = Instant::now() + kill_grace(&self.shared.pod.spec);
                 ("FailedPostStartHook".to_string(), Deadline::fixed(at), Some(failure))
             }
