@@ -26,7 +26,9 @@ pub fn get(url: &str) -> Result<(u16, Vec<u8>), String> {
     } else if let Some(rest) = url.strip_prefix("https://") {
         (Scheme::Https, rest)
     } else {
-        return Err(format!("hostile: url {url:?} must start with http:// or https://"));
+        return Err(format!(
+            "hostile: url {url:?} must start with http:// or https://"
+        ));
     };
     let (authority, path) = match rest.find('/') {
         Some(slash) => rest.split_at(slash),
@@ -35,8 +37,12 @@ pub fn get(url: &str) -> Result<(u16, Vec<u8>), String> {
     let fail = |what: &str| format!("hostile: GET {url}: {what}");
 
     let request = OutgoingRequest::new(Fields::new());
-    request.set_method(&Method::Get).map_err(|()| fail("bad method"))?;
-    request.set_scheme(Some(&scheme)).map_err(|()| fail("bad scheme"))?;
+    request
+        .set_method(&Method::Get)
+        .map_err(|()| fail("bad method"))?;
+    request
+        .set_scheme(Some(&scheme))
+        .map_err(|()| fail("bad scheme"))?;
     request
         .set_authority(Some(authority))
         .map_err(|()| fail("bad authority"))?;
@@ -64,7 +70,10 @@ pub fn get(url: &str) -> Result<(u16, Vec<u8>), String> {
             Ok(chunk) => bytes.extend_from_slice(&chunk),
             Err(StreamError::Closed) => break,
             Err(StreamError::LastOperationFailed(err)) => {
-                return Err(fail(&format!("reading the body: {}", err.to_debug_string())))
+                return Err(fail(&format!(
+                    "reading the body: {}",
+                    err.to_debug_string()
+                )))
             }
         }
     }

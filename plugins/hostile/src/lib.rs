@@ -46,7 +46,10 @@ impl Hook for Hostile {
                     .config("url")
                     .ok_or("hostile: mode `http-get` needs config `url`")?;
                 let (status, body) = http::get(url)?;
-                log::info(format_args!("GET {url}: {status}, {} body bytes", body.len()));
+                log::info(format_args!(
+                    "GET {url}: {status}, {} body bytes",
+                    body.len()
+                ));
                 Ok(())
             }
             "sleep" => {
