@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// Builds the example plugins (`plugins/`: `marker`, `failing`, `spin`, `noop`) from source
+/// Builds the example plugins (`plugins/`: `marker`, `failing`, `spin`, `noop`, `hostile`) from source
 /// once per process and returns the directory holding `NAME.wasm` for each.
 ///
 /// Runs `cargo build --release --target wasm32-wasip2` on `plugins/Cargo.toml` with its own

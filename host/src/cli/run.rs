@@ -67,12 +67,15 @@ fn node_config(args: &RunArgs) -> NodeConfig {
 
 async fn run_pods(args: &RunArgs, pods: Vec<Pod>) -> anyhow::Result<RunOutcome> {
     let log_dir = args.log_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("hooklet-logs"));
+    // Signal handlers before anything starts: a SIGTERM that arrives once a pod runs
+    // must reach us, not the default action.
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let runtime = Arc::new(ProcessRuntime::new(&log_dir));
     let node = Node::new(runtime, node_config(args)).context("starting the node agent")?;
     let printer = tokio::spawn(print_events(node.events().subscribe(), Instant::now()));
     let handles: Vec<PodHandle> = pods.into_iter().map(|p| node.start_pod(p)).collect();
 
-    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let all_done = futures_all(handles.iter().map(|h| {
         let h = h.clone();
         async move { h.wait_for(|s| s.finished || done_for_good(h.pod(), s)).await }
@@ -84,7 +87,7 @@ async fn run_pods(args: &RunArgs, pods: Vec<Pod>) -> anyhow::Result<RunOutcome> 
         }
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => println!("--- interrupted: deleting pods"),
+        _ = sigint.recv() => println!("--- interrupted: deleting pods"),
         _ = sigterm.recv() => println!("--- SIGTERM: deleting pods"),
         _ = stop_after => println!("--- --for elapsed: deleting pods"),
         _ = all_done => println!("--- all containers finished"),
@@ -102,7 +105,7 @@ async fn run_pods(args: &RunArgs, pods: Vec<Pod>) -> anyhow::Result<RunOutcome> 
         _ = finished => {}
         _ = async {
             // A second interrupt shortens the grace to the minimum.
-            let _ = tokio::signal::ctrl_c().await;
+            sigint.recv().await;
             println!("--- interrupted again: grace period shortened to 1s");
             for h in &handles { h.delete(Some(1)); }
             std::future::pending::<()>().await

@@ -6,7 +6,7 @@ use super::message::{self, truncate};
 use super::{sleep, ActionReport, HandlerKind, HookLimits, HookRunner, HookTarget, WasmUsage, HOOK_OUTPUT_LIMIT};
 use crate::runtime::ExecRequest;
 use crate::spec::{HookPhase, LifecycleHandler};
-use crate::wasm::{PluginEvent, PluginPhase, WasmDelivery};
+use crate::wasm::{PluginEvent, PluginPhase, WasmDelivery, WasmOutcome};
 
 /// Runs the action of `handler` (the dispatcher adds timeouts and cancellation).
 pub(super) async fn run(
@@ -119,13 +119,7 @@ async fn wasm(
             deadline,
         })
         .await;
-    let mut output = String::new();
-    for line in &outcome.logs {
-        output.push_str(&format!("[{}] {}\n", line.level, line.message));
-    }
-    output.push_str(&String::from_utf8_lossy(&outcome.stdout));
-    output.push_str(&String::from_utf8_lossy(&outcome.stderr));
-    let output = truncate(&output, HOOK_OUTPUT_LIMIT);
+    let output = truncate(&wasm_output(&outcome), HOOK_OUTPUT_LIMIT);
     let result = outcome
         .result
         .map_err(|e| failure(target, handler, HandlerKind::Wasm, &e.to_string(), &output));
@@ -137,9 +131,38 @@ async fn wasm(
             fuel_consumed: outcome.fuel_consumed,
             fuel_budget: outcome.fuel_budget,
             peak_memory_bytes: outcome.peak_memory_bytes,
+            memory_cap_bytes: outcome.memory_cap_bytes,
         }),
         http_fallback: None,
     }
+}
+
+/// A wasm delivery's output (D4): first what the sandbox denied and what was dropped past
+/// the caps (so that a flood cannot push those out of the bounded output), then the log
+/// lines, stdout and stderr.
+fn wasm_output(outcome: &WasmOutcome) -> String {
+    let mut output = String::new();
+    for denial in &outcome.denials {
+        output.push_str(&format!("[denied] {denial}\n"));
+    }
+    let dropped: Vec<String> = [
+        (outcome.logs_dropped as u64, "log lines"),
+        (outcome.stdout_dropped_bytes, "bytes of stdout"),
+        (outcome.stderr_dropped_bytes, "bytes of stderr"),
+    ]
+    .iter()
+    .filter(|(count, _)| *count > 0)
+    .map(|(count, what)| format!("{count} {what}"))
+    .collect();
+    if !dropped.is_empty() {
+        output.push_str(&format!("[output past the caps dropped: {}]\n", dropped.join(", ")));
+    }
+    for line in &outcome.logs {
+        output.push_str(&format!("[{}] {}\n", line.level, line.message));
+    }
+    output.push_str(&String::from_utf8_lossy(&outcome.stdout));
+    output.push_str(&String::from_utf8_lossy(&outcome.stderr));
+    output
 }
 
 fn pairs(map: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {

@@ -30,6 +30,10 @@ use http::HttpHookClient;
 /// Bytes of output kept per hook run (D4); the rest is counted and dropped.
 pub const HOOK_OUTPUT_LIMIT: usize = 16 * 1024;
 
+/// A wasm plugin stops itself at its deadline and still reports its fuel and memory (D8);
+/// the dispatcher's own `timeoutSeconds` timer fires this much later, as a backstop.
+const WASM_TIMEOUT_BACKSTOP: Duration = Duration::from_millis(500);
+
 /// The handler kinds, in the order the kubelet checks them (plus `wasm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -158,6 +162,8 @@ pub struct WasmUsage {
     pub fuel_consumed: u64,
     pub fuel_budget: u64,
     pub peak_memory_bytes: u64,
+    /// The memory cap the delivery ran under (0 when the plugin never ran).
+    pub memory_cap_bytes: u64,
 }
 
 /// The record of one hook run.
@@ -208,9 +214,13 @@ impl HookRunner {
         let kind = HandlerKind::of(handler);
         let started_at = SystemTime::now();
         let started = tokio::time::Instant::now();
-        let timeout = handler
-            .timeout_seconds
-            .map(|s| Duration::from_secs(s.max(0) as u64));
+        let timeout = handler.timeout_seconds.map(|s| Duration::from_secs(s.max(0) as u64));
+        // A wasm plugin's manifest may set a default timeout (`limits.timeout-seconds`).
+        let plugin_timeout = match (&handler.wasm, timeout) {
+            (Some(wasm), None) if kind == HandlerKind::Wasm => self.wasm.plugin_timeout(&wasm.plugin),
+            _ => None,
+        };
+        let timeout = timeout.or(plugin_timeout);
         let deadline_at = [timeout.map(|t| started + t), limits.deadline.as_ref().map(|d| d.at())]
             .into_iter()
             .flatten()
@@ -223,9 +233,10 @@ impl HookRunner {
                 None => std::future::pending().await,
             }
         };
+        let backstop = if kind == HandlerKind::Wasm { WASM_TIMEOUT_BACKSTOP } else { Duration::ZERO };
         let timed_out = async {
             match timeout {
-                Some(t) => tokio::time::sleep(t).await,
+                Some(t) => tokio::time::sleep(t + backstop).await,
                 None => std::future::pending().await,
             }
         };
@@ -234,13 +245,20 @@ impl HookRunner {
             report = action => {
                 let outcome = match &report.result {
                     Ok(()) => HookOutcome::Succeeded,
+                    // A plugin stopped at the deadline that `timeoutSeconds` set.
+                    Err(message) if kind == HandlerKind::Wasm && timeout.is_some_and(|t| started.elapsed() >= t) => {
+                        HookOutcome::TimedOut { message: message.clone() }
+                    }
                     Err(message) => HookOutcome::Failed { message: message.clone() },
                 };
                 (outcome, Some(report))
             }
             _ = timed_out => {
                 let secs = timeout.unwrap_or_default().as_secs();
-                let error = format!("timed out after {secs}s (timeoutSeconds: {secs})");
+                let error = match plugin_timeout {
+                    Some(_) => format!("timed out after {secs}s (the plugin's default timeout, `limits.timeout-seconds` in its manifest; set timeoutSeconds on the handler to override)"),
+                    None => format!("timed out after {secs}s (timeoutSeconds: {secs})"),
+                };
                 (HookOutcome::TimedOut { message: actions::failure(target, handler, kind, &error, "") }, None)
             }
             _ = grace_reached => {

@@ -10,13 +10,22 @@ use tracing::Instrument;
 use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::{Event, Phase};
-use super::config::WasmConfig;
+use super::capabilities::PluginCapabilities;
 use super::engine::HostInner;
 use super::failure::{classify, WasmFailure};
-use super::limits::MemoryLimiter;
+use super::limits::{MemoryLimiter, ResourceCaps};
 use super::output::{truncate_text, LogCollector};
 use super::plugin::LoadedPlugin;
 use super::state::HostState;
+
+/// Fuel between two stores of the guest's fuel count (and yields to the executor): the
+/// precision of the fuel figure of a delivery stopped at its deadline.
+const FUEL_SLICE: u64 = 1_000_000;
+
+/// How long after the deadline the outer timeout cuts a guest that the epoch callback has
+/// not stopped (one blocked in a host call). Several epoch ticks, well under the hook
+/// dispatcher's own backstop.
+const OUTER_TIMEOUT_SLACK: Duration = Duration::from_millis(100);
 
 /// Longest failure reason kept from a plugin's `Err`, in bytes; longer ones are cut.
 const MAX_REASON_BYTES: usize = 16 * 1024;
@@ -122,6 +131,11 @@ pub struct WasmOutcome {
     pub fuel_consumed: u64,
     /// The most linear memory the plugin had at once, in bytes.
     pub peak_memory_bytes: u64,
+    /// The memory cap the delivery ran under, in bytes (0 when the plugin never ran).
+    pub memory_cap_bytes: u64,
+    /// Requests the sandbox refused (e.g. HTTP to a host not on the allow-list), one
+    /// sentence each saying what was denied and how to grant it; bounded.
+    pub denials: Vec<String>,
     /// Lines logged through the `log` import, in order (up to the line cap).
     pub logs: Vec<LogLine>,
     /// Log lines dropped past the line cap.
@@ -145,6 +159,8 @@ impl WasmOutcome {
             fuel_budget,
             fuel_consumed: 0,
             peak_memory_bytes: 0,
+            memory_cap_bytes: 0,
+            denials: Vec::new(),
             logs: Vec::new(),
             logs_dropped: 0,
             stdout: Vec::new(),
@@ -184,7 +200,7 @@ async fn run_inner(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
     let started = Instant::now();
     let WasmDelivery {
         plugin,
-        event,
+        mut event,
         fuel,
         deadline,
     } = delivery;
@@ -213,9 +229,11 @@ async fn run_inner(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
     let budget = fuel
         .or(manifest.and_then(|m| m.limits.fuel))
         .unwrap_or(config.default_fuel);
-    let dirs = manifest
-        .map(|m| m.capabilities.dirs.as_slice())
-        .unwrap_or_default();
+    let no_grants = PluginCapabilities::default();
+    let capabilities = manifest.map_or(&no_grants, |m| &m.capabilities);
+    if let Some(manifest) = manifest {
+        manifest.merge_config(&mut event.config);
+    }
 
     let logs = LogCollector::new(
         &plugin,
@@ -223,8 +241,16 @@ async fn run_inner(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
         config.log_line_limit,
         config.log_line_bytes,
     );
-    let limiter = MemoryLimiter::new(config.max_memory_bytes);
-    let (state, stdio) = match HostState::new(dirs, config.output_limit_bytes, limiter, logs) {
+    let caps = ResourceCaps::new(config, &plugin, manifest.map(|m| &m.limits));
+    let limiter = MemoryLimiter::new(caps.clone());
+    let setup = HostState::new(
+        &plugin,
+        capabilities,
+        config.output_limit_bytes,
+        limiter,
+        logs,
+    );
+    let (state, stdio) = match setup {
         Ok(setup) => setup,
         Err(reason) => return WasmOutcome::failed(WasmFailure::Host(reason), budget, started),
     };
@@ -234,12 +260,19 @@ async fn run_inner(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
         let failure = WasmFailure::Host(format!("cannot set a fuel budget of {budget}: {err:#}"));
         return WasmOutcome::failed(failure, budget, started);
     }
+    // Compiled code keeps fuel in a local and stores it only at calls and fuel checks, so
+    // a guest interrupted at its deadline in a hot loop would show almost no fuel used.
+    // Refilling in slices makes it store its count at least every slice.
+    if let Err(err) = store.fuel_async_yield_interval(Some(FUEL_SLICE)) {
+        let failure = WasmFailure::Host(format!("cannot set the fuel slice: {err:#}"));
+        return WasmOutcome::failed(failure, budget, started);
+    }
     arm_epoch_deadline(&mut store, deadline);
 
     let deadline_ms =
         deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64);
     let event = to_wit(event, deadline_ms);
-    let result = call(&mut store, &loaded, event, deadline, budget, config).await;
+    let result = call(&mut store, &loaded, event, deadline, budget, &caps).await;
 
     let fuel_consumed = store
         .get_fuel()
@@ -247,6 +280,7 @@ async fn run_inner(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
         .unwrap_or(0);
     let peak_memory_bytes = store.data().limiter.peak();
     let (logs, logs_dropped) = store.data_mut().logs.take();
+    let denials = store.data_mut().http.take_denials();
     let (stdout, stdout_dropped_bytes) = stdio.stdout.take();
     let (stderr, stderr_dropped_bytes) = stdio.stderr.take();
     WasmOutcome {
@@ -254,6 +288,8 @@ async fn run_inner(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
         fuel_budget: budget,
         fuel_consumed,
         peak_memory_bytes,
+        memory_cap_bytes: caps.memory,
+        denials,
         logs,
         logs_dropped,
         stdout,
@@ -289,7 +325,7 @@ async fn call(
     event: Event,
     deadline: Option<Instant>,
     fuel_budget: u64,
-    config: &WasmConfig,
+    caps: &ResourceCaps,
 ) -> Result<(), WasmFailure> {
     let run = async {
         let hook = plugin.pre.instantiate_async(&mut *store).await?;
@@ -297,7 +333,10 @@ async fn call(
             .call_handle(&mut *store, &event)
             .await
     };
-    match within(deadline, run).await {
+    // A running guest is stopped by the epoch callback at `deadline` (a trap, so its fuel
+    // is accounted); the outer timeout, a little later, cuts a guest blocked in a host call.
+    let outer = deadline.map(|d| d + OUTER_TIMEOUT_SLACK);
+    match within(outer, run).await {
         None => Err(WasmFailure::DeadlineExceeded),
         Some(Ok(Ok(()))) => Ok(()),
         Some(Ok(Err(mut reason))) => {
@@ -306,7 +345,7 @@ async fn call(
         }
         Some(Err(err)) => {
             tracing::debug!("wasm plugin error: {err:?}");
-            Err(classify(&err, fuel_budget, config.max_memory_bytes))
+            Err(classify(&err, fuel_budget, caps))
         }
     }
 }

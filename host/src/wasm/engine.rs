@@ -8,6 +8,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, EngineWeak};
 
 use super::bindings::Hook;
+use super::capabilities;
 use super::config::WasmConfig;
 use super::delivery::{self, WasmDelivery, WasmOutcome};
 use super::failure::WasmFailure;
@@ -29,8 +30,8 @@ pub(crate) struct HostInner {
 }
 
 impl WasmHost {
-    /// Creates the engine (fuel and epoch interruption on), the linker (WASI 0.2 and the
-    /// `log` import) and the epoch ticker thread. Plugins are loaded on first use.
+    /// Creates the engine (fuel and epoch interruption on), the linker (WASI 0.2, `wasi:http`
+    /// and the `log` import) and the epoch ticker thread. Plugins are loaded on first use.
     pub fn new(config: WasmConfig) -> anyhow::Result<Self> {
         anyhow::ensure!(
             !config.epoch_tick.is_zero(),
@@ -44,9 +45,7 @@ impl WasmHost {
             .context("cannot create the wasmtime engine")?;
 
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(anyhow::Error::from)
-            .context("cannot add WASI 0.2 to the plugin linker")?;
+        capabilities::add_to_linker(&mut linker)?;
         Hook::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(anyhow::Error::from)
             .context("cannot add the hooklet:hook imports to the plugin linker")?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use wasmtime::Trap;
 
-use super::limits::MemoryLimitExceeded;
+use super::limits::{MemoryLimitExceeded, ResourceCaps, TableLimitExceeded};
 
 /// Why a WebAssembly hook delivery failed.
 ///
@@ -63,14 +63,32 @@ pub enum WasmFailure {
     )]
     DeadlineExceeded,
 
-    /// The plugin tried to grow its memory past the cap.
+    /// The plugin tried to grow its memory past its cap.
     #[error(
-        "the plugin needed more than {cap} bytes of memory (the cap) and was stopped; raise \
-         hooklet's wasm memory cap or make the plugin use less memory"
+        "the plugin needed more than its memory cap of {cap} bytes ({}) and was stopped; the \
+         cap is {set_by}; raise it or make the plugin use less memory",
+        mebibytes(*cap)
     )]
     MemoryLimit {
         /// The cap in bytes.
         cap: u64,
+        /// Where the cap was set: the manifest's `limits.memory` or the node default.
+        set_by: String,
+    },
+
+    /// The plugin went past another resource cap: instances, tables, memories or the
+    /// elements of a table.
+    #[error(
+        "the plugin went past its cap of {cap} {resource} and was stopped; raise `{key}` in \
+         the plugin manifest or make the plugin use fewer"
+    )]
+    ResourceLimit {
+        /// What ran out, e.g. `instances`.
+        resource: String,
+        /// The cap.
+        cap: u64,
+        /// The manifest key that sets the cap, e.g. `limits.instances`.
+        key: String,
     },
 
     /// hooklet itself could not set up or run the delivery (for example a granted
@@ -79,17 +97,59 @@ pub enum WasmFailure {
     Host(String),
 }
 
+/// `bytes` in MiB, for messages.
+fn mebibytes(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
 /// Turns an error from instantiating or calling a plugin into a [`WasmFailure`].
-pub(crate) fn classify(err: &wasmtime::Error, fuel_budget: u64, memory_cap: u64) -> WasmFailure {
+pub(crate) fn classify(
+    err: &wasmtime::Error,
+    fuel_budget: u64,
+    caps: &ResourceCaps,
+) -> WasmFailure {
     if err.downcast_ref::<MemoryLimitExceeded>().is_some() {
-        return WasmFailure::MemoryLimit { cap: memory_cap };
+        return WasmFailure::MemoryLimit {
+            cap: caps.memory,
+            set_by: caps.memory_source.clone(),
+        };
+    }
+    let limit = |resource: &str, cap: u64, key: &str| WasmFailure::ResourceLimit {
+        resource: resource.to_owned(),
+        cap,
+        key: key.to_owned(),
+    };
+    if err.downcast_ref::<TableLimitExceeded>().is_some() {
+        return limit(
+            "table elements",
+            caps.table_elements,
+            "limits.table-elements",
+        );
+    }
+    // wasmtime reports a count past `ResourceLimiter::{instances, tables, memories}` as
+    // "resource limit exceeded: <instance|table|memory> count too high at N".
+    let root = err.root_cause().to_string();
+    if let Some(what) = root.strip_prefix("resource limit exceeded: ") {
+        if what.starts_with("instance count") {
+            return limit("instances", caps.instances, "limits.instances");
+        }
+        if what.starts_with("table count") {
+            return limit("tables", caps.tables, "limits.tables");
+        }
+        if what.starts_with("memory count") {
+            return limit("memories", caps.memories, "limits.memories");
+        }
     }
     match err.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => WasmFailure::OutOfFuel {
             budget: fuel_budget,
         },
         Some(Trap::Interrupt) => WasmFailure::DeadlineExceeded,
+        Some(Trap::StackOverflow) => WasmFailure::Trap(format!(
+            "{}: the plugin recursed too deep, usually without bound",
+            Trap::StackOverflow
+        )),
         Some(trap) => WasmFailure::Trap(trap.to_string()),
-        None => WasmFailure::Trap(err.root_cause().to_string()),
+        None => WasmFailure::Trap(root),
     }
 }

@@ -3,8 +3,8 @@
 //! A `wasm` handler names a plugin, `NAME`, which hooklet loads from
 //! `<plugin_dir>/NAME.wasm`: a WebAssembly component for the world `hooklet:hook/hook@0.1.0`
 //! (`wit/hook.wit`; write one in Rust with the `hooklet-guest` crate). An optional manifest
-//! `<plugin_dir>/NAME.toml` beside it describes the plugin, sets its fuel budget and grants
-//! it directories (see [`PluginManifest`]).
+//! `<plugin_dir>/NAME.toml` beside it describes the plugin, pins its digest, sets its
+//! limits and default config, and grants it capabilities (see [`PluginManifest`]).
 //!
 //! [`WasmHost`] owns one wasmtime [`Engine`](wasmtime::Engine) per process, compiles each
 //! plugin once (recompiling when the file changes), and runs every delivery in a fresh
@@ -14,15 +14,19 @@
 //!   [`WasmConfig::default_fuel`]; what was used is reported even when the hook fails;
 //! * **a deadline**: the guest yields to the async executor on every epoch tick, traps once
 //!   the deadline has passed, and a guest blocked in a host call is cut by an outer timeout.
-//!   Dropping the [`WasmHost::deliver`] future stops the guest at its next tick;
-//! * **a memory cap** with the peak recorded;
-//! * **WASI 0.2 with nothing granted** but what the manifest lists: no environment, no
-//!   arguments, no network, no inherited stdio; stdout and stderr are captured, bounded.
+//!   Dropping the [`WasmHost::deliver`] future stops the guest at its next tick. The
+//!   manifest's `limits.timeout-seconds` is the default ([`WasmHost::plugin_timeout`]);
+//! * **caps** on memory (with the peak recorded), instances, tables and table elements:
+//!   the manifest's `[limits]` over the node defaults in [`WasmConfig`];
+//! * **a sandbox that grants nothing** but what the manifest's `[capabilities]` lists
+//!   (environment variables, directories, `wasi:http` to an allow-list of hosts): no
+//!   arguments, no raw sockets, no inherited stdio; stdout and stderr are captured, bounded.
 //!
 //! Every failure comes back inside the [`WasmOutcome`] as a [`WasmFailure`] whose message
 //! says what happened and what to do.
 
 mod bindings;
+mod capabilities;
 mod config;
 mod delivery;
 mod engine;
@@ -40,5 +44,7 @@ pub use config::WasmConfig;
 pub use delivery::{LogLevel, LogLine, PluginEvent, PluginPhase, WasmDelivery, WasmOutcome};
 pub use engine::WasmHost;
 pub use failure::WasmFailure;
-pub use manifest::{DirAccess, DirGrant, ManifestLimits, PluginCapabilities, PluginManifest};
+pub use capabilities::{DirAccess, DirGrant, HttpGrant, PluginCapabilities};
+pub use limits::ManifestLimits;
+pub use manifest::PluginManifest;
 pub use plugin::PluginInfo;

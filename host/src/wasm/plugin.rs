@@ -16,7 +16,7 @@ use wasmtime::Engine;
 
 use super::bindings::{HookPre, HANDLER_EXPORT, WORLD};
 use super::failure::WasmFailure;
-use super::manifest::PluginManifest;
+use super::manifest::{sha256_hex, PluginManifest};
 use super::state::HostState;
 
 /// What hooklet knows about a loaded plugin.
@@ -28,6 +28,8 @@ pub struct PluginInfo {
     pub path: PathBuf,
     /// The manifest, when `NAME.toml` exists (directories resolved to absolute paths).
     pub manifest: Option<PluginManifest>,
+    /// The SHA-256 digest of the component file as loaded (lower-case hex).
+    pub sha256: String,
 }
 
 /// A plugin ready to be delivered to.
@@ -128,7 +130,7 @@ impl Registry {
         }
         let reusable = cached
             .filter(|hit| hit.wasm_stamp == wasm_stamp)
-            .map(|hit| hit.pre.clone());
+            .map(|hit| (hit.pre.clone(), hit.info.sha256.clone()));
 
         let this = self.clone();
         let name = name.to_owned();
@@ -141,15 +143,19 @@ impl Registry {
                     reason,
                 }
             })?;
-            let pre = match reusable {
-                Some(pre) => pre,
-                None => this.compile(&name, &wasm_path)?,
+            let (pre, sha256) = match reusable {
+                Some((pre, sha256)) => {
+                    check_pin(&name, manifest.as_ref(), &sha256, &wasm_path)?;
+                    (pre, sha256)
+                }
+                None => this.compile(&name, &wasm_path, manifest.as_ref())?,
             };
             let loaded = Arc::new(LoadedPlugin {
                 info: PluginInfo {
                     name,
                     path: wasm_path.clone(),
                     manifest,
+                    sha256,
                 },
                 pre,
                 wasm_stamp,
@@ -169,8 +175,14 @@ impl Registry {
         })
     }
 
-    /// Reads, checks and compiles one component and resolves its imports.
-    fn compile(&self, name: &str, path: &Path) -> Result<HookPre<HostState>, WasmFailure> {
+    /// Reads, checks (against the manifest's `sha256` pin first) and compiles one component
+    /// and resolves its imports; returns it with its digest.
+    fn compile(
+        &self,
+        name: &str,
+        path: &Path,
+        manifest: Option<&PluginManifest>,
+    ) -> Result<(HookPre<HostState>, String), WasmFailure> {
         let invalid = |reason: String| WasmFailure::InvalidPlugin {
             plugin: name.to_owned(),
             reason,
@@ -183,6 +195,8 @@ impl Registry {
             },
             _ => invalid(format!("cannot read {}: {err}", path.display())),
         })?;
+        let sha256 = sha256_hex(&bytes);
+        check_pin(name, manifest, &sha256, path)?;
         check_header(&bytes).map_err(|reason| invalid(format!("{} {reason}", path.display())))?;
         let component = Component::new(&self.engine, &bytes).map_err(|err| {
             invalid(format!(
@@ -213,8 +227,23 @@ impl Registry {
         })?;
         tracing::info!(plugin = name, path = %path.display(), bytes = bytes.len(),
             elapsed_ms = started.elapsed().as_millis() as u64, "compiled wasm plugin");
-        Ok(pre)
+        Ok((pre, sha256))
     }
+}
+
+/// Refuses a component whose digest is not the manifest's `sha256` pin.
+fn check_pin(
+    name: &str,
+    manifest: Option<&PluginManifest>,
+    sha256: &str,
+    path: &Path,
+) -> Result<(), WasmFailure> {
+    manifest
+        .map_or(Ok(()), |m| m.check_pin(sha256, path))
+        .map_err(|reason| WasmFailure::InvalidPlugin {
+            plugin: name.to_owned(),
+            reason,
+        })
 }
 
 /// Plugin names become file names: letters, digits, `-`, `_`, `.`, not starting with `.`.

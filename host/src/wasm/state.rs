@@ -2,19 +2,23 @@
 //! and the captured output — and the host side of the `log` import.
 
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::{self, Level};
+use super::capabilities::{HttpPolicy, PluginCapabilities};
 use super::delivery::LogLevel;
 use super::limits::MemoryLimiter;
-use super::manifest::{DirAccess, DirGrant};
 use super::output::{BoundedPipe, LogCollector};
 
 /// The data of one delivery's `Store`.
 pub(crate) struct HostState {
     wasi: WasiCtx,
+    http_ctx: WasiHttpCtx,
+    /// Decides and records the plugin's `wasi:http` requests.
+    pub http: HttpPolicy,
     table: ResourceTable,
-    /// Caps linear memory and records its peak.
+    /// Caps linear memory, instances and tables, and records the memory peak.
     pub limiter: MemoryLimiter,
     /// The plugin's `log` lines.
     pub logs: LogCollector,
@@ -27,10 +31,11 @@ pub(crate) struct StdioCapture {
 }
 
 impl HostState {
-    /// A sandbox that grants nothing but `dirs`: no environment, no arguments, no network,
-    /// closed stdin; stdout and stderr go to bounded in-memory pipes.
+    /// A sandbox for plugin `plugin` that grants nothing but `capabilities` (see
+    /// [`PluginCapabilities::sandbox`]); stdout and stderr go to bounded in-memory pipes.
     pub fn new(
-        dirs: &[DirGrant],
+        plugin: &str,
+        capabilities: &PluginCapabilities,
         output_limit: usize,
         limiter: MemoryLimiter,
         logs: LogCollector,
@@ -39,31 +44,11 @@ impl HostState {
             stdout: BoundedPipe::new(output_limit),
             stderr: BoundedPipe::new(output_limit),
         };
-        let mut builder = WasiCtx::builder();
-        builder
-            .stdout(capture.stdout.clone())
-            .stderr(capture.stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
-        for grant in dirs {
-            let perms = match grant.access {
-                DirAccess::ReadOnly => FsPerms::ReadOnly,
-                DirAccess::ReadWrite => FsPerms::ReadWrite,
-            };
-            builder
-                .preopened_dir(&grant.host, &grant.guest, perms)
-                .map_err(|err| {
-                    format!(
-                        "cannot open the granted directory {} (guest path {}): {err}; \
-                         check that it still exists and is readable",
-                        grant.host.display(),
-                        grant.guest
-                    )
-                })?;
-        }
+        let sandbox = capabilities.sandbox(plugin, &capture.stdout, &capture.stderr)?;
         let state = HostState {
-            wasi: builder.build(),
+            wasi: sandbox.wasi,
+            http_ctx: WasiHttpCtx::new(),
+            http: sandbox.http,
             table: ResourceTable::new(),
             limiter,
             logs,
@@ -77,6 +62,16 @@ impl WasiView for HostState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            hooks: &mut self.http,
+            table: &mut self.table,
+            ctx: &mut self.http_ctx,
         }
     }
 }

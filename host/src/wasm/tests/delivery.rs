@@ -266,16 +266,13 @@ async fn growing_memory_past_the_cap_fails_naming_the_cap() {
     let dir = plugin_dir(&["noop"]);
     let host = host_with(dir.path(), |config| config.max_memory_bytes = 256 * 1024);
     let outcome = host.deliver(delivery("noop", &[])).await;
-    assert_eq!(
-        outcome.result,
-        Err(WasmFailure::MemoryLimit { cap: 262_144 }),
-        "{outcome:?}"
-    );
-    assert!(outcome
-        .result
-        .unwrap_err()
-        .to_string()
-        .contains("more than 262144 bytes"));
+    let Err(failure @ WasmFailure::MemoryLimit { cap: 262_144, .. }) = &outcome.result else {
+        panic!("{outcome:?}");
+    };
+    let message = failure.to_string();
+    assert!(message.contains("memory cap of 262144 bytes"), "{message}");
+    assert!(message.contains("node default"), "{message}");
+    assert_eq!(outcome.memory_cap_bytes, 262_144);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 //! Each test copies the components it needs into its own temporary plugin directory, so
 //! it can add manifests or replace files without affecting other tests.
 
+mod capabilities;
 mod delivery;
 mod loading;
 

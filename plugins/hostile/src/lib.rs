@@ -1,0 +1,148 @@
+//! `hostile`: a plugin that misbehaves on purpose, for hooklet's sandbox tests. Its `mode`
+//! config key picks the misbehaviour; other keys tune it.
+//!
+//! | `mode` | what it does | other keys |
+//! |---|---|---|
+//! | `loop` (default) | burns CPU forever: only fuel or the deadline stops it | |
+//! | `recurse` | recurses without bound until the call stack is exhausted | |
+//! | `memory-bomb` | allocates 1 MiB blocks forever: only the memory cap stops it | |
+//! | `trap` | executes `unreachable` | |
+//! | `panic` | panics with a message | |
+//! | `flood` | logs `lines` lines and writes `bytes` bytes to stdout and to stderr, then succeeds | `lines` (default 100000), `bytes` (default 4194304) |
+//! | `read-file` | reads `path` and logs its size; fails saying why when it cannot | `path` (default `/etc/passwd`) |
+//! | `http-get` | sends `GET url` through `wasi:http` and logs the status; fails with the error code | `url` |
+//! | `sleep` | blocks in a host call (a clock wait) for `ms` milliseconds, then succeeds | `ms` (default 60000) |
+//! | `env` | logs every environment variable it sees as `env NAME=value`, then succeeds | |
+//! | `config` | logs every config pair it was given as `config KEY=value`, then succeeds | |
+
+mod http;
+
+use std::hint::black_box;
+use std::io::Write;
+use std::time::Duration;
+
+use hooklet_guest::{log, Event, Hook};
+
+struct Hostile;
+
+impl Hook for Hostile {
+    fn handle(event: Event) -> Result<(), String> {
+        match event.config_or("mode", "loop") {
+            "loop" => spin(),
+            "recurse" => {
+                let depth = recurse(0);
+                Err(format!("hostile: recursion ended at depth {depth}"))
+            }
+            "memory-bomb" => memory_bomb(),
+            "trap" => {
+                log::warn("about to execute `unreachable`");
+                core::arch::wasm32::unreachable()
+            }
+            "panic" => panic!("hostile: panicking on purpose"),
+            "flood" => flood(&event),
+            "read-file" => read_file(event.config_or("path", "/etc/passwd")),
+            "http-get" => {
+                let url = event
+                    .config("url")
+                    .ok_or("hostile: mode `http-get` needs config `url`")?;
+                let (status, body) = http::get(url)?;
+                log::info(format_args!(
+                    "GET {url}: {status}, {} body bytes",
+                    body.len()
+                ));
+                Ok(())
+            }
+            "sleep" => {
+                let ms: u64 = number(&event, "ms", 60_000)?;
+                log::info(format_args!("sleeping {ms} ms in a host call"));
+                std::thread::sleep(Duration::from_millis(ms));
+                Ok(())
+            }
+            "env" => {
+                for (name, value) in std::env::vars() {
+                    log::info(format_args!("env {name}={value}"));
+                }
+                Ok(())
+            }
+            "config" => {
+                for (key, value) in &event.config {
+                    log::info(format_args!("config {key}={value}"));
+                }
+                Ok(())
+            }
+            other => Err(format!(
+                "hostile: config `mode` = `{other}` is unknown; see plugins/hostile/src/lib.rs"
+            )),
+        }
+    }
+}
+
+/// Config `key` as a number, else `default`.
+fn number(event: &Event, key: &str, default: u64) -> Result<u64, String> {
+    match event.config(key) {
+        None => Ok(default),
+        Some(text) => text
+            .parse()
+            .map_err(|_| format!("hostile: config `{key}` = `{text}` is not a number")),
+    }
+}
+
+fn spin() -> ! {
+    log::info("spinning until stopped");
+    let mut counter: u64 = 0;
+    loop {
+        counter = black_box(counter.wrapping_add(1));
+    }
+}
+
+/// Recurses until the engine stops it; the addition after the call keeps it from being
+/// turned into a loop.
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    if black_box(depth) == u64::MAX {
+        return depth;
+    }
+    black_box(recurse(depth + 1)).wrapping_add(1)
+}
+
+fn memory_bomb() -> Result<(), String> {
+    const BLOCK: usize = 1 << 20;
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut block = vec![0u8; BLOCK];
+        block[BLOCK - 1] = 1;
+        hoard.push(black_box(block));
+        if hoard.len() % 16 == 0 {
+            log::info(format_args!("holding {} MiB", hoard.len()));
+        }
+    }
+}
+
+fn flood(event: &Event) -> Result<(), String> {
+    let lines = number(event, "lines", 100_000)?;
+    let bytes = number(event, "bytes", 4 << 20)?;
+    for i in 0..lines {
+        log::info(format_args!("flood line {i}"));
+    }
+    let chunk = [b'x'; 64 * 1024];
+    let mut written = 0u64;
+    while written < bytes {
+        let n = chunk.len().min((bytes - written) as usize);
+        let _ = std::io::stdout().write_all(&chunk[..n]);
+        let _ = std::io::stderr().write_all(&chunk[..n]);
+        written += n as u64;
+    }
+    Ok(())
+}
+
+fn read_file(path: &str) -> Result<(), String> {
+    match std::fs::read(path) {
+        Ok(contents) => {
+            log::info(format_args!("read {path}: {} bytes", contents.len()));
+            Ok(())
+        }
+        Err(err) => Err(format!("hostile: cannot read {path}: {err}")),
+    }
+}
+
+hooklet_guest::export_hook!(Hostile);
