@@ -21,5 +21,6 @@ pub mod hooks;
 pub mod lifecycle;
 pub mod runtime;
 pub mod spec;
+pub mod store;
 pub mod testing;
 pub mod wasm;
