@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::runtime::{ContainerId, Runtime};
@@ -31,7 +31,7 @@ use http::HttpHookClient;
 pub const HOOK_OUTPUT_LIMIT: usize = 16 * 1024;
 
 /// The handler kinds, in the order the kubelet checks them (plus `wasm`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum HandlerKind {
     Exec,
@@ -71,7 +71,7 @@ impl HandlerKind {
 }
 
 /// The identity of one hook delivery (for at-least-once delivery, D2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     pub id: String,
     pub attempt: u32,
@@ -114,7 +114,7 @@ pub struct HookLimits {
 }
 
 /// How a hook run ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "camelCase")]
 pub enum HookOutcome {
     Succeeded,
@@ -153,7 +153,7 @@ impl HookOutcome {
 }
 
 /// Fuel and memory a wasm delivery used (D8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WasmUsage {
     pub fuel_consumed: u64,
     pub fuel_budget: u64,
@@ -161,7 +161,7 @@ pub struct WasmUsage {
 }
 
 /// The record of one hook run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookRun {
     pub phase: HookPhase,
     pub kind: HandlerKind,
@@ -173,10 +173,10 @@ pub struct HookRun {
     pub outcome: HookOutcome,
     /// Bounded output: exec stdout+stderr, HTTP status line, wasm logs and stdio (D4).
     pub output: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wasm: Option<WasmUsage>,
     /// `host:port` when an HTTPS hook fell back to HTTP (`LifecycleHTTPFallback`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_fallback: Option<String>,
 }
 
