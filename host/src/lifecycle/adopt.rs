@@ -7,8 +7,8 @@
 use std::time::{Duration, SystemTime};
 
 use crate::hooks::Delivery;
-use crate::runtime::{ContainerId, ExitStatus};
-use crate::spec::HookPhase;
+use crate::runtime::{ContainerConfig, ContainerId, ExitStatus, PodRef};
+use crate::spec::{HookPhase, Pod};
 
 use super::PodStatus;
 
@@ -55,4 +55,21 @@ pub struct Adoption {
 pub fn remaining(began: SystemTime, grace: Duration) -> Duration {
     let elapsed = SystemTime::now().duration_since(began).unwrap_or_default();
     grace.saturating_sub(elapsed)
+}
+
+/// The runtime configuration of container `index` of `pod`.
+pub fn container_config(pod: &Pod, index: usize) -> ContainerConfig {
+    let c = &pod.spec.containers[index];
+    ContainerConfig {
+        pod: PodRef {
+            namespace: pod.namespace().to_string(),
+            name: pod.metadata.name.clone(),
+            uid: pod.uid().to_string(),
+        },
+        name: c.name.clone(),
+        image: c.image.clone(),
+        argv: c.command.iter().chain(c.args.iter()).cloned().collect(),
+        env: c.env.iter().map(|e| (e.name.clone(), e.value.clone())).collect(),
+        working_dir: c.working_dir.as_ref().map(Into::into),
+    }
 }

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::adopt::{remaining, AdoptedContainer, Redelivery};
+use super::adopt::{container_config, remaining, AdoptedContainer, Redelivery};
 use super::backoff::Backoff;
 use super::grace::{kill_at, kill_grace};
 use super::pod::PodShared;
@@ -162,15 +162,7 @@ impl ContainerWorker {
     }
 
     fn config(&self) -> ContainerConfig {
-        let c = &self.container;
-        ContainerConfig {
-            pod: self.shared.pod_ref(),
-            name: c.name.clone(),
-            image: c.image.clone(),
-            argv: c.command.iter().chain(c.args.iter()).cloned().collect(),
-            env: c.env.iter().map(|e| (e.name.clone(), e.value.clone())).collect(),
-            working_dir: c.working_dir.as_ref().map(Into::into),
-        }
+        container_config(&self.shared.pod, self.index)
     }
 
     async fn start(&mut self) -> Step {
