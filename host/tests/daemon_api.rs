@@ -4,7 +4,7 @@ mod daemon_support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use daemon_support::{kill_containers, request, text, Daemon, HOOKLET};
+use daemon_support::{hooklet, request, text, Daemon};
 
 const WEB: &str = r#"
 apiVersion: v1
@@ -36,6 +36,7 @@ fn running(v: &serde_json::Value) -> bool {
 #[test]
 fn api_and_cli_round_trip() {
     let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
     let daemon = Daemon::start(dir.path(), &[]);
     std::fs::write(daemon.plugins.join("demo.wasm"), b"not really wasm").unwrap();
     std::fs::write(daemon.plugins.join("demo.toml"), "description = \"a demo plugin\"\nversion = \"1.2.3\"\n").unwrap();
@@ -93,12 +94,12 @@ fn api_and_cli_round_trip() {
     // The pod can be applied again once gone.
     assert_eq!(daemon.ok(&["apply", "-f", &file]).trim(), "pod/web created");
     daemon.wait_pod("web", 10, running);
-    kill_containers(&daemon.state);
 }
 
 #[test]
 fn tcp_needs_the_bearer_token_and_the_socket_is_private() {
     let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
     let daemon = Daemon::start(dir.path(), &["--listen", "127.0.0.1:0"]);
     let token = std::fs::read_to_string(daemon.state.join("api-token")).unwrap();
     assert!(token.len() >= 32);
@@ -115,10 +116,10 @@ fn tcp_needs_the_bearer_token_and_the_socket_is_private() {
     assert_eq!(status, 200, "{body}");
 
     let server = format!("http://{}", daemon.tcp.as_ref().unwrap());
-    let out = std::process::Command::new(HOOKLET).args(["get", "pods", "--server", &server]).env_remove("HOOKLET_TOKEN").output().unwrap();
+    let out = std::process::Command::new(hooklet()).args(["get", "pods", "--server", &server]).env_remove("HOOKLET_TOKEN").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("Unauthorized"), "{}", text(&out.stderr));
-    let out = std::process::Command::new(HOOKLET).args(["get", "pods", "--server", &server]).env("HOOKLET_TOKEN", &token).output().unwrap();
+    let out = std::process::Command::new(hooklet()).args(["get", "pods", "--server", &server]).env("HOOKLET_TOKEN", &token).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     // The unix socket: mode 0600, owned by the running user; the state dir 0700.
@@ -132,6 +133,7 @@ fn tcp_needs_the_bearer_token_and_the_socket_is_private() {
 #[test]
 fn malformed_and_oversize_requests_get_4xx_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
     let daemon = Daemon::start(dir.path(), &[]);
     let invalid = serde_json::json!({
         "manifest": WEB.replace("- name: app", "- name: Bad_Name"),
@@ -172,8 +174,9 @@ fn malformed_and_oversize_requests_get_4xx_naming_the_field() {
 #[test]
 fn the_client_says_when_no_daemon_runs_and_how_to_start_one() {
     let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
     let socket = format!("unix://{}", dir.path().join("none.sock").display());
-    let out = std::process::Command::new(HOOKLET).args(["get", "pods", "--server", &socket]).output().unwrap();
+    let out = std::process::Command::new(hooklet()).args(["get", "pods", "--server", &socket]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("cannot reach the hooklet daemon at") && stderr.contains("Start it with `hooklet serve`"), "{stderr}");
@@ -182,10 +185,11 @@ fn the_client_says_when_no_daemon_runs_and_how_to_start_one() {
 #[test]
 fn a_corrupt_state_file_stops_the_daemon_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
     let state = dir.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
     std::fs::write(state.join("hooklet.db"), b"garbage that is not sqlite".repeat(300)).unwrap();
-    let out = std::process::Command::new(HOOKLET)
+    let out = std::process::Command::new(hooklet())
         .args(["serve", "--state-dir"])
         .arg(&state)
         .arg("--socket")

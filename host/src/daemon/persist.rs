@@ -41,6 +41,11 @@ impl DeliveryJournal for StoreJournal {
         self.metrics.hook_run(run, plugin);
         Ok(())
     }
+
+    fn abandoned(&self, e: &JournalEntry, reason: &str) -> anyhow::Result<()> {
+        self.store.delivery_done(&e.delivery.id, reason)?;
+        Ok(())
+    }
 }
 
 /// The container instances of a status, as the store keeps them.

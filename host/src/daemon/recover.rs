@@ -32,6 +32,8 @@ pub(super) async fn recover(daemon: &Arc<Daemon>) -> anyhow::Result<()> {
         by_runtime_id.entry(d.delivery.runtime_id.clone()).or_default().push(d);
     }
     let mut adopted_ids = Vec::new();
+    let mut live_ids = Vec::new();
+    let mut resumed = Vec::new();
     for row in rows {
         let pod: Pod = serde_json::from_value(row.manifest)
             .with_context(|| format!("stored manifest of pod {}/{} is unreadable", row.namespace, row.name))?;
@@ -42,7 +44,7 @@ pub(super) async fn recover(daemon: &Arc<Daemon>) -> anyhow::Result<()> {
                 None
             }
         };
-        let handle = match status {
+        let adoption = match status {
             Some(status) => {
                 let mut containers = Vec::new();
                 for (index, c) in status.containers.iter().enumerate() {
@@ -50,18 +52,33 @@ pub(super) async fn recover(daemon: &Arc<Daemon>) -> anyhow::Result<()> {
                     if let AdoptedContainer::Live { id, .. } | AdoptedContainer::Exited { id, .. } = &adopted {
                         adopted_ids.push(id.0.clone());
                     }
+                    if let AdoptedContainer::Live { id, .. } = &adopted {
+                        live_ids.push(id.0.clone());
+                    }
                     containers.push(adopted);
                 }
-                tracing::info!(namespace = %row.namespace, pod = %row.name, "re-adopting pod");
-                daemon.node.adopt_pod(pod, Adoption { status, containers })
+                Some(Adoption { status, containers })
             }
+            None => None,
+        };
+        resumed.push((pod, adoption, row.applied_at));
+    }
+    // Before any pod worker starts a container: nothing unknown may keep running.
+    let known = adopted_ids.iter().cloned().collect();
+    for id in daemon.runtime.reap_orphans(&known) {
+        tracing::warn!(id = %id, "removed a container that an earlier hooklet started but never recorded");
+    }
+    for (pod, adoption, applied_at) in resumed {
+        tracing::info!(namespace = %pod.namespace(), pod = %pod.metadata.name, "resuming pod");
+        let handle = match adoption {
+            Some(adoption) => daemon.node.adopt_pod(pod, adoption),
             None => daemon.node.start_pod(pod),
         };
-        daemon.track(handle, row.applied_at);
+        daemon.track(handle, applied_at);
     }
     // Deliveries left pending for instances that are gone can never complete.
     for (id, rows) in &by_runtime_id {
-        if adopted_ids.contains(id) {
+        if live_ids.contains(id) {
             continue;
         }
         for d in rows.iter().filter(|d| d.state == DeliveryState::Pending) {

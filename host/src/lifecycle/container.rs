@@ -18,12 +18,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::adopt::{container_config, remaining, AdoptedContainer, Redelivery};
 use super::backoff::Backoff;
+use super::deliver::Source;
 use super::grace::{kill_at, kill_grace};
 use super::pod::PodShared;
 use super::status::ContainerState;
 use crate::events::{EventType, ObjectRef};
 use crate::hooks::deadline::Deadline;
-use crate::hooks::{HookLimits, HookOutcome};
+use crate::hooks::{Delivery, HookLimits, HookOutcome};
 use crate::runtime::{ContainerConfig, ContainerId, ExitStatus, Signal};
 use crate::spec::{Container, HookPhase, RestartPolicy};
 
@@ -35,11 +36,13 @@ pub(super) struct Started {
     redelivery: Option<Redelivery>,
     /// Its PreStop already completed (before a hooklet restart).
     pre_stop_done: bool,
+    /// Its PostStart delivery, journaled as pending before the container started.
+    journaled: Option<Delivery>,
 }
 
 impl Started {
     fn new(id: ContainerId, started_at: SystemTime) -> Self {
-        Started { id, started_at, redelivery: None, pre_stop_done: false }
+        Started { id, started_at, redelivery: None, pre_stop_done: false, journaled: None }
     }
 
     fn take_redelivery(&mut self, phase: HookPhase) -> Option<Redelivery> {
@@ -134,7 +137,7 @@ impl ContainerWorker {
                 self.instances = 1;
                 let phase = redelivery.as_ref().map(|r| r.phase);
                 let termination = redelivery.as_ref().and_then(|r| r.termination);
-                let started = Started { id, started_at, redelivery, pre_stop_done };
+                let started = Started { id, started_at, redelivery, pre_stop_done, journaled: None };
                 match phase {
                     // Deletion cancels a redelivered PostStart as it would the original.
                     Some(HookPhase::PostStart) => Step::PostStart(started),
@@ -187,8 +190,20 @@ impl ContainerWorker {
         let name = &self.container.name;
         self.shared.update_container(self.index, |c| c.container_id = Some(format!("{}://{id}", runtime.name())));
         self.event(EventType::Normal, "Created", &format!("Created container: {name}"));
+        // PostStart is journaled before the start: a crash right after the start
+        // still finds it pending (kubernetes#60053 cannot happen).
+        let post_start = self.container.hook(HookPhase::PostStart).map(|_| {
+            let entry = self.journal_entry(&id, HookPhase::PostStart, &Delivery::new(), None);
+            self.journal_pending(&entry);
+            entry
+        });
         if let Err(err) = runtime.start(&id).await {
             let message = format!("{err:#}");
+            if let Some(entry) = &post_start {
+                if let Err(err) = self.shared.node.journal.abandoned(entry, "ContainerNotStarted") {
+                    tracing::error!("journaling an abandoned PostStart failed: {err:#}");
+                }
+            }
             self.event(EventType::Warning, "Failed", &format!("Error: {message}"));
             let _ = runtime.remove(&id).await;
             return self.start_failed(Some(id), message);
@@ -196,7 +211,8 @@ impl ContainerWorker {
         self.event(EventType::Normal, "Started", &format!("Started container {name}"));
         let started_at = SystemTime::now();
         self.set_state(ContainerState::Running { started_at });
-        Step::PostStart(Started::new(id, started_at))
+        let journaled = post_start.map(|e| e.delivery);
+        Step::PostStart(Started { journaled, ..Started::new(id, started_at) })
     }
 
     /// A container that could not be created or started counts as exited with 128
@@ -212,8 +228,12 @@ impl ContainerWorker {
             return Step::Running(started);
         };
         let limits = HookLimits { deadline: None, cancel: self.shared.deleting.child_token() };
-        let redelivery = started.take_redelivery(HookPhase::PostStart);
-        let run = self.deliver(&started, HookPhase::PostStart, &handler, limits, redelivery, None).await;
+        let source = match (started.take_redelivery(HookPhase::PostStart), started.journaled.take()) {
+            (Some(r), _) => Source::Redelivered(r),
+            (None, Some(d)) => Source::Journaled(d),
+            (None, None) => Source::Fresh,
+        };
+        let run = self.deliver(&started, HookPhase::PostStart, &handler, limits, source, None).await;
         match run.outcome.failure() {
             None => {
                 self.shared.update_container(self.index, |c| c.started = true);
@@ -263,8 +283,8 @@ impl ContainerWorker {
             // No PreStop for a container that already exited, nor without time to run.
             if !already_exited && deadline.at() > Instant::now() && !started.pre_stop_done {
                 let limits = HookLimits { deadline: Some(deadline.clone()), cancel: CancellationToken::new() };
-                let redelivery = started.take_redelivery(HookPhase::PreStop);
-                let run = self.deliver(&started, HookPhase::PreStop, &handler, limits, redelivery, Some(termination)).await;
+                let source = started.take_redelivery(HookPhase::PreStop).map_or(Source::Fresh, Source::Redelivered);
+                let run = self.deliver(&started, HookPhase::PreStop, &handler, limits, source, Some(termination)).await;
                 if run.outcome == HookOutcome::GraceExpired {
                     tracing::info!(container = %name, "PreStop hook not completed in grace period");
                 }

@@ -8,22 +8,35 @@ use super::journal::JournalEntry;
 use crate::events::EventType;
 use crate::hooks::message::redacted;
 use crate::hooks::{Delivery, HookLimits, HookRun, HookTarget};
+use crate::runtime::ContainerId;
 use crate::spec::{HookPhase, LifecycleHandler};
 
+/// Where a delivery comes from.
+pub(super) enum Source {
+    /// A new delivery, journaled now.
+    Fresh,
+    /// A delivery journaled as pending already (PostStart, before the container started).
+    Journaled(Delivery),
+    /// A delivery left pending by an earlier hooklet process.
+    Redelivered(Redelivery),
+}
+
 impl ContainerWorker {
-    /// Runs `handler` as a journaled delivery: a fresh one, or `redelivery` (same
-    /// id, next attempt, with a `HookRedelivered` event) after a hooklet restart.
+    /// Runs `handler` as a journaled delivery: a fresh one, a pre-journaled one, or a
+    /// redelivery (same id, next attempt, with a `HookRedelivered` event).
     pub(super) async fn deliver(
         &self,
         started: &Started,
         phase: HookPhase,
         handler: &LifecycleHandler,
         limits: HookLimits,
-        redelivery: Option<Redelivery>,
+        source: Source,
         termination: Option<(SystemTime, Duration)>,
     ) -> HookRun {
-        let (delivery, termination) = match redelivery {
-            Some(r) => {
+        let (delivery, termination, journaled) = match source {
+            Source::Fresh => (Delivery::new(), termination, false),
+            Source::Journaled(d) => (d, termination, true),
+            Source::Redelivered(r) => {
                 let message = format!(
                     "Redelivering {} hook (delivery {}, attempt {}): it was in flight when hooklet stopped",
                     phase.as_str(),
@@ -31,24 +44,14 @@ impl ContainerWorker {
                     r.delivery.attempt
                 );
                 self.event(EventType::Normal, "HookRedelivered", &message);
-                (r.delivery, r.termination.or(termination))
+                (r.delivery, r.termination.or(termination), false)
             }
-            None => (Delivery::new(), termination),
         };
-        let entry = JournalEntry {
-            pod_uid: self.shared.pod.uid().to_string(),
-            container: self.container.name.clone(),
-            runtime_id: started.id.0.clone(),
-            phase,
-            delivery: delivery.clone(),
-            termination,
-        };
-        let journal = &self.shared.node.journal;
-        if let Err(err) = journal.pending(&entry) {
-            tracing::error!(container = %self.container.name, "journaling the {} delivery failed: {err:#}", phase.as_str());
-            let message = format!("Could not journal the {} delivery {}: {err:#}", phase.as_str(), delivery.id);
-            self.event(EventType::Warning, "FailedJournal", &message);
+        let entry = self.journal_entry(&started.id, phase, &delivery, termination);
+        if !journaled {
+            self.journal_pending(&entry);
         }
+        let journal = &self.shared.node.journal;
         let target = HookTarget {
             pod: self.shared.pod.clone(),
             container: self.container.clone(),
@@ -63,6 +66,34 @@ impl ContainerWorker {
         }
         self.record_hook(&run);
         run
+    }
+
+    /// The journal's record of a delivery to container instance `id`.
+    pub(super) fn journal_entry(
+        &self,
+        id: &ContainerId,
+        phase: HookPhase,
+        delivery: &Delivery,
+        termination: Option<(SystemTime, Duration)>,
+    ) -> JournalEntry {
+        JournalEntry {
+            pod_uid: self.shared.pod.uid().to_string(),
+            container: self.container.name.clone(),
+            runtime_id: id.0.clone(),
+            phase,
+            delivery: delivery.clone(),
+            termination,
+        }
+    }
+
+    /// Journals a delivery as pending (an error is logged and becomes an event).
+    pub(super) fn journal_pending(&self, entry: &JournalEntry) {
+        if let Err(err) = self.shared.node.journal.pending(entry) {
+            let phase = entry.phase.as_str();
+            tracing::error!(container = %self.container.name, "journaling the {phase} delivery failed: {err:#}");
+            let message = format!("Could not journal the {phase} delivery {}: {err:#}", entry.delivery.id);
+            self.event(EventType::Warning, "FailedJournal", &message);
+        }
     }
 
     /// Records a hook run on the container and emits the events it calls for.

@@ -33,6 +33,11 @@ pub trait DeliveryJournal: Send + Sync + 'static {
     fn pending(&self, entry: &JournalEntry) -> anyhow::Result<()>;
     /// The delivery ended (success or failure) with `run`.
     fn done(&self, entry: &JournalEntry, run: &HookRun) -> anyhow::Result<()>;
+    /// The delivery will never run (its container did not start); `reason` says why.
+    fn abandoned(&self, entry: &JournalEntry, reason: &str) -> anyhow::Result<()> {
+        let _ = (entry, reason);
+        Ok(())
+    }
 }
 
 /// A journal that keeps nothing (`hooklet run`: nothing survives the process anyway).

@@ -194,11 +194,13 @@ async fn run(shared: Arc<PodShared>, adopted: Option<Vec<AdoptedContainer>>) {
     }
     let mut workers = JoinSet::new();
     for index in 0..shared.pod.spec.containers.len() {
-        if shared.deleting.is_cancelled() {
-            break;
+        let adopted = adopted.as_ref().and_then(|a| a.get(index).cloned());
+        // An adopted instance is resumed even during deletion (its PreStop, its stop).
+        let resumed = matches!(adopted, Some(AdoptedContainer::Live { .. } | AdoptedContainer::Exited { .. }));
+        if shared.deleting.is_cancelled() && !resumed {
+            continue;
         }
         let (first_start, started) = oneshot::channel();
-        let adopted = adopted.as_ref().and_then(|a| a.get(index).cloned());
         workers.spawn(ContainerWorker::new(shared.clone(), index).run(first_start, adopted));
         // A container's start, PostStart included, blocks the next one (spec 2.3).
         tokio::select! {

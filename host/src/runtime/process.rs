@@ -80,6 +80,15 @@ impl ProcessRuntime {
         }
     }
 
+    /// Supervised mode: kills and forgets every supervised container whose id is not
+    /// in `known` (instances a crashed hooklet started but never recorded). Returns them.
+    pub fn reap_orphans(&self, known: &std::collections::HashSet<String>) -> Vec<String> {
+        match &self.supervision {
+            Some(sup) => supervised::reap_orphans(sup, known),
+            None => Vec::new(),
+        }
+    }
+
     fn insert(&self, id: ContainerId, config: ContainerConfig, pgid: Option<i32>, exit: watch::Sender<Option<ExitStatus>>) {
         let entry = Entry { config, pgid, exit };
         self.containers.lock().unwrap_or_else(|e| e.into_inner()).insert(id, entry);

@@ -128,17 +128,12 @@ impl Store {
         rows.collect::<std::result::Result<_, _>>().map_err(|e| self.sql(e))
     }
 
-    /// Removes a pod with its containers, hook runs and finished deliveries (its
-    /// events stay, as in Kubernetes until they expire).
+    /// Removes a pod and its container instances. Its events, hook runs and
+    /// delivery journal rows stay: they are the node's record of what was delivered.
     pub fn delete_pod(&self, uid: &str) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
-        for sql in [
-            "DELETE FROM containers WHERE pod_uid = ?1",
-            "DELETE FROM hook_runs WHERE pod_uid = ?1",
-            "DELETE FROM deliveries WHERE pod_uid = ?1 AND state = 'done'",
-            "DELETE FROM pods WHERE uid = ?1",
-        ] {
+        for sql in ["DELETE FROM containers WHERE pod_uid = ?1", "DELETE FROM pods WHERE uid = ?1"] {
             tx.execute(sql, [uid]).map_err(|e| self.sql(e))?;
         }
         tx.commit().map_err(|e| self.sql(e))

@@ -9,6 +9,12 @@ use std::time::{Duration, Instant};
 
 pub const HOOKLET: &str = env!("CARGO_BIN_EXE_hooklet");
 
+/// The binary under test: `$HOOKLET_BIN` if set (e.g. a copy taken right after the
+/// build when several checkouts share one target directory), else cargo's.
+pub fn hooklet() -> String {
+    std::env::var("HOOKLET_BIN").unwrap_or_else(|_| HOOKLET.to_string())
+}
+
 /// A running daemon.
 pub struct Daemon {
     pub child: Child,
@@ -26,7 +32,7 @@ impl Daemon {
         let socket = dir.join("h.sock");
         let plugins = dir.join("plugins");
         std::fs::create_dir_all(&plugins).unwrap();
-        let mut child = Command::new(HOOKLET)
+        let mut child = Command::new(hooklet())
             .arg("serve")
             .arg("--state-dir")
             .arg(&state)
@@ -57,7 +63,7 @@ impl Daemon {
 
     /// Runs a client command against this daemon.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(HOOKLET)
+        Command::new(hooklet())
             .args(args)
             .env("HOOKLET_SERVER", format!("unix://{}", self.socket.display()))
             .env_remove("HOOKLET_TOKEN")
@@ -167,5 +173,14 @@ pub fn kill_containers(state: &Path) {
         if let Ok(pid) = std::fs::read_to_string(d.path().join("pid")) {
             let _ = Command::new("kill").args(["-KILL", &format!("-{}", pid.trim())]).status();
         }
+    }
+}
+
+/// Kills the containers under a state dir when dropped (also when a test fails).
+pub struct ContainersGuard(pub PathBuf);
+
+impl Drop for ContainersGuard {
+    fn drop(&mut self) {
+        kill_containers(&self.0);
     }
 }

@@ -71,7 +71,11 @@ pub(super) async fn adopt(runtime: &ProcessRuntime, sup: &Supervision, id: &Cont
     if !dir.is_dir() {
         return Ok(Adopted::Unknown);
     }
-    let pid = read_pid(&dir);
+    let Some(pid) = read_pid(&dir) else {
+        // Created but never started (its supervisor never reported a pid).
+        return Ok(Adopted::Unknown);
+    };
+    let pid = Some(pid);
     let (exit, _) = watch::channel(read_exit(&dir));
     let current = exit.borrow().clone();
     let adopted = match current {
@@ -109,6 +113,23 @@ pub(super) async fn adopt(runtime: &ProcessRuntime, sup: &Supervision, id: &Cont
 /// Removes a container's supervisor state.
 pub(super) fn forget(sup: &Supervision, id: &ContainerId) {
     let _ = std::fs::remove_dir_all(sup.dir(id));
+}
+
+/// See [`ProcessRuntime::reap_orphans`].
+pub(super) fn reap_orphans(sup: &Supervision, known: &std::collections::HashSet<String>) -> Vec<String> {
+    let mut reaped = Vec::new();
+    for entry in std::fs::read_dir(&sup.run_dir).into_iter().flatten().flatten() {
+        let Some(id) = entry.file_name().to_str().map(str::to_string) else { continue };
+        if known.contains(&id) {
+            continue;
+        }
+        if let Some(pid) = read_pid(&entry.path()).filter(|_| read_exit(&entry.path()).is_none()) {
+            let _ = nix::sys::signal::killpg(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        let _ = std::fs::remove_dir_all(entry.path());
+        reaped.push(id);
+    }
+    reaped
 }
 
 fn alive(pid: i32) -> bool {
