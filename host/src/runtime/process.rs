@@ -315,10 +315,14 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn signal(&self, id: &ContainerId, signal: Signal) -> anyhow::Result<()> {
-        let pgid = self.with_entry(id, |e| Ok(e.pgid))?;
+        let (pgid, exited) = self.with_entry(id, |e| Ok((e.pgid, e.exit.borrow().is_some())))?;
         let Some(pgid) = pgid else {
             bail!("container {id} was never started");
         };
+        if exited && self.supervision.is_some() {
+            // Its supervisor reaped it: the pid may belong to another process by now.
+            return Ok(());
+        }
         match killpg(Pid::from_raw(pgid), signal) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
             Err(err) => Err(anyhow!("sending {signal} to container {id}: {err}")),
@@ -340,7 +344,8 @@ impl Runtime for ProcessRuntime {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
-        if let Some(pgid) = entry.and_then(|e| e.pgid) {
+        let supervised_exit = |e: &Entry| self.supervision.is_some() && e.exit.borrow().is_some();
+        if let Some(pgid) = entry.filter(|e| !supervised_exit(e)).and_then(|e| e.pgid) {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
         }
         if let Some(sup) = &self.supervision {

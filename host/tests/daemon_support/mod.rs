@@ -170,6 +170,9 @@ pub fn text(bytes: &[u8]) -> String {
 pub fn kill_containers(state: &Path) {
     let Ok(dirs) = std::fs::read_dir(state.join("containers")) else { return };
     for d in dirs.flatten() {
+        if d.path().join("exit.json").exists() {
+            continue; // reaped: the pid may be another process's by now
+        }
         if let Ok(pid) = std::fs::read_to_string(d.path().join("pid")) {
             let _ = Command::new("kill").args(["-KILL", &format!("-{}", pid.trim())]).status();
         }

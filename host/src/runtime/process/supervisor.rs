@@ -74,7 +74,11 @@ pub fn supervise(args: SuperviseArgs) -> i32 {
     }
     let _ = writeln!(report, "started {pid}");
     let _ = report.flush();
-    let status = match child.wait() {
+    let waited = child.wait();
+    // What is left of the container's process group goes with it (as `remove` would
+    // do); later, the pid may belong to another process, so nobody signals it again.
+    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+    let status = match waited {
         Ok(status) => {
             let signal = status.signal();
             ExitStatus {
