@@ -12,14 +12,20 @@
 //! | [`wasm`] | the wasmtime engine: plugins, fuel, deadlines |
 //! | [`events`] | a Kubernetes-style event recorder with aggregation |
 //! | [`lifecycle`] | the pod worker: container state machine, back-off, grace periods |
+//! | [`daemon`] | `hooklet serve`: the node daemon, re-adoption, redelivery, metrics |
+//! | [`store`] | durable state in SQLite: pods, events, hook output, the delivery journal |
+//! | [`api`] | the control API (hyper, unix socket + TCP with a bearer token) |
 //! | [`cli`] | the `hooklet` command line |
 
+pub mod api;
 pub mod cli;
+pub mod daemon;
 pub mod events;
 pub mod gostr;
 pub mod hooks;
 pub mod lifecycle;
 pub mod runtime;
 pub mod spec;
+pub mod store;
 pub mod testing;
 pub mod wasm;

@@ -5,6 +5,10 @@ use hooklet::cli::{self, Cli, Command};
 
 fn main() {
     let cli = Cli::parse();
+    if let Command::Supervise(args) = cli.command {
+        // A container's supervisor: no async runtime, no logging of its own.
+        std::process::exit(hooklet::runtime::process::supervisor::supervise(args));
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HOOKLET_LOG")
@@ -20,8 +24,11 @@ fn main() {
         }
     };
     let outcome = runtime.block_on(async {
-        match cli.command {
-            Command::Run(args) => cli::run(args).await,
+        match cli.command.into_client() {
+            Ok((args, command)) => cli::RunOutcome { exit_code: cli::run_client(args, command).await, reason: None },
+            Err(Command::Run(args)) => cli::run(args).await,
+            Err(Command::Serve(args)) => cli::serve(args).await,
+            Err(_) => unreachable!("every other command is a client command"),
         }
     });
     if let Some(reason) = &outcome.reason {

@@ -1,15 +1,24 @@
 //! The `hooklet` command line.
 
+pub mod client;
 pub mod describe;
 pub mod format;
+mod kubectl;
 mod run;
+mod serve;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use kubectl::run_client;
 pub use run::{run, RunOutcome};
+pub use serve::serve;
+
+use crate::lifecycle::{BackoffPolicy, NodeConfig};
+use crate::runtime::process::supervisor::SuperviseArgs;
+use crate::wasm::WasmConfig;
 
 /// Exit code: the pod did not run or terminate as its manifest asked.
 pub const EXIT_POD_FAILED: i32 = 1;
@@ -35,6 +44,182 @@ pub enum Command {
     /// terminated as asked; 1 when a pod did not (a one-line reason is printed);
     /// 2 for bad input (unreadable or invalid manifest).
     Run(RunArgs),
+
+    /// Run the node agent: pods survive restarts of hooklet, hooks are delivered at
+    /// least once, and the control API listens on a unix socket (and optionally TCP).
+    ///
+    /// SIGTERM/SIGINT stop the API, flush the state and exit 0; containers keep
+    /// running and the next `hooklet serve` with the same --state-dir adopts them.
+    Serve(ServeArgs),
+
+    /// Create the pods of a manifest on the daemon (like `kubectl apply -f`).
+    Apply {
+        /// Pod manifest (YAML or JSON; `-` for stdin).
+        #[arg(short = 'f', long = "filename", value_name = "FILE")]
+        file: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+
+    /// List pods, or show one (`hooklet get pods [NAME] [-o wide|json|yaml]`).
+    Get {
+        /// `pods` (also `pod`, `po`).
+        resource: String,
+        name: Option<String>,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum)]
+        output: Option<OutputFormat>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+
+    /// Show a pod in detail: containers, hook runs, events (`hooklet describe pod NAME`).
+    Describe {
+        /// `pod`.
+        resource: String,
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+
+    /// Delete a pod: PreStop hooks, stop signal, KILL after the grace period.
+    Delete {
+        /// `pod`.
+        resource: String,
+        name: String,
+        /// Seconds of grace (default: the pod's terminationGracePeriodSeconds).
+        #[arg(long, value_name = "SECONDS")]
+        grace_period: Option<i64>,
+        /// Wait until the pod is gone.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+
+    /// Print a container's log, or with --hooks its hook runs and their output.
+    Logs {
+        pod: String,
+        /// The container (needed when the pod has several).
+        #[arg(short = 'c', long)]
+        container: Option<String>,
+        /// Hook runs (PostStart, PreStop) with their output, instead of the container log.
+        #[arg(long)]
+        hooks: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+
+    /// List events, or follow them with --watch.
+    Events {
+        #[arg(short = 'w', long)]
+        watch: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+
+    /// Wasm plugins: `hooklet plugin list`.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+
+    /// Internal: a container's supervisor process (started by `hooklet serve`).
+    #[command(name = "__supervise", hide = true)]
+    Supervise(SuperviseArgs),
+}
+
+/// `hooklet plugin …`.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// List the plugins of the daemon's plugin directory.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// `-o` of `hooklet get`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Wide,
+    Json,
+    Yaml,
+}
+
+/// How client commands reach the daemon, and which namespace they mean.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Namespace.
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+    /// Every namespace (get, events).
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// The daemon: `unix:///path/to/hooklet.sock` (default: hooklet.sock in the
+    /// default state directory) or `http://HOST:PORT`.
+    #[arg(long, env = "HOOKLET_SERVER", value_name = "ADDRESS")]
+    pub server: Option<String>,
+    /// Bearer token for a TCP server (the daemon writes it to STATE_DIR/api-token).
+    #[arg(long, env = "HOOKLET_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// A client command with its arguments split off.
+#[derive(Debug)]
+pub enum ClientCommand {
+    Apply { file: String },
+    Get { resource: String, name: Option<String>, output: Option<OutputFormat> },
+    Describe { resource: String, name: String },
+    Delete { resource: String, name: String, grace_period: Option<i64>, wait: bool },
+    Logs { pod: String, container: Option<String>, hooks: bool },
+    Events { watch: bool },
+    PluginList,
+}
+
+impl Command {
+    /// The client command and its connection arguments, if this is one.
+    pub fn into_client(self) -> Result<(ClientArgs, ClientCommand), Command> {
+        Ok(match self {
+            Command::Apply { file, client } => (client, ClientCommand::Apply { file }),
+            Command::Get { resource, name, output, client } => (client, ClientCommand::Get { resource, name, output }),
+            Command::Describe { resource, name, client } => (client, ClientCommand::Describe { resource, name }),
+            Command::Delete { resource, name, grace_period, wait, client } => {
+                (client, ClientCommand::Delete { resource, name, grace_period, wait })
+            }
+            Command::Logs { pod, container, hooks, client } => (client, ClientCommand::Logs { pod, container, hooks }),
+            Command::Events { watch, client } => (client, ClientCommand::Events { watch }),
+            Command::Plugin { command: PluginCommand::List { client } } => (client, ClientCommand::PluginList),
+            other => return Err(other),
+        })
+    }
+}
+
+/// Flags of `hooklet serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where the state lives (database, token, socket, container logs); created
+    /// with mode 0700. Default: $HOOKLET_STATE_DIR, /var/lib/hooklet for root,
+    /// else ~/.local/state/hooklet.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// The API's unix socket (mode 0600). Default: STATE_DIR/hooklet.sock.
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+
+    /// Also serve the API on TCP at this address (e.g. 127.0.0.1:7443); every
+    /// request then needs `Authorization: Bearer <token>`.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// The TCP API token (at least 16 characters); default: STATE_DIR/api-token,
+    /// generated at first start.
+    #[arg(long, env = "HOOKLET_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    #[command(flatten)]
+    pub node: NodeArgs,
 }
 
 /// Flags of `hooklet run`.
@@ -43,10 +228,6 @@ pub struct RunArgs {
     /// Pod manifest: YAML or JSON, one or more `v1` Pods (multi-document YAML).
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     pub file: PathBuf,
-
-    /// Directory of wasm plugins (`NAME.wasm`, optional `NAME.toml`).
-    #[arg(long, value_name = "DIR", env = "HOOKLET_PLUGINS", default_value = "plugins")]
-    pub plugins: PathBuf,
 
     /// Delete the pods after this long (e.g. `10s`, `2m`); default: run until
     /// Ctrl-C/SIGTERM, or until every container has finished for good.
@@ -61,6 +242,17 @@ pub struct RunArgs {
     /// Where container logs (stdout/stderr) are written.
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+/// Node settings shared by `hooklet run` and `hooklet serve`.
+#[derive(Debug, Clone, Args)]
+pub struct NodeArgs {
+    /// Directory of wasm plugins (`NAME.wasm`, optional `NAME.toml`).
+    #[arg(long, value_name = "DIR", env = "HOOKLET_PLUGINS", default_value = "plugins")]
+    pub plugins: PathBuf,
 
     /// Put the kubelet's fixed texts ("PostStartHook failed") in hook failure events
     /// instead of the handler's failure detail.
@@ -78,6 +270,22 @@ pub struct RunArgs {
     /// Default fuel budget of one wasm hook delivery.
     #[arg(long, value_name = "UNITS")]
     pub wasm_fuel: Option<u64>,
+}
+
+impl NodeArgs {
+    /// The node configuration these flags ask for.
+    pub fn node_config(&self) -> NodeConfig {
+        let mut wasm = WasmConfig { plugin_dir: self.plugins.clone(), ..WasmConfig::default() };
+        if let Some(fuel) = self.wasm_fuel {
+            wasm.default_fuel = fuel;
+        }
+        NodeConfig {
+            backoff: BackoffPolicy { initial: self.backoff_initial, max: self.backoff_max, ..BackoffPolicy::default() },
+            redact_hook_messages: self.redact_hook_messages,
+            wasm,
+            ..NodeConfig::default()
+        }
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

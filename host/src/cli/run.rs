@@ -10,11 +10,10 @@ use tokio::signal::unix::{signal, SignalKind};
 use super::describe::describe_pod;
 use super::{RunArgs, EXIT_BAD_INPUT, EXIT_POD_FAILED};
 use crate::events::{Event, EventType};
-use crate::lifecycle::{BackoffPolicy, Node, NodeConfig, PodHandle, PodStatus};
+use crate::lifecycle::{Node, PodHandle, PodStatus};
 use crate::runtime::process::ProcessRuntime;
 use crate::spec::parse::parse_manifest_file;
 use crate::spec::{Pod, RestartPolicy};
-use crate::wasm::WasmConfig;
 
 /// How a `hooklet run` ended: the exit code and, when not 0, a one-line reason.
 #[derive(Debug)]
@@ -52,19 +51,6 @@ fn bad_input(reason: String) -> RunOutcome {
     RunOutcome { exit_code: EXIT_BAD_INPUT, reason: Some(reason) }
 }
 
-fn node_config(args: &RunArgs) -> NodeConfig {
-    let mut wasm = WasmConfig { plugin_dir: args.plugins.clone(), ..WasmConfig::default() };
-    if let Some(fuel) = args.wasm_fuel {
-        wasm.default_fuel = fuel;
-    }
-    NodeConfig {
-        backoff: BackoffPolicy { initial: args.backoff_initial, max: args.backoff_max, ..BackoffPolicy::default() },
-        redact_hook_messages: args.redact_hook_messages,
-        wasm,
-        ..NodeConfig::default()
-    }
-}
-
 async fn run_pods(args: &RunArgs, pods: Vec<Pod>) -> anyhow::Result<RunOutcome> {
     let log_dir = args.log_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("hooklet-logs"));
     // Signal handlers before anything starts: a SIGTERM that arrives once a pod runs
@@ -72,7 +58,7 @@ async fn run_pods(args: &RunArgs, pods: Vec<Pod>) -> anyhow::Result<RunOutcome> 
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let runtime = Arc::new(ProcessRuntime::new(&log_dir));
-    let node = Node::new(runtime, node_config(args)).context("starting the node agent")?;
+    let node = Node::new(runtime, args.node.node_config()).context("starting the node agent")?;
     let printer = tokio::spawn(print_events(node.events().subscribe(), Instant::now()));
     let handles: Vec<PodHandle> = pods.into_iter().map(|p| node.start_pod(p)).collect();
 

@@ -26,13 +26,13 @@ mod aggregate;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use aggregate::Aggregator;
 
 /// `Normal` or `Warning`, as in Kubernetes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventType {
     Normal,
     Warning,
@@ -49,12 +49,12 @@ impl std::fmt::Display for EventType {
 
 /// The object an event is about: a pod, or one of its containers (`field_path`
 /// `spec.containers{name}`, as the kubelet sets it).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ObjectRef {
     pub namespace: String,
     pub name: String,
     pub uid: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field_path: Option<String>,
 }
 
@@ -86,7 +86,7 @@ impl ObjectRef {
 }
 
 /// One (possibly merged) event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub object: ObjectRef,
     #[serde(rename = "type")]
@@ -98,7 +98,13 @@ pub struct Event {
     pub first_seen: SystemTime,
     pub last_seen: SystemTime,
     /// The reporting component, `hooklet`.
+    #[serde(skip_deserializing, default = "event_source")]
     pub source: &'static str,
+}
+
+/// The `source` of every event hooklet records.
+fn event_source() -> &'static str {
+    "hooklet"
 }
 
 /// Tunables for combining similar events (client-go's defaults).

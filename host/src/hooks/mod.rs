@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::runtime::{ContainerId, Runtime};
@@ -35,7 +35,7 @@ pub const HOOK_OUTPUT_LIMIT: usize = 16 * 1024;
 const WASM_TIMEOUT_BACKSTOP: Duration = Duration::from_millis(500);
 
 /// The handler kinds, in the order the kubelet checks them (plus `wasm`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum HandlerKind {
     Exec,
@@ -75,7 +75,7 @@ impl HandlerKind {
 }
 
 /// The identity of one hook delivery (for at-least-once delivery, D2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     pub id: String,
     pub attempt: u32,
@@ -118,7 +118,7 @@ pub struct HookLimits {
 }
 
 /// How a hook run ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "camelCase")]
 pub enum HookOutcome {
     Succeeded,
@@ -157,7 +157,7 @@ impl HookOutcome {
 }
 
 /// Fuel and memory a wasm delivery used (D8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WasmUsage {
     pub fuel_consumed: u64,
     pub fuel_budget: u64,
@@ -167,7 +167,7 @@ pub struct WasmUsage {
 }
 
 /// The record of one hook run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookRun {
     pub phase: HookPhase,
     pub kind: HandlerKind,
@@ -179,10 +179,10 @@ pub struct HookRun {
     pub outcome: HookOutcome,
     /// Bounded output: exec stdout+stderr, HTTP status line, wasm logs and stdio (D4).
     pub output: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wasm: Option<WasmUsage>,
     /// `host:port` when an HTTPS hook fell back to HTTP (`LifecycleHTTPFallback`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_fallback: Option<String>,
 }
 

@@ -16,27 +16,50 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::adopt::{container_config, remaining, AdoptedContainer, Redelivery};
 use super::backoff::Backoff;
+use super::deliver::Source;
 use super::grace::{kill_at, kill_grace};
 use super::pod::PodShared;
 use super::status::ContainerState;
 use crate::events::{EventType, ObjectRef};
 use crate::hooks::deadline::Deadline;
-use crate::hooks::message::redacted;
-use crate::hooks::{Delivery, HookLimits, HookOutcome, HookRun, HookTarget};
+use crate::hooks::{Delivery, HookLimits, HookOutcome};
 use crate::runtime::{ContainerConfig, ContainerId, ExitStatus, Signal};
 use crate::spec::{Container, HookPhase, RestartPolicy};
 
 /// A container instance whose process was started.
-struct Started {
-    id: ContainerId,
-    started_at: SystemTime,
+pub(super) struct Started {
+    pub id: ContainerId,
+    pub started_at: SystemTime,
+    /// A delivery to this instance left pending by an earlier hooklet process.
+    redelivery: Option<Redelivery>,
+    /// Its PreStop already completed (before a hooklet restart).
+    pre_stop_done: bool,
+    /// Its PostStart delivery, journaled as pending before the container started.
+    journaled: Option<Delivery>,
+}
+
+impl Started {
+    fn new(id: ContainerId, started_at: SystemTime) -> Self {
+        Started { id, started_at, redelivery: None, pre_stop_done: false, journaled: None }
+    }
+
+    fn take_redelivery(&mut self, phase: HookPhase) -> Option<Redelivery> {
+        match &self.redelivery {
+            Some(r) if r.phase == phase => self.redelivery.take(),
+            _ => None,
+        }
+    }
 }
 
 /// Why a started container is being killed.
 enum KillReason {
     Deletion,
     PostStartFailed(String),
+    /// A kill that was under way when hooklet stopped (not a deletion): termination
+    /// began at this wall-clock time with this grace.
+    Resumed(SystemTime, Duration),
 }
 
 /// The states of the machine.
@@ -52,9 +75,9 @@ enum Step {
 
 /// Drives one container of a pod.
 pub(super) struct ContainerWorker {
-    shared: Arc<PodShared>,
-    index: usize,
-    container: Arc<Container>,
+    pub(super) shared: Arc<PodShared>,
+    pub(super) index: usize,
+    pub(super) container: Arc<Container>,
     object: ObjectRef,
     backoff: Backoff,
     instances: u32,
@@ -70,9 +93,13 @@ impl ContainerWorker {
 
     /// Runs the machine; `first_start` fires once the first start attempt (PostStart
     /// included) is over, so the pod worker can start the next container.
-    pub(super) async fn run(mut self, first_start: oneshot::Sender<()>) {
+    /// `adopted`: resume a container instance of an earlier hooklet process.
+    pub(super) async fn run(mut self, first_start: oneshot::Sender<()>, adopted: Option<AdoptedContainer>) {
         let mut first_start = Some(first_start);
-        let mut step = Step::Start;
+        let mut step = match adopted {
+            Some(adopted) => self.adopted_step(adopted),
+            None => Step::Start,
+        };
         loop {
             step = match step {
                 Step::Start => self.start().await,
@@ -96,7 +123,40 @@ impl ContainerWorker {
         }
     }
 
-    fn event(&self, event_type: EventType, reason: &str, message: &str) {
+    /// Where an adopted container resumes.
+    fn adopted_step(&mut self, adopted: AdoptedContainer) -> Step {
+        let deleting = self.shared.deleting.is_cancelled();
+        match adopted {
+            AdoptedContainer::Start => Step::Start,
+            AdoptedContainer::Done => Step::Done,
+            AdoptedContainer::Exited { id, started_at, exit } => {
+                self.instances = 1;
+                Step::Exited(Some(Started::new(id, started_at)), exit, None)
+            }
+            AdoptedContainer::Live { id, started_at, redelivery, pre_stop_done } => {
+                self.instances = 1;
+                let phase = redelivery.as_ref().map(|r| r.phase);
+                let termination = redelivery.as_ref().and_then(|r| r.termination);
+                let started = Started { id, started_at, redelivery, pre_stop_done, journaled: None };
+                match phase {
+                    // Deletion cancels a redelivered PostStart as it would the original.
+                    Some(HookPhase::PostStart) => Step::PostStart(started),
+                    _ if deleting => Step::Kill(started, KillReason::Deletion),
+                    Some(HookPhase::PreStop) => {
+                        let (began, grace) =
+                            termination.unwrap_or_else(|| (SystemTime::now(), kill_grace(&self.shared.pod.spec)));
+                        Step::Kill(started, KillReason::Resumed(began, grace))
+                    }
+                    None => {
+                        self.shared.update_container(self.index, |c| c.started = true);
+                        Step::Running(started)
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn event(&self, event_type: EventType, reason: &str, message: &str) {
         self.shared.node.events.record(&self.object, event_type, reason, message);
     }
 
@@ -105,15 +165,7 @@ impl ContainerWorker {
     }
 
     fn config(&self) -> ContainerConfig {
-        let c = &self.container;
-        ContainerConfig {
-            pod: self.shared.pod_ref(),
-            name: c.name.clone(),
-            image: c.image.clone(),
-            argv: c.command.iter().chain(c.args.iter()).cloned().collect(),
-            env: c.env.iter().map(|e| (e.name.clone(), e.value.clone())).collect(),
-            working_dir: c.working_dir.as_ref().map(Into::into),
-        }
+        container_config(&self.shared.pod, self.index)
     }
 
     async fn start(&mut self) -> Step {
@@ -138,8 +190,20 @@ impl ContainerWorker {
         let name = &self.container.name;
         self.shared.update_container(self.index, |c| c.container_id = Some(format!("{}://{id}", runtime.name())));
         self.event(EventType::Normal, "Created", &format!("Created container: {name}"));
+        // PostStart is journaled before the start: a crash right after the start
+        // still finds it pending (kubernetes#60053 cannot happen).
+        let post_start = self.container.hook(HookPhase::PostStart).map(|_| {
+            let entry = self.journal_entry(&id, HookPhase::PostStart, &Delivery::new(), None);
+            self.journal_pending(&entry);
+            entry
+        });
         if let Err(err) = runtime.start(&id).await {
             let message = format!("{err:#}");
+            if let Some(entry) = &post_start {
+                if let Err(err) = self.shared.node.journal.abandoned(entry, "ContainerNotStarted") {
+                    tracing::error!("journaling an abandoned PostStart failed: {err:#}");
+                }
+            }
             self.event(EventType::Warning, "Failed", &format!("Error: {message}"));
             let _ = runtime.remove(&id).await;
             return self.start_failed(message);
@@ -147,7 +211,8 @@ impl ContainerWorker {
         self.event(EventType::Normal, "Started", &format!("Started container {name}"));
         let started_at = SystemTime::now();
         self.set_state(ContainerState::Running { started_at });
-        Step::PostStart(Started { id, started_at })
+        let journaled = post_start.map(|e| e.delivery);
+        Step::PostStart(Started { journaled, ..Started::new(id, started_at) })
     }
 
     /// A container that could not be created or started counts as exited with 128
@@ -157,53 +222,18 @@ impl ContainerWorker {
         Step::Exited(None, exit, Some(message))
     }
 
-    fn hook_target(&self, started: &Started, phase: HookPhase) -> HookTarget {
-        HookTarget {
-            pod: self.shared.pod.clone(),
-            container: self.container.clone(),
-            container_id: started.id.clone(),
-            pod_ip: self.shared.status.borrow().pod_ip,
-            phase,
-            delivery: Delivery::new(),
-        }
-    }
-
-    /// Records a hook run on the container and emits the events it calls for.
-    fn record_hook(&self, run: &HookRun) {
-        let keep = self.shared.node.config.hook_history.max(1);
-        self.shared.update_container(self.index, |c| {
-            if let Some(w) = &run.wasm {
-                c.wasm_fuel_total += w.fuel_consumed;
-            }
-            c.hooks.push(run.clone());
-            let excess = c.hooks.len().saturating_sub(keep);
-            c.hooks.drain(..excess);
-        });
-        if let Some(target) = &run.http_fallback {
-            let message = format!("request to HTTPS lifecycle hook {target} got HTTP response, retry with HTTP succeeded");
-            self.shared.pod_event(EventType::Warning, "LifecycleHTTPFallback", &message);
-        }
-        if let Some(failure) = run.outcome.failure() {
-            tracing::warn!(container = %self.container.name, "{failure}");
-            let reason = format!("Failed{}Hook", run.phase.as_str());
-            let message = if self.shared.node.config.redact_hook_messages {
-                redacted(run.phase)
-            } else {
-                failure.to_string()
-            };
-            self.event(EventType::Warning, &reason, &message);
-        }
-    }
-
-    async fn post_start(&mut self, started: Started) -> Step {
+    async fn post_start(&mut self, mut started: Started) -> Step {
         let Some(handler) = self.container.hook(HookPhase::PostStart).cloned() else {
             self.shared.update_container(self.index, |c| c.started = true);
             return Step::Running(started);
         };
         let limits = HookLimits { deadline: None, cancel: self.shared.deleting.child_token() };
-        let target = self.hook_target(&started, HookPhase::PostStart);
-        let run = self.shared.node.hooks.run(&target, &handler, limits).await;
-        self.record_hook(&run);
+        let source = match (started.take_redelivery(HookPhase::PostStart), started.journaled.take()) {
+            (Some(r), _) => Source::Redelivered(r),
+            (None, Some(d)) => Source::Journaled(d),
+            (None, None) => Source::Fresh,
+        };
+        let run = self.deliver(&started, HookPhase::PostStart, &handler, limits, source, None).await;
         match run.outcome.failure() {
             None => {
                 self.shared.update_container(self.index, |c| c.started = true);
@@ -229,31 +259,35 @@ impl ContainerWorker {
     }
 
     /// `killContainer`: Killing event, PreStop within the grace, stop signal, KILL.
-    async fn kill(&mut self, started: Started, reason: KillReason) -> Step {
+    async fn kill(&mut self, mut started: Started, reason: KillReason) -> Step {
         let name = self.container.name.clone();
         let (message, deadline, post_start_failure) = match reason {
             KillReason::Deletion => {
                 let deadline = self.shared.termination_deadline().expect("deletion sets a deadline");
-                (format!("Stopping container {name}"), deadline, None)
+                (Some(format!("Stopping container {name}")), deadline, None)
             }
             KillReason::PostStartFailed(failure) => {
                 // The kubelet's `killContainer` with no override: the pod's TGPS. A
                 // deletion arriving meanwhile does not shorten this kill; it is bounded
                 // by the TGPS anyway and the pod's own containers are then stopped.
                 let at = Instant::now() + kill_grace(&self.shared.pod.spec);
-                ("FailedPostStartHook".to_string(), Deadline::fixed(at), Some(failure))
+                (Some("FailedPostStartHook".to_string()), Deadline::fixed(at), Some(failure))
             }
+            // Its Killing event was recorded before the restart.
+            KillReason::Resumed(began, grace) => (None, Deadline::fixed(Instant::now() + remaining(began, grace)), None),
         };
-        self.event(EventType::Normal, "Killing", &message);
+        if let Some(message) = message {
+            self.event(EventType::Normal, "Killing", &message);
+        }
+        let termination = self.termination_times(&deadline);
         let runtime = self.shared.node.runtime.clone();
         let already_exited = tokio::time::timeout(Duration::ZERO, runtime.wait(&started.id)).await.is_ok();
         if let Some(handler) = self.container.hook(HookPhase::PreStop).cloned() {
             // No PreStop for a container that already exited, nor without time to run.
-            if !already_exited && deadline.at() > Instant::now() {
+            if !already_exited && deadline.at() > Instant::now() && !started.pre_stop_done {
                 let limits = HookLimits { deadline: Some(deadline.clone()), cancel: CancellationToken::new() };
-                let target = self.hook_target(&started, HookPhase::PreStop);
-                let run = self.shared.node.hooks.run(&target, &handler, limits).await;
-                self.record_hook(&run);
+                let source = started.take_redelivery(HookPhase::PreStop).map_or(Source::Fresh, Source::Redelivered);
+                let run = self.deliver(&started, HookPhase::PreStop, &handler, limits, source, Some(termination)).await;
                 if run.outcome == HookOutcome::GraceExpired {
                     tracing::info!(container = %name, "PreStop hook not completed in grace period");
                 }
@@ -262,6 +296,16 @@ impl ContainerWorker {
         let exit = self.stop(&started.id, deadline).await;
         let message = post_start_failure;
         Step::Exited(Some(started), exit, message)
+    }
+
+    /// When this termination began (wall clock) and its grace, for the journal: a
+    /// deletion began when it was requested; any other kill begins now.
+    fn termination_times(&self, deadline: &Deadline) -> (SystemTime, Duration) {
+        let now = SystemTime::now();
+        let end = now + deadline.at().saturating_duration_since(Instant::now());
+        let began = self.shared.status.borrow().deletion_requested_at.filter(|_| self.shared.deleting.is_cancelled());
+        let began = began.unwrap_or(now);
+        (began, end.duration_since(began).unwrap_or_default())
     }
 
     /// Stop signal now, KILL at the deadline (but not before the minimal window).

@@ -28,16 +28,21 @@
 //! # Ok(()) }
 //! ```
 
+pub mod adopt;
 pub mod backoff;
 mod container;
+mod deliver;
 pub mod grace;
+pub mod journal;
 mod pod;
 pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use adopt::{AdoptedContainer, Adoption, Redelivery};
 pub use backoff::BackoffPolicy;
+pub use journal::{DeliveryJournal, JournalEntry, MemoryJournal, NoJournal};
 pub use pod::PodHandle;
 pub use status::{ContainerState, ContainerStatus, PodPhase, PodStatus};
 
@@ -85,11 +90,21 @@ pub struct Node {
     hooks: HookRunner,
     events: EventRecorder,
     config: NodeConfig,
+    journal: Arc<dyn DeliveryJournal>,
 }
 
 impl Node {
     /// A node running containers on `runtime`, with its own wasm engine and HTTP client.
     pub fn new(runtime: Arc<dyn Runtime>, config: NodeConfig) -> anyhow::Result<Arc<Node>> {
+        Self::with_journal(runtime, config, Arc::new(NoJournal))
+    }
+
+    /// A node that journals every hook delivery in `journal` (D2).
+    pub fn with_journal(
+        runtime: Arc<dyn Runtime>,
+        config: NodeConfig,
+        journal: Arc<dyn DeliveryJournal>,
+    ) -> anyhow::Result<Arc<Node>> {
         let wasm = WasmHost::new(config.wasm.clone())?;
         let http = HttpHookClient::new(format!("kube-lifecycle/{KUBE_VERSION}"));
         let hooks = HookRunner::new(runtime.clone(), http, wasm);
@@ -98,6 +113,7 @@ impl Node {
             hooks,
             events: EventRecorder::new(),
             config,
+            journal,
         }))
     }
 
@@ -113,6 +129,18 @@ impl Node {
 
     /// Starts a (parsed, validated) pod and returns its handle.
     pub fn start_pod(self: &Arc<Self>, pod: Pod) -> PodHandle {
-        PodHandle::spawn(self.clone(), pod)
+        PodHandle::spawn(self.clone(), pod, None)
+    }
+
+    /// Resumes a pod whose containers outlived an earlier hooklet process: adopted
+    /// containers are not started again, pending deliveries are redelivered, and a
+    /// deletion under way keeps its original deadline.
+    pub fn adopt_pod(self: &Arc<Self>, pod: Pod, adoption: Adoption) -> PodHandle {
+        PodHandle::spawn(self.clone(), pod, Some(adoption))
+    }
+
+    /// The container runtime.
+    pub fn runtime(&self) -> &Arc<dyn Runtime> {
+        &self.runtime
     }
 }

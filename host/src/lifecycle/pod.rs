@@ -1,13 +1,14 @@
 //! One pod: its handle, its shared state and its worker task.
 
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::adopt::{remaining, AdoptedContainer, Adoption};
 use super::container::ContainerWorker;
 use super::grace::effective_grace;
 use super::status::{ContainerState, ContainerStatus, PodPhase, PodStatus};
@@ -66,7 +67,7 @@ pub struct PodHandle {
 }
 
 impl PodHandle {
-    pub(super) fn spawn(node: Arc<Node>, pod: Pod) -> PodHandle {
+    pub(super) fn spawn(node: Arc<Node>, pod: Pod, adoption: Option<Adoption>) -> PodHandle {
         let object = ObjectRef::pod(pod.namespace(), &pod.metadata.name, pod.uid());
         let containers = pod
             .spec
@@ -84,14 +85,22 @@ impl PodHandle {
                 wasm_fuel_total: 0,
             })
             .collect();
-        let (status, _) = watch::channel(PodStatus {
+        let fresh = PodStatus {
             phase: PodPhase::Pending,
             pod_ip: None,
             containers,
             deletion_requested_at: None,
             deletion_grace_seconds: None,
             finished: false,
-        });
+        };
+        let (initial, adopted) = match adoption {
+            Some(a) if a.status.containers.len() == fresh.containers.len() => {
+                (PodStatus { finished: false, ..a.status }, Some(a.containers))
+            }
+            _ => (fresh, None),
+        };
+        let resume_deletion = initial.deletion_requested_at.zip(initial.deletion_grace_seconds);
+        let (status, _) = watch::channel(initial);
         let shared = Arc::new(PodShared {
             node,
             pod: Arc::new(pod),
@@ -100,8 +109,19 @@ impl PodHandle {
             deleting: CancellationToken::new(),
             termination: Mutex::new(None),
         });
-        tokio::spawn(run(shared.clone()));
+        if let Some((began, grace)) = resume_deletion {
+            // A deletion under way when hooklet stopped keeps its original deadline.
+            let left = remaining(began, Duration::from_secs(grace));
+            *shared.termination.lock().unwrap_or_else(|e| e.into_inner()) = Some(deadline(Instant::now() + left).0);
+            shared.deleting.cancel();
+        }
+        tokio::spawn(run(shared.clone(), adopted));
         PodHandle { shared }
+    }
+
+    /// A receiver that sees every status change (for persisting it).
+    pub fn subscribe(&self) -> watch::Receiver<PodStatus> {
+        self.shared.status.subscribe()
     }
 
     /// The pod as applied (with defaults).
@@ -162,7 +182,7 @@ impl PodHandle {
 }
 
 /// The pod worker: sandbox, containers in order, wait for all, clean up.
-async fn run(shared: Arc<PodShared>) {
+async fn run(shared: Arc<PodShared>, adopted: Option<Vec<AdoptedContainer>>) {
     let node = shared.node.clone();
     match node.runtime.create_sandbox(&shared.pod_ref()).await {
         Ok(sandbox) => shared.status.send_modify(|s| s.pod_ip = sandbox.ip),
@@ -174,11 +194,14 @@ async fn run(shared: Arc<PodShared>) {
     }
     let mut workers = JoinSet::new();
     for index in 0..shared.pod.spec.containers.len() {
-        if shared.deleting.is_cancelled() {
-            break;
+        let adopted = adopted.as_ref().and_then(|a| a.get(index).cloned());
+        // An adopted instance is resumed even during deletion (its PreStop, its stop).
+        let resumed = matches!(adopted, Some(AdoptedContainer::Live { .. } | AdoptedContainer::Exited { .. }));
+        if shared.deleting.is_cancelled() && !resumed {
+            continue;
         }
         let (first_start, started) = oneshot::channel();
-        workers.spawn(ContainerWorker::new(shared.clone(), index).run(first_start));
+        workers.spawn(ContainerWorker::new(shared.clone(), index).run(first_start, adopted));
         // A container's start, PostStart included, blocks the next one (spec 2.3).
         tokio::select! {
             _ = started => {}

@@ -3,19 +3,19 @@
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::hooks::HookRun;
 use crate::runtime::ExitStatus;
 use crate::spec::RestartPolicy;
 
 /// `containerStatuses[].state`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum ContainerState {
     Waiting {
         reason: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
     Running {
@@ -23,12 +23,12 @@ pub enum ContainerState {
     },
     Terminated {
         exit_code: i32,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         signal: Option<i32>,
         reason: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         started_at: Option<SystemTime>,
         finished_at: SystemTime,
     },
@@ -67,15 +67,15 @@ impl ContainerState {
 }
 
 /// `containerStatuses[]`, plus hooklet's hook records (D4, D8).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStatus {
     pub name: String,
     pub image: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_id: Option<String>,
     pub state: ContainerState,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_state: Option<ContainerState>,
     /// True once the container runs and its PostStart completed.
     pub started: bool,
@@ -87,7 +87,7 @@ pub struct ContainerStatus {
 }
 
 /// `status.phase`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PodPhase {
     Pending,
     Running,
@@ -96,17 +96,17 @@ pub enum PodPhase {
 }
 
 /// A pod's status.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodStatus {
     pub phase: PodPhase,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_ip: Option<IpAddr>,
     pub containers: Vec<ContainerStatus>,
     /// When deletion was requested, and with which effective grace (seconds).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_requested_at: Option<SystemTime>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_grace_seconds: Option<u64>,
     /// True once every container is done and the sandbox is gone.
     pub finished: bool,

@@ -13,12 +13,12 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use nix::sys::signal::Signal;
 
 /// A container's identity within a runtime.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ContainerId(pub String);
 
 impl std::fmt::Display for ContainerId {
@@ -75,13 +75,24 @@ pub struct ExecResult {
 }
 
 /// How a container's main process ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExitStatus {
     /// The exit code as Kubernetes reports it: the code, or 128 + signal.
     pub exit_code: i32,
     /// The signal that killed it, if any.
     pub signal: Option<i32>,
     pub finished_at: SystemTime,
+}
+
+/// What a runtime found when asked to adopt a container it did not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Adopted {
+    /// The container's process is still running; it is now managed again.
+    Running,
+    /// The container exited while nobody watched; this is how.
+    Exited(ExitStatus),
+    /// Nothing is known about this container (never started, or removed).
+    Unknown,
 }
 
 /// A container runtime. All methods are cancel-safe: dropping a future abandons
@@ -115,4 +126,13 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Removes a container, killing anything left of it. Idempotent.
     async fn remove(&self, id: &ContainerId) -> anyhow::Result<()>;
+
+    /// Takes over a container started by an earlier hooklet process (re-adoption
+    /// after a restart or crash). After `Running` or `Exited` the container can be
+    /// waited for, signalled, exec'd into and removed as if this process started it.
+    /// Runtimes whose containers do not outlive hooklet report `Unknown`.
+    async fn adopt(&self, id: &ContainerId, config: ContainerConfig) -> anyhow::Result<Adopted> {
+        let _ = (id, config);
+        Ok(Adopted::Unknown)
+    }
 }

@@ -7,6 +7,12 @@
 //! `127.0.0.1`. Exits are observed through the child's wait future (SIGCHLD), not by
 //! polling. Exec hooks run as processes with the container's environment and working
 //! directory; a dropped exec kills its whole process group.
+//!
+//! In **supervised** mode ([`ProcessRuntime::supervised`], used by `hooklet serve`)
+//! each container runs under its own `hooklet __supervise` process ([`supervisor`]),
+//! outside hooklet's process group, which records the container's pid and exit status
+//! in a per-container directory: containers outlive hooklet, and a restarted hooklet
+//! adopts them ([`Runtime::adopt`]) with their exit status and log.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -25,8 +31,13 @@ use tokio::process::Command;
 use tokio::sync::watch;
 
 use super::{
-    ContainerConfig, ContainerId, ExecRequest, ExecResult, ExitStatus, PodRef, Runtime, Sandbox,
+    Adopted, ContainerConfig, ContainerId, ExecRequest, ExecResult, ExitStatus, PodRef, Runtime,
+    Sandbox,
 };
+pub use supervised::Supervision;
+
+mod supervised;
+pub mod supervisor;
 
 /// The base `PATH` of containers and exec hooks.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -45,6 +56,8 @@ struct Entry {
 pub struct ProcessRuntime {
     log_dir: PathBuf,
     containers: Mutex<HashMap<ContainerId, Entry>>,
+    /// Supervised mode: containers outlive hooklet and can be adopted.
+    supervision: Option<Supervision>,
 }
 
 impl ProcessRuntime {
@@ -53,7 +66,32 @@ impl ProcessRuntime {
         ProcessRuntime {
             log_dir: log_dir.into(),
             containers: Mutex::new(HashMap::new()),
+            supervision: None,
         }
+    }
+
+    /// A runtime whose containers run under a per-container supervisor process
+    /// (`exe __supervise`, state under `run_dir`), so that they keep running when
+    /// hooklet stops or crashes, and a later hooklet can [`Runtime::adopt`] them.
+    pub fn supervised(log_dir: impl Into<PathBuf>, run_dir: impl Into<PathBuf>, exe: impl Into<PathBuf>) -> Self {
+        ProcessRuntime {
+            supervision: Some(Supervision { run_dir: run_dir.into(), exe: exe.into() }),
+            ..Self::new(log_dir)
+        }
+    }
+
+    /// Supervised mode: kills and forgets every supervised container whose id is not
+    /// in `known` (instances a crashed hooklet started but never recorded). Returns them.
+    pub fn reap_orphans(&self, known: &std::collections::HashSet<String>) -> Vec<String> {
+        match &self.supervision {
+            Some(sup) => supervised::reap_orphans(sup, known),
+            None => Vec::new(),
+        }
+    }
+
+    fn insert(&self, id: ContainerId, config: ContainerConfig, pgid: Option<i32>, exit: watch::Sender<Option<ExitStatus>>) {
+        let entry = Entry { config, pgid, exit };
+        self.containers.lock().unwrap_or_else(|e| e.into_inner()).insert(id, entry);
     }
 
     /// The log file of a container (stdout and stderr, appended across restarts).
@@ -164,15 +202,7 @@ impl Runtime for ProcessRuntime {
         }
         let id = ContainerId(uuid::Uuid::new_v4().simple().to_string());
         let (exit, _) = watch::channel(None);
-        let entry = Entry {
-            config,
-            pgid: None,
-            exit,
-        };
-        self.containers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), entry);
+        self.insert(id.clone(), config, None, exit);
         Ok(id)
     }
 
@@ -182,6 +212,14 @@ impl Runtime for ProcessRuntime {
         if let Some(dir) = log_path.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create log directory {}", dir.display()))?;
+        }
+        if let Some(sup) = &self.supervision {
+            let exit = self.with_entry(id, |e| Ok(e.exit.clone()))?;
+            let pgid = supervised::start(sup, id, &config, &log_path, exit).await?;
+            return self.with_entry(id, |e| {
+                e.pgid = Some(pgid);
+                Ok(())
+            });
         }
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -277,10 +315,14 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn signal(&self, id: &ContainerId, signal: Signal) -> anyhow::Result<()> {
-        let pgid = self.with_entry(id, |e| Ok(e.pgid))?;
+        let (pgid, exited) = self.with_entry(id, |e| Ok((e.pgid, e.exit.borrow().is_some())))?;
         let Some(pgid) = pgid else {
             bail!("container {id} was never started");
         };
+        if exited && self.supervision.is_some() {
+            // Its supervisor reaped it: the pid may belong to another process by now.
+            return Ok(());
+        }
         match killpg(Pid::from_raw(pgid), signal) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
             Err(err) => Err(anyhow!("sending {signal} to container {id}: {err}")),
@@ -302,10 +344,21 @@ impl Runtime for ProcessRuntime {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
-        if let Some(pgid) = entry.and_then(|e| e.pgid) {
+        let supervised_exit = |e: &Entry| self.supervision.is_some() && e.exit.borrow().is_some();
+        if let Some(pgid) = entry.filter(|e| !supervised_exit(e)).and_then(|e| e.pgid) {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
         }
+        if let Some(sup) = &self.supervision {
+            supervised::forget(sup, id);
+        }
         Ok(())
+    }
+
+    async fn adopt(&self, id: &ContainerId, config: ContainerConfig) -> anyhow::Result<Adopted> {
+        match &self.supervision {
+            Some(sup) => supervised::adopt(self, sup, id, config).await,
+            None => Ok(Adopted::Unknown),
+        }
     }
 }
 

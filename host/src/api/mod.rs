@@ -1,0 +1,144 @@
+//! The control API: HTTP/1.1 with JSON bodies, served by hyper on a unix socket
+//! (mode 0600) and optionally on TCP, where every request needs
+//! `Authorization: Bearer <token>`; without a valid token the answer is a bare 401.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/healthz` | `{"status":"ok"}` |
+//! | GET | `/metrics` | Prometheus text |
+//! | GET, POST | `/v1/pods` | list (`?namespace=`), apply ([`types::ApplyRequest`]) |
+//! | GET, DELETE | `/v1/namespaces/NS/pods/NAME` | get (with events), delete (`?gracePeriodSeconds=`) |
+//! | GET | `/v1/namespaces/NS/pods/NAME/log` | container log (`?container=`) |
+//! | GET | `/v1/namespaces/NS/pods/NAME/hooks` | hook runs with output (`?container=`) |
+//! | GET | `/v1/events` | events (`?namespace=&pod=`), `&watch=true` streams NDJSON |
+//! | GET | `/v1/plugins` | the plugin directory |
+
+pub mod body;
+pub mod error;
+mod routes;
+pub mod types;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{header, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio_util::sync::CancellationToken;
+
+use crate::daemon::Daemon;
+
+/// The bound listeners of the API.
+pub struct Listeners {
+    pub unix: UnixListener,
+    pub socket_path: PathBuf,
+    /// TCP, with the token every request must carry.
+    pub tcp: Option<(TcpListener, Arc<String>)>,
+}
+
+/// Binds the unix socket (mode 0600; a stale socket file is replaced, a live one
+/// refused) and, if asked, the TCP address.
+pub async fn bind(socket: &Path, tcp: Option<(&str, String)>) -> anyhow::Result<Listeners> {
+    use std::os::unix::fs::PermissionsExt;
+    if socket.exists() {
+        if tokio::net::UnixStream::connect(socket).await.is_ok() {
+            anyhow::bail!("another hooklet daemon is serving on {}; stop it first, or give this one another --socket", socket.display());
+        }
+        std::fs::remove_file(socket).with_context(|| format!("removing the stale socket {}", socket.display()))?;
+    }
+    let unix = UnixListener::bind(socket).with_context(|| format!("cannot listen on unix socket {}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot set mode 0600 on {}", socket.display()))?;
+    let tcp = match tcp {
+        Some((addr, token)) => {
+            let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on --listen {addr}"))?;
+            Some((listener, Arc::new(token)))
+        }
+        None => None,
+    };
+    Ok(Listeners { unix, socket_path: socket.to_path_buf(), tcp })
+}
+
+/// Serves the API until `shutdown` is cancelled; then stops accepting and returns.
+pub async fn serve(daemon: Arc<Daemon>, listeners: Listeners, shutdown: CancellationToken) {
+    let Listeners { unix, socket_path, tcp } = listeners;
+    let tcp_task = tcp.map(|(listener, token)| tokio::spawn(accept_tcp(daemon.clone(), listener, token, shutdown.clone())));
+    loop {
+        tokio::select! {
+            accepted = unix.accept() => match accepted {
+                Ok((stream, _)) => spawn_connection(daemon.clone(), stream, None, shutdown.clone()),
+                Err(err) => tracing::warn!("accepting on the unix socket: {err}"),
+            },
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    if let Some(task) = tcp_task {
+        let _ = task.await;
+    }
+    let _ = std::fs::remove_file(&socket_path);
+    tracing::info!("the API stopped accepting connections");
+}
+
+async fn accept_tcp(daemon: Arc<Daemon>, listener: TcpListener, token: Arc<String>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    tracing::debug!(%peer, "TCP connection");
+                    spawn_connection(daemon.clone(), stream, Some(token.clone()), shutdown.clone());
+                }
+                Err(err) => tracing::warn!("accepting on TCP: {err}"),
+            },
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+fn spawn_connection(
+    daemon: Arc<Daemon>,
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    token: Option<Arc<String>>,
+    shutdown: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let service = service_fn(move |req| {
+            let (daemon, token) = (daemon.clone(), token.clone());
+            async move { Ok::<_, std::convert::Infallible>(handle(daemon, token.as_deref(), req).await) }
+        });
+        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        tokio::select! {
+            result = connection => if let Err(err) = result {
+                tracing::debug!("API connection ended: {err}");
+            },
+            _ = shutdown.cancelled() => {}
+        }
+    });
+}
+
+async fn handle(daemon: Arc<Daemon>, token: Option<&String>, req: Request<hyper::body::Incoming>) -> Response<body::Body> {
+    if let Some(token) = token {
+        if !authorized(&req, token) {
+            return Response::builder().status(StatusCode::UNAUTHORIZED).body(body::empty()).expect("a valid response");
+        }
+    }
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let response = routes::route(&daemon, req).await.unwrap_or_else(body::error);
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "API request");
+    response
+}
+
+/// Does the request carry `Authorization: Bearer <token>`? (constant-time compare)
+fn authorized<B>(req: &Request<B>, token: &str) -> bool {
+    let Some(given) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some(given) = given.strip_prefix("Bearer ") else {
+        return false;
+    };
+    let (a, b) = (given.as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,108 @@
+//! The JSON bodies of the control API, shared by the daemon and the CLI client.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::Event;
+use crate::lifecycle::PodStatus;
+use crate::spec::Pod;
+
+/// `POST /v1/pods`: a manifest to apply (YAML or JSON text, one or more Pods).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApplyRequest {
+    /// The manifest text.
+    pub manifest: String,
+    /// The file name, used in error messages (`pod.yaml: Pod "web" is invalid: …`).
+    #[serde(default)]
+    pub filename: Option<String>,
+}
+
+/// What applying did to one pod.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Applied {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    /// `created` or `unchanged`.
+    pub result: String,
+}
+
+/// `POST /v1/pods` response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApplyResponse {
+    pub pods: Vec<Applied>,
+    /// Fields of the manifest hooklet ignores, one line each.
+    pub warnings: Vec<String>,
+}
+
+/// A pod as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodView {
+    pub pod: Pod,
+    pub status: PodStatus,
+    pub applied_at: SystemTime,
+    /// The pod's events (`GET` of one pod only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<Event>,
+}
+
+/// `GET /v1/pods` response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PodList {
+    pub items: Vec<PodView>,
+}
+
+/// `GET /v1/events` response (the watch form streams one [`Event`] per line).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventList {
+    pub items: Vec<Event>,
+}
+
+/// One hook run of a container, with its output (`GET …/hooks`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HookRunView {
+    pub container: String,
+    pub run: crate::hooks::HookRun,
+}
+
+/// `GET …/hooks` response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HookRunList {
+    pub items: Vec<HookRunView>,
+}
+
+/// One plugin in the plugin directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginView {
+    pub name: String,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Why the manifest (`NAME.toml`) could not be read, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_error: Option<String>,
+    /// Fuel consumed by this plugin's deliveries since the daemon started.
+    pub fuel_consumed: u64,
+}
+
+/// `GET /v1/plugins` response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PluginList {
+    pub plugin_dir: String,
+    pub items: Vec<PluginView>,
+}
+
+/// The body of every 4xx/5xx response except 401 (which has none).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What is wrong and how to fix it.
+    pub error: String,
+    /// The request field (or query parameter, or manifest field path) at fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}

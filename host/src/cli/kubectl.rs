@@ -1,0 +1,271 @@
+//! The kubectl-shaped client commands: apply, get, describe, delete, logs, events,
+//! plugin list. Each prints what kubectl would and returns an exit code.
+
+use std::io::Write;
+
+use http_body_util::BodyExt;
+use hyper::Method;
+
+use super::client::{Client, ClientError};
+use super::describe::describe_pod;
+use super::format::{age, table};
+use super::{ClientArgs, ClientCommand, OutputFormat};
+use crate::api::types::{ApplyRequest, ApplyResponse, EventList, HookRunList, PluginList, PodList, PodView};
+use crate::events::Event;
+use crate::lifecycle::ContainerState;
+
+/// Runs a client command; returns the process exit code (0 ok, 1 error, 2 bad input).
+pub async fn run_client(args: ClientArgs, command: ClientCommand) -> i32 {
+    let client = match Client::new(args.server.as_deref(), args.token.clone()) {
+        Ok(c) => c,
+        Err(err) => return fail(&err),
+    };
+    let result = async {
+        match command {
+            ClientCommand::Apply { file } => apply(&client, &file).await,
+            ClientCommand::Get { resource, name, output } => {
+                check_resource(&resource).map_err(ClientError)?;
+                get(&client, &args, name.as_deref(), output).await
+            }
+            ClientCommand::Describe { resource, name } => {
+                check_resource(&resource).map_err(ClientError)?;
+                describe(&client, &args, &name).await
+            }
+            ClientCommand::Delete { resource, name, grace_period, wait } => {
+                check_resource(&resource).map_err(ClientError)?;
+                delete(&client, &args, &name, grace_period, wait).await
+            }
+            ClientCommand::Logs { pod, container, hooks } => logs(&client, &args, &pod, container.as_deref(), hooks).await,
+            ClientCommand::Events { watch } => events(&client, &args, watch).await,
+            ClientCommand::PluginList => plugins(&client).await,
+        }
+    };
+    match result.await {
+        Ok(()) => 0,
+        Err(err) => fail(&err),
+    }
+}
+
+/// A table with a header row.
+fn grid(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut all = vec![header.iter().map(|h| h.to_string()).collect()];
+    all.extend(rows);
+    table(&all, "")
+}
+
+fn fail(err: &ClientError) -> i32 {
+    eprintln!("{err}");
+    1
+}
+
+fn check_resource(resource: &str) -> Result<(), String> {
+    match resource {
+        "pod" | "pods" | "po" => Ok(()),
+        other => Err(format!("error: the server doesn't have a resource type {other:?}: hooklet serves pods only (`hooklet get pods`)")),
+    }
+}
+
+fn pod_path(args: &ClientArgs, name: &str) -> String {
+    format!("/v1/namespaces/{}/pods/{name}", args.namespace)
+}
+
+async fn apply(client: &Client, file: &str) -> Result<(), ClientError> {
+    let (manifest, filename) = if file == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| ClientError(format!("error: reading stdin: {e}")))?;
+        (text, "<stdin>".to_string())
+    } else {
+        let text = std::fs::read_to_string(file).map_err(|e| ClientError(format!("error: cannot read {file}: {e}")))?;
+        (text, file.to_string())
+    };
+    let body = serde_json::to_vec(&ApplyRequest { manifest, filename: Some(filename) }).expect("serialises");
+    let response: ApplyResponse = client.json(Method::POST, "/v1/pods", Some(body)).await?;
+    for w in &response.warnings {
+        eprintln!("Warning: {w}");
+    }
+    for p in &response.pods {
+        println!("pod/{} {}", p.name, p.result);
+    }
+    Ok(())
+}
+
+async fn get(client: &Client, args: &ClientArgs, name: Option<&str>, output: Option<OutputFormat>) -> Result<(), ClientError> {
+    let items = match name {
+        Some(name) => vec![client.json::<PodView>(Method::GET, &pod_path(args, name), None).await?],
+        None if args.all_namespaces => client.json::<PodList>(Method::GET, "/v1/pods", None).await?.items,
+        None => client.json::<PodList>(Method::GET, &format!("/v1/pods?namespace={}", args.namespace), None).await?.items,
+    };
+    match output {
+        Some(OutputFormat::Json) => print_json(&items, name.is_some()),
+        Some(OutputFormat::Yaml) => {
+            let text = if name.is_some() { serde_norway::to_string(&items[0]) } else { serde_norway::to_string(&items) };
+            print!("{}", text.map_err(|e| ClientError(e.to_string()))?);
+        }
+        wide => {
+            if items.is_empty() {
+                eprintln!("No resources found in {} namespace.", if args.all_namespaces { "any" } else { &args.namespace });
+                return Ok(());
+            }
+            let wide = wide == Some(OutputFormat::Wide);
+            let mut header = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
+            if args.all_namespaces {
+                header.insert(0, "NAMESPACE");
+            }
+            if wide {
+                header.extend(["IP", "UID"]);
+            }
+            let rows: Vec<Vec<String>> = items.iter().map(|v| pod_row(v, args.all_namespaces, wide)).collect();
+            print!("{}", grid(&header, rows));
+        }
+    }
+    Ok(())
+}
+
+fn print_json(items: &[PodView], one: bool) {
+    let text = if one { serde_json::to_string_pretty(&items[0]) } else { serde_json::to_string_pretty(&PodList { items: items.to_vec() }) };
+    println!("{}", text.expect("serialises"));
+}
+
+/// One `get pods` row: kubectl's READY, STATUS (reason when waiting), RESTARTS, AGE.
+fn pod_row(v: &PodView, namespace: bool, wide: bool) -> Vec<String> {
+    let s = &v.status;
+    let ready = s.containers.iter().filter(|c| c.started && matches!(c.state, ContainerState::Running { .. })).count();
+    let waiting = s.containers.iter().find_map(|c| match &c.state {
+        ContainerState::Waiting { reason, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    let status = if s.deletion_requested_at.is_some() {
+        "Terminating".to_string()
+    } else {
+        waiting.unwrap_or_else(|| format!("{:?}", s.phase))
+    };
+    let restarts: u32 = s.containers.iter().map(|c| c.restart_count).sum();
+    let mut row = vec![
+        v.pod.metadata.name.clone(),
+        format!("{ready}/{}", s.containers.len()),
+        status,
+        restarts.to_string(),
+        age(v.applied_at),
+    ];
+    if namespace {
+        row.insert(0, v.pod.namespace().to_string());
+    }
+    if wide {
+        row.push(s.pod_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "<none>".into()));
+        row.push(v.pod.uid().to_string());
+    }
+    row
+}
+
+async fn describe(client: &Client, args: &ClientArgs, name: &str) -> Result<(), ClientError> {
+    let view: PodView = client.json(Method::GET, &pod_path(args, name), None).await?;
+    print!("{}", describe_pod(&view.pod, &view.status, &view.events));
+    Ok(())
+}
+
+async fn delete(client: &Client, args: &ClientArgs, name: &str, grace: Option<i64>, wait: bool) -> Result<(), ClientError> {
+    let mut path = pod_path(args, name);
+    if let Some(g) = grace {
+        path.push_str(&format!("?gracePeriodSeconds={g}"));
+    }
+    client.bytes(Method::DELETE, &path, None).await?;
+    if wait {
+        // Poll until the pod is gone (kubectl's --wait does the same with a watch).
+        loop {
+            match client.bytes(Method::GET, &pod_path(args, name), None).await {
+                Err(err) if err.0.contains("(NotFound)") => break,
+                Err(err) => return Err(err),
+                Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+    }
+    println!("pod \"{name}\" deleted");
+    Ok(())
+}
+
+async fn logs(client: &Client, args: &ClientArgs, pod: &str, container: Option<&str>, hooks: bool) -> Result<(), ClientError> {
+    let query = container.map(|c| format!("?container={c}")).unwrap_or_default();
+    if !hooks {
+        let bytes = client.bytes(Method::GET, &format!("{}/log{query}", pod_path(args, pod)), None).await?;
+        let _ = std::io::stdout().write_all(&bytes);
+        return Ok(());
+    }
+    let list: HookRunList = client.json(Method::GET, &format!("{}/hooks{query}", pod_path(args, pod)), None).await?;
+    for v in &list.items {
+        let r = &v.run;
+        let ms = r.duration.as_millis();
+        println!(
+            "=== {} {} {} {} ({}ms) container={} delivery={} attempt={}",
+            r.phase.as_str(), r.kind.as_str(), r.detail, r.outcome.summary(), ms, v.container, r.delivery.id, r.delivery.attempt
+        );
+        if let Some(f) = r.outcome.failure() {
+            println!("error: {f}");
+        }
+        if !r.output.is_empty() {
+            println!("{}", r.output.trim_end());
+        }
+    }
+    Ok(())
+}
+
+async fn events(client: &Client, args: &ClientArgs, watch: bool) -> Result<(), ClientError> {
+    let ns = if args.all_namespaces { String::new() } else { format!("namespace={}", args.namespace) };
+    let header = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"];
+    if !watch {
+        let list: EventList = client.json(Method::GET, &format!("/v1/events?{ns}"), None).await?;
+        if list.items.is_empty() {
+            eprintln!("No events found in {} namespace.", args.namespace);
+            return Ok(());
+        }
+        let rows: Vec<Vec<String>> = list.items.iter().map(event_row).collect();
+        print!("{}", grid(&header, rows));
+        return Ok(());
+    }
+    let response = client.send(Method::GET, &format!("/v1/events?{ns}&watch=true"), None).await?;
+    let mut body = response.into_body();
+    let mut pending = Vec::new();
+    println!("{}", header.join("   "));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ClientError(format!("the event stream broke: {e}")))?;
+        let Some(data) = frame.data_ref() else { continue };
+        pending.extend_from_slice(data);
+        while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=pos).collect();
+            if let Ok(e) = serde_json::from_slice::<Event>(&line) {
+                println!("{}", event_row(&e).join("   "));
+                let _ = std::io::stdout().flush();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn event_row(e: &Event) -> Vec<String> {
+    let object = match e.object.container_name() {
+        Some(c) => format!("pod/{} ({c})", e.object.name),
+        None => format!("pod/{}", e.object.name),
+    };
+    let seen = if e.count > 1 { format!("{} (x{})", age(e.last_seen), e.count) } else { age(e.last_seen) };
+    vec![seen, e.event_type.to_string(), e.reason.clone(), object, e.message.clone()]
+}
+
+async fn plugins(client: &Client) -> Result<(), ClientError> {
+    let list: PluginList = client.json(Method::GET, "/v1/plugins", None).await?;
+    if list.items.is_empty() {
+        eprintln!("No plugins in {}.", list.plugin_dir);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .items
+        .iter()
+        .map(|p| {
+            let about = match &p.manifest_error {
+                Some(err) => format!("manifest error: {err}"),
+                None => p.description.clone().unwrap_or_default(),
+            };
+            vec![p.name.clone(), p.version.clone().unwrap_or_else(|| "-".into()), p.fuel_consumed.to_string(), about]
+        })
+        .collect();
+    print!("{}", grid(&["NAME", "VERSION", "FUEL USED", "DESCRIPTION"], rows));
+    Ok(())
+}

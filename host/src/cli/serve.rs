@@ -1,0 +1,78 @@
+//! `hooklet serve`: the node daemon in the foreground.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+use super::client::default_state_dir;
+use super::{RunOutcome, ServeArgs, EXIT_POD_FAILED};
+use crate::daemon::{Daemon, DaemonConfig};
+
+/// The token file in the state directory.
+pub const TOKEN_FILE: &str = "api-token";
+
+/// Runs the daemon until SIGTERM/SIGINT; then stops accepting, flushes the state and
+/// returns exit code 0, leaving containers running.
+pub async fn serve(args: ServeArgs) -> RunOutcome {
+    match serve_inner(args).await {
+        Ok(()) => RunOutcome { exit_code: 0, reason: None },
+        Err(err) => RunOutcome { exit_code: EXIT_POD_FAILED, reason: Some(format!("{err:#}")) },
+    }
+}
+
+async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
+    let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
+    let node = args.node.node_config();
+    let exe = std::env::current_exe().context("cannot find the hooklet executable (needed to supervise containers)")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let daemon = Daemon::start(DaemonConfig { state_dir: state_dir.clone(), node, supervisor_exe: exe }).await?;
+    let socket = args.socket.clone().unwrap_or_else(|| state_dir.join("hooklet.sock"));
+    let tcp = match &args.listen {
+        Some(addr) => Some((addr.as_str(), token(&state_dir, args.token.clone())?)),
+        None => None,
+    };
+    let listeners = crate::api::bind(&socket, tcp).await?;
+    println!("hooklet serving on unix://{}", socket.display());
+    if let Some((listener, _)) = &listeners.tcp {
+        let addr = listener.local_addr()?;
+        println!("hooklet serving on http://{addr} (bearer token in {})", state_dir.join(TOKEN_FILE).display());
+    }
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(crate::api::serve(daemon.clone(), listeners, shutdown.clone()));
+    tokio::select! {
+        _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    shutdown.cancel();
+    let _ = server.await;
+    daemon.flush().context("flushing the state")?;
+    println!("hooklet stopped; containers keep running");
+    Ok(())
+}
+
+/// The TCP token: the operator's (`--token`, also saved), else the state directory's,
+/// else a new random one written there (mode 0600).
+fn token(state_dir: &Path, given: Option<String>) -> anyhow::Result<String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path: PathBuf = state_dir.join(TOKEN_FILE);
+    let token = match given {
+        Some(t) if t.trim().len() < 16 => anyhow::bail!("--token: use at least 16 characters"),
+        Some(t) => t.trim().to_string(),
+        None => match std::fs::read_to_string(&path) {
+            Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
+            _ => format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
+        },
+    };
+    let _ = std::fs::remove_file(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write the API token to {}", path.display()))?;
+    std::io::Write::write_all(&mut file, token.as_bytes())?;
+    Ok(token)
+}

@@ -1,0 +1,117 @@
+//! Prometheus text metrics (`/metrics`): hook deliveries by kind, plugin and outcome,
+//! hook latency histograms, fuel consumed, restarts, back-offs, redeliveries.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+use crate::hooks::HookRun;
+
+/// Upper bounds (seconds) of the hook latency histogram's buckets.
+const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct Inner {
+    deliveries: BTreeMap<(String, String, String), u64>,
+    latency: BTreeMap<String, Histogram>,
+    fuel: BTreeMap<String, u64>,
+    restarts: u64,
+    backoffs: u64,
+    redeliveries: u64,
+}
+
+/// The daemon's counters. Updated by the journal and the state persisters.
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        f(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Counts a finished hook run (`plugin` is empty for non-wasm handlers).
+    pub fn hook_run(&self, run: &HookRun, plugin: &str) {
+        let kind = run.kind.as_str().to_string();
+        let secs = run.duration.as_secs_f64();
+        self.with(|m| {
+            *m.deliveries.entry((kind.clone(), plugin.to_string(), run.outcome.summary().to_string())).or_default() += 1;
+            let h = m.latency.entry(kind).or_default();
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                if secs <= *bound {
+                    h.counts[i] += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += secs;
+            if let Some(w) = &run.wasm {
+                *m.fuel.entry(plugin.to_string()).or_default() += w.fuel_consumed;
+            }
+            if run.delivery.attempt > 1 {
+                m.redeliveries += 1;
+            }
+        });
+    }
+
+    /// Counts container restarts.
+    pub fn restarts(&self, n: u64) {
+        self.with(|m| m.restarts += n);
+    }
+
+    /// Counts one CrashLoopBackOff wait.
+    pub fn backoff(&self) {
+        self.with(|m| m.backoffs += 1);
+    }
+
+    /// Fuel consumed per plugin so far.
+    pub fn fuel_by_plugin(&self) -> BTreeMap<String, u64> {
+        self.with(|m| m.fuel.clone())
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        self.with(|m| {
+            let _ = writeln!(out, "# HELP hooklet_hook_deliveries_total Hook deliveries that ended, by handler kind, plugin and outcome.");
+            let _ = writeln!(out, "# TYPE hooklet_hook_deliveries_total counter");
+            for ((kind, plugin, outcome), n) in &m.deliveries {
+                let _ = writeln!(out, "hooklet_hook_deliveries_total{{kind=\"{kind}\",plugin=\"{}\",outcome=\"{outcome}\"}} {n}", escape(plugin));
+            }
+            let _ = writeln!(out, "# HELP hooklet_hook_duration_seconds How long hook deliveries took, by handler kind.");
+            let _ = writeln!(out, "# TYPE hooklet_hook_duration_seconds histogram");
+            for (kind, h) in &m.latency {
+                for (i, bound) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(out, "hooklet_hook_duration_seconds_bucket{{kind=\"{kind}\",le=\"{bound}\"}} {}", h.counts[i]);
+                }
+                let _ = writeln!(out, "hooklet_hook_duration_seconds_bucket{{kind=\"{kind}\",le=\"+Inf\"}} {}", h.count);
+                let _ = writeln!(out, "hooklet_hook_duration_seconds_sum{{kind=\"{kind}\"}} {}", h.sum);
+                let _ = writeln!(out, "hooklet_hook_duration_seconds_count{{kind=\"{kind}\"}} {}", h.count);
+            }
+            let _ = writeln!(out, "# HELP hooklet_wasm_fuel_consumed_total Fuel consumed by wasm hooks, by plugin.");
+            let _ = writeln!(out, "# TYPE hooklet_wasm_fuel_consumed_total counter");
+            for (plugin, n) in &m.fuel {
+                let _ = writeln!(out, "hooklet_wasm_fuel_consumed_total{{plugin=\"{}\"}} {n}", escape(plugin));
+            }
+            for (name, help, n) in [
+                ("hooklet_container_restarts_total", "Container restarts.", m.restarts),
+                ("hooklet_container_backoffs_total", "CrashLoopBackOff waits before a restart.", m.backoffs),
+                ("hooklet_hook_redeliveries_total", "Hook deliveries that ended on an attempt after the first (D2).", m.redeliveries),
+            ] {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {n}");
+            }
+        });
+        out
+    }
+}
+
+fn escape(label: &str) -> String {
+    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}

@@ -1,0 +1,152 @@
+//! `hooklet serve`: the node daemon's state and operations, behind the control API.
+//!
+//! A [`Daemon`] owns the state database ([`crate::store::Store`]), the node (pod
+//! workers on the process runtime in supervised mode, so containers outlive the
+//! daemon) and the map of running pods. On start it re-adopts the pods of the state
+//! directory ([`recover`]); on SIGTERM/SIGINT the API stops accepting, the state is
+//! flushed and the daemon exits, leaving containers running, as the kubelet does.
+
+pub mod metrics;
+pub mod persist;
+mod pods;
+mod recover;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use anyhow::Context;
+
+use crate::lifecycle::{Node, NodeConfig, PodHandle};
+use crate::runtime::process::ProcessRuntime;
+use crate::store::Store;
+use metrics::Metrics;
+use persist::StoreJournal;
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// Holds `hooklet.db`, the API token, container logs and supervisor state.
+    pub state_dir: PathBuf,
+    /// Pod worker settings (back-off, wasm plugins, …).
+    pub node: NodeConfig,
+    /// The `hooklet` executable, re-run as each container's supervisor.
+    pub supervisor_exe: PathBuf,
+}
+
+/// A pod the daemon runs.
+#[derive(Clone)]
+pub(crate) struct PodEntry {
+    pub handle: PodHandle,
+    pub applied_at: SystemTime,
+}
+
+/// The running daemon. Shared by every API connection.
+pub struct Daemon {
+    pub(crate) store: Arc<Store>,
+    pub(crate) node: Arc<Node>,
+    pub(crate) runtime: Arc<ProcessRuntime>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) config: DaemonConfig,
+    /// Pods by (namespace, name).
+    pub(crate) pods: Mutex<BTreeMap<(String, String), PodEntry>>,
+    /// Serialises applies and deletes (they are rare; simple beats clever here).
+    pub(crate) mutations: tokio::sync::Mutex<()>,
+}
+
+impl Daemon {
+    /// Opens the state directory (creating it, mode 0700), the database and the
+    /// node, and re-adopts the pods found there. Must run inside a tokio runtime.
+    pub async fn start(mut config: DaemonConfig) -> anyhow::Result<Arc<Daemon>> {
+        create_private_dir(&config.state_dir)?;
+        // Supervisors record absolute paths: a daemon started elsewhere finds them.
+        config.state_dir = std::fs::canonicalize(&config.state_dir)
+            .with_context(|| format!("state directory {}", config.state_dir.display()))?;
+        let store = Arc::new(Store::open(&config.state_dir)?);
+        let metrics = Arc::new(Metrics::default());
+        let runtime = Arc::new(ProcessRuntime::supervised(
+            config.state_dir.join("logs"),
+            config.state_dir.join("containers"),
+            config.supervisor_exe.clone(),
+        ));
+        let journal = Arc::new(StoreJournal { store: store.clone(), metrics: metrics.clone() });
+        let node = Node::with_journal(runtime.clone(), config.node.clone(), journal).context("starting the node")?;
+        tokio::spawn(persist::persist_events(store.clone(), metrics.clone(), node.events().clone()));
+        let daemon = Arc::new(Daemon {
+            store,
+            node,
+            runtime,
+            metrics,
+            config,
+            pods: Mutex::new(BTreeMap::new()),
+            mutations: tokio::sync::Mutex::new(()),
+        });
+        recover::recover(&daemon).await?;
+        Ok(daemon)
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.config.state_dir
+    }
+
+    /// Saves the last status of every pod and checkpoints the database. Containers
+    /// are left running.
+    pub fn flush(&self) -> anyhow::Result<()> {
+        for entry in self.entries() {
+            let status = entry.handle.status();
+            let value = serde_json::to_value(&status)?;
+            self.store.save_status(entry.handle.pod().uid(), &value, &persist::container_rows(&status))?;
+        }
+        self.store.flush()?;
+        Ok(())
+    }
+
+    pub(crate) fn entries(&self) -> Vec<PodEntry> {
+        self.pods.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+
+    pub(crate) fn entry(&self, namespace: &str, name: &str) -> Option<PodEntry> {
+        let pods = self.pods.lock().unwrap_or_else(|e| e.into_inner());
+        pods.get(&(namespace.to_string(), name.to_string())).cloned()
+    }
+
+    /// Registers a started pod and keeps its status in the store until it is gone.
+    pub(crate) fn track(self: &Arc<Self>, handle: PodHandle, applied_at: SystemTime) {
+        let key = (handle.pod().namespace().to_string(), handle.pod().metadata.name.clone());
+        let entry = PodEntry { handle: handle.clone(), applied_at };
+        self.pods.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), entry);
+        let daemon = self.clone();
+        tokio::spawn(async move {
+            let status = persist::persist_status(daemon.store.clone(), daemon.metrics.clone(), handle.clone()).await;
+            if status.finished && status.deletion_requested_at.is_some() {
+                // Deleted: the pod is gone from the node (its events stay).
+                if let Err(err) = daemon.store.delete_pod(handle.pod().uid()) {
+                    tracing::error!("removing deleted pod {} from the state: {err}", key.1);
+                }
+                daemon.pods.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                tracing::info!(namespace = %key.0, pod = %key.1, "pod deleted");
+            }
+        });
+    }
+}
+
+/// Creates `dir` (and parents) with mode 0700 for the last component.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+    }
+    let meta = std::fs::metadata(dir).with_context(|| format!("state directory {}", dir.display()))?;
+    anyhow::ensure!(meta.is_dir(), "--state-dir {} is not a directory", dir.display());
+    if meta.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), "the state directory is accessible to other users; setting mode 0700");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}

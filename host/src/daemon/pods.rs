@@ -1,0 +1,227 @@
+//! The daemon's operations on pods, events, hook output and plugins, as the API
+//! handlers call them. Applies and deletes are serialised by one lock.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use hyper::StatusCode;
+
+use super::Daemon;
+use crate::api::error::ApiError;
+use crate::api::types::{Applied, ApplyResponse, HookRunView, PluginView, PodView};
+use crate::events::Event;
+use crate::spec::parse::{parse_manifests, ManifestError};
+use crate::spec::Pod;
+use crate::store::PodRow;
+use crate::wasm::PluginManifest;
+
+/// Bytes of a container log returned at most (the end of the file).
+const LOG_TAIL: u64 = 1024 * 1024;
+
+impl Daemon {
+    /// Applies a manifest: creates its pods; an existing pod with the same spec is
+    /// left as it is; one with a different spec is refused (no in-place update).
+    pub async fn apply(self: &Arc<Self>, text: &str, filename: &str) -> Result<ApplyResponse, ApiError> {
+        let parsed = parse_manifests(text, filename).map_err(manifest_error)?;
+        let _guard = self.mutations.lock().await;
+        let mut response = ApplyResponse { pods: Vec::new(), warnings: Vec::new() };
+        // Check every pod before creating any, so a refused manifest changes nothing.
+        let mut to_create = Vec::new();
+        for p in parsed {
+            let pod = p.pod;
+            response.warnings.extend(p.warnings);
+            let (namespace, name) = (pod.namespace().to_string(), pod.metadata.name.clone());
+            if !pod.spec.init_containers.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("pod {name:?}: init containers and sidecars are not supported by this hooklet yet; remove spec.initContainers"),
+                    Some("spec.initContainers"),
+                ));
+            }
+            match self.entry(&namespace, &name) {
+                Some(existing) => {
+                    let status = existing.handle.status();
+                    if status.deletion_requested_at.is_some() {
+                        return Err(ApiError::new(
+                            StatusCode::CONFLICT,
+                            format!("pod {name:?} in namespace {namespace:?} is being deleted; wait until it is gone (`hooklet delete pod {name} -n {namespace} --wait`) and apply again"),
+                            Some("metadata.name"),
+                        ));
+                    }
+                    if let Some(field) = changed_field(existing.handle.pod(), &pod) {
+                        return Err(ApiError::new(
+                            StatusCode::CONFLICT,
+                            format!("pod {name:?} in namespace {namespace:?} already exists with a different {field}; hooklet does not update pods in place: delete it (`hooklet delete pod {name} -n {namespace} --wait`) and apply again"),
+                            Some(field),
+                        ));
+                    }
+                    let uid = existing.handle.pod().uid().to_string();
+                    response.pods.push(Applied { namespace, name, uid, result: "unchanged".into() });
+                }
+                None => to_create.push(pod),
+            }
+        }
+        for pod in to_create {
+            let applied_at = SystemTime::now();
+            let row = PodRow {
+                uid: pod.uid().to_string(),
+                namespace: pod.namespace().to_string(),
+                name: pod.metadata.name.clone(),
+                manifest: serde_json::to_value(&pod).map_err(ApiError::internal)?,
+                applied_at,
+                status: None,
+            };
+            // Durable before the pod starts: a restarted daemon knows it.
+            self.store.insert_pod(&row)?;
+            tracing::info!(namespace = %row.namespace, pod = %row.name, "pod created");
+            let handle = self.node.start_pod(pod);
+            self.track(handle, applied_at);
+            response.pods.push(Applied { namespace: row.namespace, name: row.name, uid: row.uid, result: "created".into() });
+        }
+        Ok(response)
+    }
+
+    /// Every pod, or those of one namespace.
+    pub fn list(&self, namespace: Option<&str>) -> Vec<PodView> {
+        self.entries()
+            .into_iter()
+            .filter(|e| namespace.is_none_or(|ns| e.handle.pod().namespace() == ns))
+            .map(|e| PodView { pod: (**e.handle.pod()).clone(), status: e.handle.status(), applied_at: e.applied_at, events: vec![] })
+            .collect()
+    }
+
+    /// One pod with its events.
+    pub fn get(&self, namespace: &str, name: &str) -> Result<PodView, ApiError> {
+        let entry = self.entry(namespace, name).ok_or_else(|| ApiError::no_pod(namespace, name))?;
+        let pod = (**entry.handle.pod()).clone();
+        let events = self.events(Some(namespace), Some(name))?.into_iter().filter(|e| e.object.uid == pod.uid()).collect();
+        Ok(PodView { pod, status: entry.handle.status(), applied_at: entry.applied_at, events })
+    }
+
+    /// Begins (or shortens) the deletion of a pod.
+    pub async fn delete(&self, namespace: &str, name: &str, grace: Option<i64>) -> Result<PodView, ApiError> {
+        if grace.is_some_and(|g| g < 0) {
+            return Err(ApiError::bad_request("gracePeriodSeconds", "gracePeriodSeconds must be 0 or more"));
+        }
+        let _guard = self.mutations.lock().await;
+        let entry = self.entry(namespace, name).ok_or_else(|| ApiError::no_pod(namespace, name))?;
+        tracing::info!(namespace, pod = name, ?grace, "deleting pod");
+        entry.handle.delete(grace);
+        Ok(PodView { pod: (**entry.handle.pod()).clone(), status: entry.handle.status(), applied_at: entry.applied_at, events: vec![] })
+    }
+
+    /// Stored events, oldest first, optionally of one namespace and/or pod.
+    pub fn events(&self, namespace: Option<&str>, pod: Option<&str>) -> Result<Vec<Event>, ApiError> {
+        let rows = self.store.list_events(namespace, pod)?;
+        rows.into_iter()
+            .map(|r| serde_json::from_value(r.event).map_err(ApiError::internal))
+            .collect()
+    }
+
+    /// The end of a container's log (stdout and stderr).
+    pub fn container_log(&self, namespace: &str, name: &str, container: Option<&str>) -> Result<Vec<u8>, ApiError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let entry = self.entry(namespace, name).ok_or_else(|| ApiError::no_pod(namespace, name))?;
+        let pod = entry.handle.pod();
+        let container = pick_container(pod, container)?;
+        let pod_ref = crate::runtime::PodRef {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            uid: pod.uid().to_string(),
+        };
+        let path = self.runtime.log_path(&pod_ref, &container);
+        let Ok(mut file) = std::fs::File::open(&path) else {
+            return Ok(Vec::new());
+        };
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = file.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL)));
+        let mut out = Vec::new();
+        file.read_to_end(&mut out).map_err(ApiError::internal)?;
+        Ok(out)
+    }
+
+    /// A pod's hook runs with their output, optionally of one container.
+    pub fn hook_runs(&self, namespace: &str, name: &str, container: Option<&str>) -> Result<Vec<HookRunView>, ApiError> {
+        let entry = self.entry(namespace, name).ok_or_else(|| ApiError::no_pod(namespace, name))?;
+        let pod = entry.handle.pod();
+        if let Some(c) = container {
+            pick_container(pod, Some(c))?;
+        }
+        let rows = self.store.hook_runs(pod.uid(), container)?;
+        rows.into_iter()
+            .map(|r| {
+                let run = serde_json::from_value(r.run).map_err(ApiError::internal)?;
+                Ok(HookRunView { container: r.container, run })
+            })
+            .collect()
+    }
+
+    /// The plugins of the plugin directory.
+    pub fn plugins(&self) -> Vec<PluginView> {
+        let dir = &self.config.node.wasm.plugin_dir;
+        let fuel = self.metrics.fuel_by_plugin();
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".wasm").map(str::to_string))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|name| {
+                let (manifest, manifest_error) = match PluginManifest::load(&dir.join(format!("{name}.toml")), dir) {
+                    Ok(m) => (m, None),
+                    Err(e) => (None, Some(e)),
+                };
+                PluginView {
+                    path: dir.join(format!("{name}.wasm")).display().to_string(),
+                    description: manifest.as_ref().and_then(|m| m.description.clone()),
+                    version: manifest.as_ref().and_then(|m| m.version.clone()),
+                    manifest_error,
+                    fuel_consumed: fuel.get(&name).copied().unwrap_or(0),
+                    name,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The container a logs request is about: the one named, or the pod's only one.
+fn pick_container(pod: &Pod, container: Option<&str>) -> Result<String, ApiError> {
+    let names: Vec<&str> = pod.spec.containers.iter().map(|c| c.name.as_str()).collect();
+    match container {
+        Some(c) if names.contains(&c) => Ok(c.to_string()),
+        Some(c) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("container {c:?} is not valid for pod {:?}: choose one of [{}]", pod.metadata.name, names.join(" ")),
+            Some("container"),
+        )),
+        None if names.len() == 1 => Ok(names[0].to_string()),
+        None => Err(ApiError::bad_request(
+            "container",
+            format!("a container name must be specified for pod {:?}, choose one of: [{}] (-c NAME)", pod.metadata.name, names.join(" ")),
+        )),
+    }
+}
+
+/// The first part of the desired state that differs, or None if it is the same
+/// (`metadata.uid` is generated when absent, so it is not compared).
+fn changed_field(existing: &Pod, new: &Pod) -> Option<&'static str> {
+    if existing.metadata.labels != new.metadata.labels {
+        return Some("metadata.labels");
+    }
+    if existing.metadata.annotations != new.metadata.annotations {
+        return Some("metadata.annotations");
+    }
+    (existing.spec != new.spec).then_some("spec")
+}
+
+/// A manifest that does not parse or validate: 422 naming the field when known.
+fn manifest_error(err: ManifestError) -> ApiError {
+    let field = match err.validation_errors() {
+        Some(errors) => errors.errors().first().map(|e| e.field.clone()),
+        None => Some("manifest".to_string()),
+    };
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, err.to_string(), field.as_deref())
+}

@@ -1,0 +1,152 @@
+//! Start-up: re-adopt the pods of the state directory and redeliver pending hooks.
+//!
+//! For each stored pod, each container instance recorded in its last status (or in
+//! a pending delivery, which may be newer) is offered to the runtime: one still
+//! running is adopted as it is, one that exited while hooklet was down gets its exit
+//! recorded and the restart policy applied. A delivery still pending for a live
+//! instance is redelivered with the same id and the next attempt number; one whose
+//! container is gone is closed in the journal as `ContainerGone`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::Context;
+
+use super::persist::runtime_id;
+use super::Daemon;
+use crate::hooks::Delivery;
+use crate::lifecycle::adopt::container_config;
+use crate::lifecycle::{AdoptedContainer, Adoption, ContainerState, PodStatus, Redelivery};
+use crate::runtime::{Adopted, ContainerId};
+use crate::spec::{HookPhase, Pod};
+use crate::store::{DeliveryRow, DeliveryState};
+
+/// Adopts every stored pod. Errors only for an unreadable state.
+pub(super) async fn recover(daemon: &Arc<Daemon>) -> anyhow::Result<()> {
+    let store = &daemon.store;
+    let rows = store.list_pods()?;
+    let deliveries = store.deliveries(false)?;
+    let mut by_runtime_id: HashMap<String, Vec<DeliveryRow>> = HashMap::new();
+    for d in deliveries {
+        by_runtime_id.entry(d.delivery.runtime_id.clone()).or_default().push(d);
+    }
+    let mut adopted_ids = Vec::new();
+    let mut live_ids = Vec::new();
+    let mut resumed = Vec::new();
+    for row in rows {
+        let pod: Pod = serde_json::from_value(row.manifest)
+            .with_context(|| format!("stored manifest of pod {}/{} is unreadable", row.namespace, row.name))?;
+        let status: Option<PodStatus> = match row.status.map(serde_json::from_value).transpose() {
+            Ok(s) => s,
+            Err(err) => {
+                tracing::warn!(pod = %row.name, "stored status unreadable ({err}); the pod starts afresh");
+                None
+            }
+        };
+        let adoption = match status {
+            Some(status) => {
+                let mut containers = Vec::new();
+                for (index, c) in status.containers.iter().enumerate() {
+                    let adopted = adopt_container(daemon, &pod, index, c, &by_runtime_id).await;
+                    if let AdoptedContainer::Live { id, .. } | AdoptedContainer::Exited { id, .. } = &adopted {
+                        adopted_ids.push(id.0.clone());
+                    }
+                    if let AdoptedContainer::Live { id, .. } = &adopted {
+                        live_ids.push(id.0.clone());
+                    }
+                    containers.push(adopted);
+                }
+                Some(Adoption { status, containers })
+            }
+            None => None,
+        };
+        resumed.push((pod, adoption, row.applied_at));
+    }
+    // Before any pod worker starts a container: nothing unknown may keep running.
+    let known = adopted_ids.iter().cloned().collect();
+    for id in daemon.runtime.reap_orphans(&known) {
+        tracing::warn!(id = %id, "removed a container that an earlier hooklet started but never recorded");
+    }
+    for (pod, adoption, applied_at) in resumed {
+        tracing::info!(namespace = %pod.namespace(), pod = %pod.metadata.name, "resuming pod");
+        let handle = match adoption {
+            Some(adoption) => daemon.node.adopt_pod(pod, adoption),
+            None => daemon.node.start_pod(pod),
+        };
+        daemon.track(handle, applied_at);
+    }
+    // Deliveries left pending for instances that are gone can never complete.
+    for (id, rows) in &by_runtime_id {
+        if live_ids.contains(id) {
+            continue;
+        }
+        for d in rows.iter().filter(|d| d.state == DeliveryState::Pending) {
+            tracing::warn!(delivery = %d.delivery.id, "closing a {} delivery whose container is gone", d.delivery.phase);
+            store.delivery_done(&d.delivery.id, "ContainerGone")?;
+        }
+    }
+    Ok(())
+}
+
+/// What to do with container `index` of `pod`, whose last saved status is `saved`.
+async fn adopt_container(
+    daemon: &Daemon,
+    pod: &Pod,
+    index: usize,
+    saved: &crate::lifecycle::ContainerStatus,
+    deliveries: &HashMap<String, Vec<DeliveryRow>>,
+) -> AdoptedContainer {
+    let name = &saved.name;
+    // A pending delivery names an instance the status may not have recorded yet.
+    let pending_id = deliveries
+        .values()
+        .flatten()
+        .filter(|d| d.state == DeliveryState::Pending && d.delivery.pod_uid == pod.uid() && &d.delivery.container == name)
+        .max_by_key(|d| d.pending_at)
+        .map(|d| d.delivery.runtime_id.clone());
+    let saved_id = saved.container_id.as_deref().map(runtime_id).map(str::to_string);
+    let Some(id) = pending_id.or(saved_id) else {
+        return AdoptedContainer::Start;
+    };
+    if matches!(saved.state, ContainerState::Terminated { .. }) && saved.container_id.as_deref().map(runtime_id) == Some(&id) {
+        return AdoptedContainer::Done;
+    }
+    let started_at = match &saved.state {
+        ContainerState::Running { started_at } => *started_at,
+        _ => SystemTime::now(),
+    };
+    let id = ContainerId(id);
+    match daemon.runtime_adopt(pod, index, &id).await {
+        Adopted::Running => {
+            let rows = deliveries.get(&id.0).map(Vec::as_slice).unwrap_or_default();
+            let pending = rows.iter().filter(|d| d.state == DeliveryState::Pending).max_by_key(|d| d.pending_at);
+            let redelivery = pending.map(|d| Redelivery {
+                phase: if d.delivery.phase == "PreStop" { HookPhase::PreStop } else { HookPhase::PostStart },
+                delivery: Delivery { id: d.delivery.id.clone(), attempt: d.delivery.attempt + 1 },
+                termination: d.delivery.termination,
+            });
+            let pre_stop_done = rows.iter().any(|d| d.state == DeliveryState::Done && d.delivery.phase == "PreStop");
+            tracing::info!(container = %name, id = %id, redelivery = redelivery.is_some(), "adopted a running container");
+            AdoptedContainer::Live { id, started_at, redelivery, pre_stop_done }
+        }
+        Adopted::Exited(exit) => {
+            tracing::info!(container = %name, id = %id, code = exit.exit_code, "container exited while hooklet was down");
+            AdoptedContainer::Exited { id, started_at, exit }
+        }
+        Adopted::Unknown => AdoptedContainer::Start,
+    }
+}
+
+impl Daemon {
+    async fn runtime_adopt(&self, pod: &Pod, index: usize, id: &ContainerId) -> Adopted {
+        use crate::runtime::Runtime;
+        match self.runtime.adopt(id, container_config(pod, index)).await {
+            Ok(a) => a,
+            Err(err) => {
+                tracing::warn!(id = %id, "cannot adopt container: {err:#}");
+                Adopted::Unknown
+            }
+        }
+    }
+}

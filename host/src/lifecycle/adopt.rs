@@ -1,0 +1,75 @@
+//! Re-adoption: resuming a pod whose containers outlived an earlier hooklet process.
+//!
+//! The daemon rebuilds an [`Adoption`] from its state database and the runtime's
+//! answer for each container instance; [`crate::lifecycle::Node::adopt_pod`] then
+//! starts the pod worker from where it was instead of starting new containers.
+
+use std::time::{Duration, SystemTime};
+
+use crate::hooks::Delivery;
+use crate::runtime::{ContainerConfig, ContainerId, ExitStatus, PodRef};
+use crate::spec::{HookPhase, Pod};
+
+use super::PodStatus;
+
+/// A delivery that was pending when hooklet stopped: run it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Redelivery {
+    pub phase: HookPhase,
+    /// The original id with the next attempt number.
+    pub delivery: Delivery,
+    /// PreStop: when termination began and its grace (the original arithmetic).
+    pub termination: Option<(SystemTime, Duration)>,
+}
+
+/// What became of one container while hooklet was away.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AdoptedContainer {
+    /// No instance to adopt: start one (as for a new pod), unless it was done.
+    Start,
+    /// The instance still runs.
+    Live {
+        id: ContainerId,
+        started_at: SystemTime,
+        /// A delivery to this instance that was pending.
+        redelivery: Option<Redelivery>,
+        /// Its PreStop already completed (a termination was under way).
+        pre_stop_done: bool,
+    },
+    /// The instance exited while hooklet was down: record it, apply the restart policy.
+    Exited { id: ContainerId, started_at: SystemTime, exit: ExitStatus },
+    /// The container had finished for good (no restart): keep its state.
+    Done,
+}
+
+/// Everything needed to resume one pod.
+#[derive(Debug, Clone)]
+pub struct Adoption {
+    /// The last saved status (restart counts, hook records, last states).
+    pub status: PodStatus,
+    /// One entry per `spec.containers[]`, in order.
+    pub containers: Vec<AdoptedContainer>,
+}
+
+/// The remaining part of a termination that began at `began` with `grace`.
+pub fn remaining(began: SystemTime, grace: Duration) -> Duration {
+    let elapsed = SystemTime::now().duration_since(began).unwrap_or_default();
+    grace.saturating_sub(elapsed)
+}
+
+/// The runtime configuration of container `index` of `pod`.
+pub fn container_config(pod: &Pod, index: usize) -> ContainerConfig {
+    let c = &pod.spec.containers[index];
+    ContainerConfig {
+        pod: PodRef {
+            namespace: pod.namespace().to_string(),
+            name: pod.metadata.name.clone(),
+            uid: pod.uid().to_string(),
+        },
+        name: c.name.clone(),
+        image: c.image.clone(),
+        argv: c.command.iter().chain(c.args.iter()).cloned().collect(),
+        env: c.env.iter().map(|e| (e.name.clone(), e.value.clone())).collect(),
+        working_dir: c.working_dir.as_ref().map(Into::into),
+    }
+}

@@ -1,0 +1,106 @@
+//! The hook delivery journal (D2): a delivery is `pending` from before its handler
+//! starts until it ends, then `done`. Each write is its own durable transaction.
+
+use std::time::{Duration, SystemTime};
+
+use rusqlite::params;
+
+use super::{from_ms, to_ms, Result, Store};
+
+/// `pending` or `done`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    Pending,
+    Done,
+}
+
+/// A delivery about to start (first attempt or redelivery).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    pub id: String,
+    pub attempt: u32,
+    pub pod_uid: String,
+    pub container: String,
+    pub runtime_id: String,
+    /// `PostStart` or `PreStop`.
+    pub phase: String,
+    /// PreStop: when termination began (wall clock) and its grace.
+    pub termination: Option<(SystemTime, Duration)>,
+}
+
+/// A journal row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRow {
+    pub delivery: NewDelivery,
+    pub state: DeliveryState,
+    pub pending_at: SystemTime,
+    pub done_at: Option<SystemTime>,
+    pub outcome: Option<String>,
+}
+
+impl Store {
+    /// Journals `d` as pending (a new delivery, or the next attempt of one), durably.
+    pub fn delivery_pending(&self, d: &NewDelivery) -> Result<()> {
+        let (began, grace) = match d.termination {
+            Some((at, grace)) => (Some(to_ms(at)), Some(grace.as_millis() as i64)),
+            None => (None, None),
+        };
+        self.conn()
+            .execute(
+                "INSERT INTO deliveries (id, pod_uid, container, runtime_id, phase, attempt, state, pending_at_ms,
+                    termination_began_ms, grace_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9)
+                 ON CONFLICT (id) DO UPDATE SET attempt = ?6, state = 'pending', pending_at_ms = ?7,
+                    done_at_ms = NULL, outcome = NULL",
+                params![d.id, d.pod_uid, d.container, d.runtime_id, d.phase, d.attempt, to_ms(SystemTime::now()), began, grace],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Marks a delivery done with its outcome (`Succeeded`, `Failed`, …), durably.
+    pub fn delivery_done(&self, id: &str, outcome: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE deliveries SET state = 'done', done_at_ms = ?2, outcome = ?3 WHERE id = ?1",
+                params![id, to_ms(SystemTime::now()), outcome],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Deliveries, optionally only the pending ones, oldest first.
+    pub fn deliveries(&self, only_pending: bool) -> Result<Vec<DeliveryRow>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, attempt, pod_uid, container, runtime_id, phase, termination_began_ms, grace_ms, state,
+                        pending_at_ms, done_at_ms, outcome
+                 FROM deliveries WHERE (?1 = 0 OR state = 'pending') ORDER BY pending_at_ms, id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([only_pending as i32], |r| {
+                let began: Option<i64> = r.get(6)?;
+                let grace: Option<i64> = r.get(7)?;
+                let state: String = r.get(8)?;
+                Ok(DeliveryRow {
+                    delivery: NewDelivery {
+                        id: r.get(0)?,
+                        attempt: r.get(1)?,
+                        pod_uid: r.get(2)?,
+                        container: r.get(3)?,
+                        runtime_id: r.get(4)?,
+                        phase: r.get(5)?,
+                        termination: began.zip(grace).map(|(b, g)| (from_ms(b), Duration::from_millis(g.max(0) as u64))),
+                    },
+                    state: if state == "done" { DeliveryState::Done } else { DeliveryState::Pending },
+                    pending_at: from_ms(r.get(9)?),
+                    done_at: r.get::<_, Option<i64>>(10)?.map(from_ms),
+                    outcome: r.get(11)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.sql(e))
+    }
+}

@@ -1,0 +1,126 @@
+//! hooklet's durable state: one SQLite database (`hooklet.db`) in the state directory.
+//!
+//! It holds the pods as applied (desired state) with their last status (container
+//! instances, restart counts, hook records), the events, every hook run's output, and
+//! the **hook delivery journal** (D2). The connection runs in WAL mode with
+//! `synchronous=FULL`, so a committed write survives a crash of hooklet or of the
+//! machine; journal writes are committed before the hook they guard starts.
+//!
+//! Opening checks that the file is a hooklet database of a schema version this build
+//! understands; a corrupt or foreign file, or one written by a newer hooklet, is an
+//! error naming the file and what to do, never silently replaced.
+
+mod deliveries;
+mod pods;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::Connection;
+
+pub use deliveries::{DeliveryRow, DeliveryState, NewDelivery};
+pub use pods::{ContainerRow, EventRow, HookRunRow, PodRow};
+
+/// The database file's name in the state directory.
+pub const DB_FILE: &str = "hooklet.db";
+
+/// Why the state could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file is damaged (or not an SQLite database at all).
+    #[error("state file {path} is corrupt ({detail}); hooklet did not modify it. Move it aside (e.g. `mv {path} {path}.broken`) to start with an empty state, or restore a backup")]
+    Corrupt { path: PathBuf, detail: String },
+    /// The file is a database, but not one this hooklet can use.
+    #[error("state file {path} is incompatible: {detail}")]
+    Incompatible { path: PathBuf, detail: String },
+    /// Any other database error.
+    #[error("state database {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A stored JSON value could not be (de)serialised.
+    #[error("state database {path}: stored {what} is unreadable: {source}")]
+    Json {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Result of store operations.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The state database. Cheap to share behind an `Arc`; calls are serialised.
+pub struct Store {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (or creates) `state_dir/hooklet.db`, checking and migrating its schema.
+    pub fn open(state_dir: &Path) -> Result<Store> {
+        Self::open_file(&state_dir.join(DB_FILE))
+    }
+
+    /// Opens (or creates) the database at `path`.
+    pub fn open_file(path: &Path) -> Result<Store> {
+        let path = path.to_path_buf();
+        let conn = Connection::open(&path).map_err(|e| classify(&path, e))?;
+        schema::prepare(&conn, &path)?;
+        tracing::debug!(path = %path.display(), "state database opened");
+        Ok(Store { path, conn: Mutex::new(conn) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StoreError {
+        classify(&self.path, source)
+    }
+
+    fn json(&self, what: &'static str, source: serde_json::Error) -> StoreError {
+        StoreError::Json { path: self.path.clone(), what, source }
+    }
+
+    /// Writes everything to the database file (checkpoints the WAL); for shutdown.
+    pub fn flush(&self) -> Result<()> {
+        self.conn()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|e| self.sql(e))
+    }
+}
+
+/// Maps SQLite's "not a database" / "malformed" errors to [`StoreError::Corrupt`].
+fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match source.sqlite_error_code() {
+        Some(NotADatabase) | Some(DatabaseCorrupt) => StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: source.to_string(),
+        },
+        _ => StoreError::Sqlite { path: path.to_path_buf(), source },
+    }
+}
+
+/// Milliseconds since the Unix epoch (the store's time format).
+pub fn to_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// The inverse of [`to_ms`].
+pub fn from_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
+}

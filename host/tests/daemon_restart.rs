@@ -1,0 +1,233 @@
+//! Restarting and crashing the real daemon: containers are adopted, not restarted;
+//! exits while it was down are recorded; hook deliveries are at least once (D2).
+
+mod daemon_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use daemon_support::Daemon;
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn started(v: &serde_json::Value) -> bool {
+    v["status"]["containers"].as_array().unwrap().iter().all(|c| c["started"] == true)
+}
+
+const PODS: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: keeper}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "echo started once; exec sleep 600"]
+    lifecycle:
+      postStart:
+        exec: {command: [sh, -c, "echo poststart"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: quitter}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "read line < FIFO; exit 3"]
+"#;
+
+#[test]
+fn restart_adopts_running_containers_and_records_exits_while_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let file = write(dir.path(), "pods.yaml", &PODS.replace("FIFO", &fifo.display().to_string()));
+    let daemon = Daemon::start(dir.path(), &[]);
+    daemon.ok(&["apply", "-f", &file]);
+    let keeper = daemon.wait_pod("keeper", 10, started);
+    let quitter = daemon.wait_pod("quitter", 10, |v| v["status"]["containers"][0]["state"]["running"].is_object());
+    let keeper_id = keeper["status"]["containers"][0]["containerId"].clone();
+
+    let status = daemon.terminate();
+    assert!(status.success(), "SIGTERM exits 0: {status:?}");
+    // While hooklet is down, quitter's container exits with 3.
+    std::fs::OpenOptions::new().write(true).open(&fifo).unwrap().write_all(b"go\n").unwrap();
+    let quitter_id = quitter["status"]["containers"][0]["containerId"].as_str().unwrap().trim_start_matches("process://").to_string();
+    let exit_file = dir.path().join("state/containers").join(&quitter_id).join("exit.json");
+    let until = Instant::now() + Duration::from_secs(10);
+    while !exit_file.exists() {
+        assert!(Instant::now() < until, "the supervisor records the exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let daemon = Daemon::start(dir.path(), &[]);
+    let keeper = daemon.wait_pod("keeper", 10, started);
+    let c = &keeper["status"]["containers"][0];
+    assert_eq!(c["containerId"], keeper_id, "the same container instance, adopted");
+    assert_eq!(c["restartCount"], 0);
+    assert_eq!(c["hooks"].as_array().unwrap().len(), 1, "PostStart is not run again");
+    let log = daemon.ok(&["logs", "keeper"]);
+    assert_eq!(log.matches("started once").count(), 1, "not restarted: {log}");
+    let quitter = daemon.wait_pod("quitter", 10, |v| v["status"]["containers"][0]["state"]["terminated"].is_object());
+    let terminated = &quitter["status"]["containers"][0]["state"]["terminated"];
+    assert_eq!(terminated["exitCode"], 3, "{quitter:#}");
+    assert_eq!(quitter["status"]["phase"], "Failed");
+    daemon.ok(&["delete", "pod", "keeper", "--grace-period", "1", "--wait"]);
+}
+
+/// A tiny HTTP server answering every request after `delay`; counts requests per path.
+fn slow_http_server(delay: Duration) -> (u16, std::sync::Arc<std::sync::Mutex<BTreeMap<String, u32>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::new()));
+    let counts = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let counts = counts.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buf = [0u8; 4096];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                *counts.lock().unwrap().entry(path).or_insert(0) += 1;
+                std::thread::sleep(delay);
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// One pod per index: even ones have slow exec hooks that log their delivery id and
+/// attempt, odd ones slow HTTP hooks.
+fn crash_pod(i: usize, log: &Path, port: u16) -> String {
+    let exec = |phase: &str, ms: u32| {
+        format!(
+            "exec: {{command: [sh, -c, 'echo \"start $HOOKLET_DELIVERY_ID $HOOKLET_ATTEMPT {phase}\" >> {log}; sleep 0.{ms:03}; echo \"end $HOOKLET_DELIVERY_ID $HOOKLET_ATTEMPT {phase}\" >> {log}']}}",
+            log = log.display()
+        )
+    };
+    let http = |phase: &str| format!("httpGet: {{host: 127.0.0.1, port: {port}, path: /p{i}/{phase}}}");
+    let (post, pre) = if i % 2 == 0 { (exec("post", 150 + 70 * i as u32 % 500), exec("pre", 400)) } else { (http("post"), http("pre")) };
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: crash-{i}}}\nspec:\n  terminationGracePeriodSeconds: 60\n  containers:\n  - name: app\n    image: busybox\n    command: [sleep, '600']\n    lifecycle:\n      postStart:\n        {post}\n      preStop:\n        {pre}\n"
+    )
+}
+
+#[test]
+fn sigkill_during_deliveries_redelivers_every_pending_one_and_loses_none() {
+    const PODS: usize = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
+    let log = dir.path().join("hooks.log");
+    let (port, http_counts) = slow_http_server(Duration::from_millis(300));
+    let manifest: Vec<String> = (0..PODS).map(|i| crash_pod(i, &log, port)).collect();
+    let file = write(dir.path(), "crash.yaml", &manifest.join("---\n"));
+    let mut daemon = Daemon::start(dir.path(), &[]);
+    daemon.ok(&["apply", "-f", &file]);
+    let mut kills = 0;
+    // PostStart deliveries in flight: kill at varied moments and restart.
+    for pause in [60u64, 170, 90, 260, 130, 40] {
+        std::thread::sleep(Duration::from_millis(pause));
+        daemon.kill();
+        kills += 1;
+        daemon = Daemon::start(dir.path(), &[]);
+    }
+    for i in 0..PODS {
+        daemon.wait_pod(&format!("crash-{i}"), 30, started);
+    }
+    // PreStop deliveries in flight: delete everything, kill during the hooks.
+    for i in 0..PODS {
+        daemon.ok(&["delete", "pod", &format!("crash-{i}")]);
+    }
+    for pause in [120u64, 50, 210, 80] {
+        std::thread::sleep(Duration::from_millis(pause));
+        daemon.kill();
+        kills += 1;
+        daemon = Daemon::start(dir.path(), &[]);
+    }
+    let until = Instant::now() + Duration::from_secs(60);
+    while !daemon.cli(&["get", "pods"]).stderr.starts_with(b"No resources found") {
+        assert!(Instant::now() < until, "pods never went away: {}", daemon.ok(&["get", "pods"]));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let state = daemon.state.clone();
+    assert!(daemon.terminate().success());
+
+    // The journal and the recorded (journaled-done) runs.
+    let db = rusqlite::Connection::open(state.join("hooklet.db")).unwrap();
+    let journal: BTreeMap<String, (u32, String, String)> = db
+        .prepare("SELECT id, attempt, state, outcome FROM deliveries")
+        .unwrap()
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?, r.get::<_, Option<String>>(3)?.unwrap_or_default()))))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut runs: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for row in db.prepare("SELECT delivery_id, attempt FROM hook_runs").unwrap().query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))).unwrap() {
+        let (id, attempt) = row.unwrap();
+        runs.entry(id).or_default().push(attempt);
+    }
+    // Deliveries to container instances that never started (a kill between their
+    // creation and their start) were closed without running; all others succeeded.
+    let (ran, closed): (BTreeMap<_, _>, BTreeMap<_, _>) = journal.iter().partition(|(_, (_, _, outcome))| outcome == "Succeeded");
+    for (id, (_, state, outcome)) in &closed {
+        assert_eq!(state.as_str(), "done", "delivery {id}");
+        assert!(["ContainerGone", "ContainerNotStarted"].contains(&outcome.as_str()), "delivery {id}: {outcome}");
+        assert!(!runs.contains_key(*id), "closed delivery {id} never ran");
+    }
+    assert_eq!(ran.len(), PODS * 2, "one PostStart and one PreStop per pod: {journal:#?}");
+    let mut duplicates = 0;
+    for (id, (attempt, state, _)) in &ran {
+        assert_eq!(state.as_str(), "done", "delivery {id}");
+        // Journaled done exactly once, on its last attempt: a delivery whose end was
+        // committed was never sent again.
+        assert_eq!(runs.get(*id), Some(&vec![*attempt]), "delivery {id}");
+        duplicates += attempt - 1;
+    }
+    // Exec hooks: each attempt 1..=n started with the same id, the last one ended.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut seen: BTreeMap<String, (BTreeSet<u32>, BTreeSet<u32>)> = BTreeMap::new();
+    let mut exec_runs_beyond_first = 0;
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        let entry = seen.entry(parts[1].to_string()).or_default();
+        let attempt: u32 = parts[2].parse().unwrap();
+        if parts[0] == "start" { entry.0.insert(attempt) } else { entry.1.insert(attempt) };
+    }
+    assert_eq!(seen.len(), PODS, "every exec delivery ran (even pods, 2 hooks each)");
+    for (id, (starts, ends)) in &seen {
+        let (last, _, _) = ran.get(id).unwrap_or_else(|| panic!("exec delivery {id} is journaled as succeeded"));
+        // Attempt 1 of a PostStart is journaled before the container starts, so a
+        // kill in between leaves no run of it; every run carries the same id.
+        assert_eq!(starts.last(), Some(last), "delivery {id}: the last journaled attempt ran");
+        assert!(starts.iter().all(|a| (1..=*last).contains(a)), "delivery {id}: {starts:?}");
+        assert!(ends.contains(last), "delivery {id}: its last attempt completed");
+        exec_runs_beyond_first += starts.len() as u32 - 1;
+    }
+    // HTTP hooks: every one received at least once.
+    let http = http_counts.lock().unwrap().clone();
+    for i in (1..PODS).step_by(2) {
+        for phase in ["post", "pre"] {
+            assert!(http.get(&format!("/p{i}/{phase}")).copied().unwrap_or(0) >= 1, "{http:?}");
+        }
+    }
+    let http_duplicates: u32 = http.values().map(|n| n - 1).sum();
+    println!(
+        "crash test: deliveries {} (exec {}, http {}), kills {kills}, redeliveries {duplicates} (duplicate runs: exec {exec_runs_beyond_first}, http {http_duplicates}), closed unstarted {}, lost 0",
+        ran.len(),
+        seen.len(),
+        ran.len() - seen.len(),
+        closed.len()
+    );
+}

@@ -1,0 +1,189 @@
+//! Running the real `hooklet serve` binary in tests: start it on a temp state dir
+//! with its own socket, wait for it to listen, talk to it with the CLI or raw HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const HOOKLET: &str = env!("CARGO_BIN_EXE_hooklet");
+
+/// The binary under test: `$HOOKLET_BIN` if set (e.g. a copy taken right after the
+/// build when several checkouts share one target directory), else cargo's.
+pub fn hooklet() -> String {
+    std::env::var("HOOKLET_BIN").unwrap_or_else(|_| HOOKLET.to_string())
+}
+
+/// A running daemon.
+pub struct Daemon {
+    pub child: Child,
+    pub state: PathBuf,
+    pub socket: PathBuf,
+    pub plugins: PathBuf,
+    /// `host:port` when started with `--listen`.
+    pub tcp: Option<String>,
+}
+
+impl Daemon {
+    /// Starts `hooklet serve` with state under `dir/state`, socket `dir/h.sock`.
+    pub fn start(dir: &Path, extra: &[&str]) -> Daemon {
+        let state = dir.join("state");
+        let socket = dir.join("h.sock");
+        let plugins = dir.join("plugins");
+        std::fs::create_dir_all(&plugins).unwrap();
+        let mut child = Command::new(hooklet())
+            .arg("serve")
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--plugins")
+            .arg(&plugins)
+            .args(["--backoff-initial", "200ms", "--backoff-max", "400ms"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("hooklet serve starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let expected = if extra.contains(&"--listen") { 2 } else { 1 };
+        let mut tcp = None;
+        for _ in 0..expected {
+            let line = lines.next().unwrap_or_else(|| panic!("hooklet serve exited: {:?}", child.wait())).unwrap();
+            assert!(line.starts_with("hooklet serving on "), "{line}");
+            if let Some(rest) = line.strip_prefix("hooklet serving on http://") {
+                tcp = Some(rest.split_whitespace().next().unwrap().to_string());
+            }
+        }
+        // Keep draining stdout so the daemon never blocks on it.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Daemon { child, state, socket, plugins, tcp }
+    }
+
+    /// Runs a client command against this daemon.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(hooklet())
+            .args(args)
+            .env("HOOKLET_SERVER", format!("unix://{}", self.socket.display()))
+            .env_remove("HOOKLET_TOKEN")
+            .output()
+            .expect("hooklet runs")
+    }
+
+    /// Runs a client command and asserts it succeeds; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(out.status.success(), "hooklet {args:?} failed: {}{}", text(&out.stdout), text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    /// `get pod NAME -o json` as a JSON value.
+    pub fn pod(&self, name: &str) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["get", "pods", name, "-o", "json"])).unwrap()
+    }
+
+    /// Waits (up to `secs`) until `pred` holds for pod `name`'s JSON view.
+    pub fn wait_pod(&self, name: &str, secs: u64, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let until = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let out = self.cli(&["get", "pods", name, "-o", "json"]);
+            if out.status.success() {
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                if pred(&v) {
+                    return v;
+                }
+                assert!(Instant::now() < until, "pod {name} never reached the condition: {v:#}");
+            } else {
+                assert!(Instant::now() < until, "pod {name}: {}", text(&out.stderr));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A raw HTTP request over the unix socket: (status, body).
+    pub fn raw(&self, request: &[u8]) -> (u16, String) {
+        let mut stream = std::os::unix::net::UnixStream::connect(&self.socket).unwrap();
+        exchange(&mut stream, request)
+    }
+
+    /// A raw HTTP request over TCP.
+    pub fn raw_tcp(&self, request: &[u8]) -> (u16, String) {
+        let mut stream = std::net::TcpStream::connect(self.tcp.as_ref().expect("--listen")).unwrap();
+        exchange(&mut stream, request)
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(mut self) -> ExitStatus {
+        signal(self.child.id(), "TERM");
+        self.child.wait().unwrap()
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn exchange(stream: &mut (impl Read + Write), request: &[u8]) -> (u16, String) {
+    // A refused oversize body may be cut off by the server: the answer is still readable.
+    let _ = stream.write_all(request);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {response:?}"));
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// A `Connection: close` request with an optional body.
+pub fn request(method: &str, path: &str, headers: &[&str], body: &[u8]) -> Vec<u8> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for h in headers {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill").args([&format!("-{name}"), &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Kills every supervisor (and so every container) under a state dir, for cleanup.
+pub fn kill_containers(state: &Path) {
+    let Ok(dirs) = std::fs::read_dir(state.join("containers")) else { return };
+    for d in dirs.flatten() {
+        if d.path().join("exit.json").exists() {
+            continue; // reaped: the pid may be another process's by now
+        }
+        if let Ok(pid) = std::fs::read_to_string(d.path().join("pid")) {
+            let _ = Command::new("kill").args(["-KILL", &format!("-{}", pid.trim())]).status();
+        }
+    }
+}
+
+/// Kills the containers under a state dir when dropped (also when a test fails).
+pub struct ContainersGuard(pub PathBuf);
+
+impl Drop for ContainersGuard {
+    fn drop(&mut self) {
+        kill_containers(&self.0);
+    }
+}
