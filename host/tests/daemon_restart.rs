@@ -108,8 +108,9 @@ fn slow_http_server(delay: Duration) -> (u16, std::sync::Arc<std::sync::Mutex<BT
     (port, seen)
 }
 
-/// One pod per index: even ones have slow exec hooks that log their delivery id and
-/// attempt, odd ones slow HTTP hooks.
+/// One pod per index, by `i % 3`: slow exec hooks that log their delivery id and
+/// attempt; slow HTTP hooks; wasm hooks (the `marker` plugin, whose file records the
+/// delivery id and attempt of its latest run).
 fn crash_pod(i: usize, log: &Path, port: u16) -> String {
     let exec = |phase: &str, ms: u32| {
         format!(
@@ -118,7 +119,12 @@ fn crash_pod(i: usize, log: &Path, port: u16) -> String {
         )
     };
     let http = |phase: &str| format!("httpGet: {{host: 127.0.0.1, port: {port}, path: /p{i}/{phase}}}");
-    let (post, pre) = if i % 2 == 0 { (exec("post", 150 + 70 * i as u32 % 500), exec("pre", 400)) } else { (http("post"), http("pre")) };
+    let wasm = "wasm: {plugin: marker}".to_string();
+    let (post, pre) = match i % 3 {
+        0 => (exec("post", 150 + 70 * i as u32 % 500), exec("pre", 400)),
+        1 => (http("post"), http("pre")),
+        _ => (wasm.clone(), wasm),
+    };
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: crash-{i}}}\nspec:\n  terminationGracePeriodSeconds: 60\n  containers:\n  - name: app\n    image: busybox\n    command: [sleep, '600']\n    lifecycle:\n      postStart:\n        {post}\n      preStop:\n        {pre}\n"
     )
@@ -126,9 +132,16 @@ fn crash_pod(i: usize, log: &Path, port: u16) -> String {
 
 #[test]
 fn sigkill_during_deliveries_redelivers_every_pending_one_and_loses_none() {
-    const PODS: usize = 8;
+    const PODS: usize = 9;
     let dir = tempfile::tempdir().unwrap();
     let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
+    // The marker plugin, granted one directory, in the daemon's plugin directory.
+    let (plugins, markers) = (dir.path().join("plugins"), dir.path().join("markers"));
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::create_dir_all(&markers).unwrap();
+    std::fs::copy(hooklet::testing::example_plugins_dir().join("marker.wasm"), plugins.join("marker.wasm")).unwrap();
+    let grant = format!("[[capabilities.dirs]]\nhost = \"{}\"\nguest = \"/out\"\naccess = \"read-write\"\n", markers.display());
+    std::fs::write(plugins.join("marker.toml"), grant).unwrap();
     let log = dir.path().join("hooks.log");
     let (port, http_counts) = slow_http_server(Duration::from_millis(300));
     let manifest: Vec<String> = (0..PODS).map(|i| crash_pod(i, &log, port)).collect();
@@ -205,7 +218,8 @@ fn sigkill_during_deliveries_redelivers_every_pending_one_and_loses_none() {
         let attempt: u32 = parts[2].parse().unwrap();
         if parts[0] == "start" { entry.0.insert(attempt) } else { entry.1.insert(attempt) };
     }
-    assert_eq!(seen.len(), PODS, "every exec delivery ran (even pods, 2 hooks each)");
+    let pods_of = |kind: usize| (0..PODS).filter(move |i| i % 3 == kind);
+    assert_eq!(seen.len(), pods_of(0).count() * 2, "every exec delivery ran (2 hooks per exec pod)");
     for (id, (starts, ends)) in &seen {
         let (last, _, _) = ran.get(id).unwrap_or_else(|| panic!("exec delivery {id} is journaled as succeeded"));
         // Attempt 1 of a PostStart is journaled before the container starts, so a
@@ -217,17 +231,31 @@ fn sigkill_during_deliveries_redelivers_every_pending_one_and_loses_none() {
     }
     // HTTP hooks: every one received at least once.
     let http = http_counts.lock().unwrap().clone();
-    for i in (1..PODS).step_by(2) {
+    for i in pods_of(1) {
         for phase in ["post", "pre"] {
             assert!(http.get(&format!("/p{i}/{phase}")).copied().unwrap_or(0) >= 1, "{http:?}");
         }
     }
     let http_duplicates: u32 = http.values().map(|n| n - 1).sum();
+    // Wasm hooks: each marker file names a journaled delivery and its last attempt.
+    let mut wasm_deliveries = 0;
+    for i in pods_of(2) {
+        for phase in ["post-start", "pre-stop"] {
+            let file = markers.join(format!("crash-{i}_app.{phase}"));
+            let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let field = |key: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap_or_default().to_string();
+            let (id, attempt): (String, u32) = (field("delivery-id"), field("attempt").parse().unwrap());
+            let (last, _, _) = ran.get(&id).unwrap_or_else(|| panic!("wasm delivery {id} is journaled as succeeded"));
+            assert_eq!(attempt, *last, "wasm delivery {id}: the last journaled attempt ran");
+            wasm_deliveries += 1;
+        }
+    }
+    assert_eq!(wasm_deliveries, pods_of(2).count() * 2);
     println!(
-        "crash test: deliveries {} (exec {}, http {}), kills {kills}, redeliveries {duplicates} (duplicate runs: exec {exec_runs_beyond_first}, http {http_duplicates}), closed unstarted {}, lost 0",
+        "crash test: deliveries {} (exec {}, http {}, wasm {wasm_deliveries}), kills {kills}, redeliveries {duplicates} (duplicate runs: exec {exec_runs_beyond_first}, http {http_duplicates}), closed unstarted {}, lost 0",
         ran.len(),
         seen.len(),
-        ran.len() - seen.len(),
+        ran.len() - seen.len() - wasm_deliveries,
         closed.len()
     );
 }

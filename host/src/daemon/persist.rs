@@ -33,10 +33,9 @@ impl DeliveryJournal for StoreJournal {
     }
 
     fn done(&self, e: &JournalEntry, run: &HookRun) -> anyhow::Result<()> {
-        // The output first: a crash between the two writes redelivers, never loses it.
+        // The run and the journal's `done` commit together (one transaction).
         let value = serde_json::to_value(run)?;
-        self.store.insert_hook_run(&e.pod_uid, &e.container, &e.delivery.id, e.delivery.attempt, &value)?;
-        self.store.delivery_done(&e.delivery.id, run.outcome.summary())?;
+        self.store.finish_delivery(&e.pod_uid, &e.container, &e.delivery.id, e.delivery.attempt, &value, run.outcome.summary())?;
         let plugin = if run.kind == HandlerKind::Wasm { run.detail.as_str() } else { "" };
         self.metrics.hook_run(run, plugin);
         Ok(())

@@ -60,13 +60,23 @@ impl Store {
 
     /// Marks a delivery done with its outcome (`Succeeded`, `Failed`, …), durably.
     pub fn delivery_done(&self, id: &str, outcome: &str) -> Result<()> {
-        self.conn()
-            .execute(
-                "UPDATE deliveries SET state = 'done', done_at_ms = ?2, outcome = ?3 WHERE id = ?1",
-                params![id, to_ms(SystemTime::now()), outcome],
-            )
-            .map_err(|e| self.sql(e))?;
-        Ok(())
+        mark_done(&self.conn(), id, outcome).map_err(|e| self.sql(e))
+    }
+
+    /// Records a delivery's hook run and marks the delivery done in ONE transaction:
+    /// a crash can never leave a recorded run of an attempt that is still pending
+    /// (which would be redelivered while its run already counts as the result).
+    pub fn finish_delivery(&self, pod_uid: &str, container: &str, id: &str, attempt: u32, run: &serde_json::Value, outcome: &str) -> Result<()> {
+        let text = serde_json::to_string(run).map_err(|e| self.json("hook run", e))?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        tx.execute(
+            "INSERT INTO hook_runs (pod_uid, container, delivery_id, attempt, run) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![pod_uid, container, id, attempt, text],
+        )
+        .map_err(|e| self.sql(e))?;
+        mark_done(&tx, id, outcome).map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))
     }
 
     /// Deliveries, optionally only the pending ones, oldest first.
@@ -103,4 +113,12 @@ impl Store {
             .map_err(|e| self.sql(e))?;
         rows.collect::<std::result::Result<_, _>>().map_err(|e| self.sql(e))
     }
+}
+
+fn mark_done(conn: &rusqlite::Connection, id: &str, outcome: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE deliveries SET state = 'done', done_at_ms = ?2, outcome = ?3 WHERE id = ?1",
+        params![id, to_ms(SystemTime::now()), outcome],
+    )?;
+    Ok(())
 }

@@ -163,3 +163,15 @@ fn a_foreign_or_newer_database_is_incompatible() {
     let err = Store::open(dir.path()).err().expect("refused");
     assert!(err.to_string().contains("schema version 99, written by a newer hooklet"), "{err}");
 }
+
+#[test]
+fn finishing_a_delivery_records_its_run_and_marks_it_done_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.delivery_pending(&delivery("d9", 3)).unwrap();
+    assert_eq!(store.deliveries(true).unwrap().len(), 1);
+    store.finish_delivery("u1", "app", "d9", 3, &json!({"output": "x"}), "Succeeded").unwrap();
+    assert!(store.deliveries(true).unwrap().is_empty(), "no longer pending");
+    let runs = store.hook_runs("u1", Some("app")).unwrap();
+    assert_eq!(runs.len(), 1);
+}
