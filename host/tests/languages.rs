@@ -176,8 +176,8 @@ fn event(i: usize) -> PluginEvent {
 #[ignore = "measurement: run with --ignored --nocapture"]
 async fn language_table() {
     let _serial = SERIAL.lock().await;
-    println!("| language | plugin | component size | build (warm tools) | host compile (cold) | hook latency (warm, p50) | fuel per hook |");
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    println!("| language | plugin | component size | build (tools installed) | host compile (cold) | hook latency (warm, p50) | fuel per hook | peak memory |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
     for lang in toolchain::ALL {
         let built = tokio::task::spawn_blocking(move || toolchain::build(lang)).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -187,14 +187,14 @@ async fn language_table() {
         host.load(lang.plugin).await.unwrap_or_else(|e| panic!("{}: {e}", lang.plugin));
         let compile = started.elapsed();
         let mut samples = Vec::new();
-        let mut fuel = 0;
+        let (mut fuel, mut memory) = (0, 0);
         for i in 0..55 {
             let delivery = WasmDelivery { plugin: lang.plugin.into(), event: event(i), fuel: None, deadline: None };
             let started = Instant::now();
             let outcome = host.deliver(delivery).await;
             let elapsed = started.elapsed();
             outcome.result.unwrap_or_else(|e| panic!("{}: {e}", lang.plugin));
-            fuel = outcome.fuel_consumed;
+            (fuel, memory) = (outcome.fuel_consumed, outcome.peak_memory_bytes);
             if i >= 5 {
                 samples.push(elapsed);
             }
@@ -202,14 +202,15 @@ async fn language_table() {
         samples.sort();
         let size = std::fs::metadata(&built.wasm).unwrap().len();
         println!(
-            "| {} | `{}` | {} | {} | {} | {} | {} |",
+            "| {} | `{}` | {} | {} | {} | {} | {} | {} |",
             lang.name,
             lang.plugin,
             human_size(size),
             secs(built.build_time),
             secs(compile),
             millis(samples[samples.len() / 2]),
-            fuel
+            fuel,
+            human_size(memory)
         );
     }
 }

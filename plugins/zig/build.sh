@@ -14,9 +14,10 @@ cd "$BUILD_DIR"
 # Zig caches: what it builds once (wasi-libc) with the tools, the rest in the build dir.
 export ZIG_GLOBAL_CACHE_DIR=$TOOLCHAINS/zig-cache ZIG_LOCAL_CACHE_DIR=$BUILD_DIR/zig-cache
 # -fno-entry -mexec-model=reactor: a library-like module with `_initialize` and no `main`;
-# hook_component_type.o carries the world's types; -lc: wasi-libc for fopen and friends.
+# hook_component_type.o carries the world's types; -lc: wasi-libc for fopen and friends;
+# --stack: 1 MiB instead of Zig's 16 MiB default, which every instance would allocate.
 "$PYTHON" -m ziglang build-exe "$PLUGINS_DIR/zig/marker.zig" \
-  -target wasm32-wasi -O ReleaseSmall -fno-entry -mexec-model=reactor -lc \
+  -target wasm32-wasi -O ReleaseSmall -fno-entry -mexec-model=reactor -lc --stack 1048576 \
   -I bindings bindings/hook.c bindings/hook_component_type.o \
   -femit-bin="$BUILD_DIR/marker.core.wasm"
 componentize "$BUILD_DIR/marker.core.wasm"
