@@ -66,12 +66,18 @@ fn fileSafe(name: []const u8) ![]u8 {
 
 /// The marker file's contents: one `key=value` line per field.
 fn describe(e: *const Event) ![]u8 {
-    return std.fmt.allocPrint(gpa,
-        "phase={s}\nnamespace={s}\npod={s}\npod-uid={s}\ncontainer={s}\ncontainer-id={s}\n" ++
-        "image={s}\ndelivery-id={s}\nattempt={d}\nmessage={s}\n", .{
-        phaseName(e),        str(e.pod_namespace), str(e.pod_name),
-        str(e.pod_uid),      str(e.container_name), str(e.container_id),
-        str(e.image),        str(e.delivery_id),   e.attempt,
+    const format = "phase={s}\nnamespace={s}\npod={s}\npod-uid={s}\ncontainer={s}\n" ++
+        "container-id={s}\nimage={s}\ndelivery-id={s}\nattempt={d}\nmessage={s}\n";
+    return std.fmt.allocPrint(gpa, format, .{
+        phaseName(e),
+        str(e.pod_namespace),
+        str(e.pod_name),
+        str(e.pod_uid),
+        str(e.container_name),
+        str(e.container_id),
+        str(e.image),
+        str(e.delivery_id),
+        e.attempt,
         config(e, "message", ""),
     });
 }
