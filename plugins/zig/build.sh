@@ -7,8 +7,8 @@ LANG_NAME=zig PLUGIN_NAME=marker-zig
 source "$(dirname "$0")/../lang-common.sh"
 WIT_BINDGEN=$TOOLCHAINS/cargo/bin/wit-bindgen
 PYTHON=$TOOLCHAINS/venv/bin/python
-need "$WIT_BINDGEN" "wit-bindgen-cli $WIT_BINDGEN_CLI_VERSION"
-"$PYTHON" -c 'import ziglang' 2>/dev/null || missing "ziglang $ZIGLANG_VERSION (PyPI)"
+need_version wit-bindgen-cli "$WIT_BINDGEN_CLI_VERSION" "$WIT_BINDGEN" --version
+need_version "Zig (PyPI ziglang)" "$ZIGLANG_VERSION" "$PYTHON" -m ziglang version
 "$WIT_BINDGEN" c "$WIT_DIR" --world hook --out-dir "$BUILD_DIR/bindings" 2>/dev/null
 cd "$BUILD_DIR"
 # Zig caches: what it builds once (wasi-libc) with the tools, the rest in the build dir.
