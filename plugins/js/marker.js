@@ -13,7 +13,8 @@
 // with a `handle` function; record fields are camelCase (`event.podName`); enums are
 // their WIT names as strings (`'post-start'`); `list<tuple<string, string>>` is an array
 // of `[key, value]` arrays; `option<T>` is the value or `undefined`; `u64` is a BigInt.
-// Throwing fails the hook: the thrown string becomes `err(string)`.
+// Throwing a string fails the hook with `err(string)`; throwing anything else (an Error)
+// crashes the plugin instead, so only strings are thrown here.
 
 import { log } from 'hooklet:hook/log@0.1.0';
 import { getDirectories } from 'wasi:filesystem/preopens@0.2.12';
