@@ -23,7 +23,7 @@ cd "$module"
 "$GO" mod edit -replace "go.bytecodealliance.org/pkg=$WIT_PKG" -go 1.27.1
 # c-shared: a reactor (`_initialize`, no `main` run); -checklinkname=0: the bindings'
 # runtime package links to Go runtime internals.
-GOOS=wasip1 GOARCH=wasm "$GO" build -buildmode=c-shared -ldflags="-s -checklinkname=0" \
+GOOS=wasip1 GOARCH=wasm "$GO" build -buildmode=c-shared -trimpath -ldflags="-s -checklinkname=0" \
   -o "$BUILD_DIR/marker.core.wasm" .
 embed_world "$BUILD_DIR/marker.core.wasm"
 componentize "$BUILD_DIR/marker.core.wasm"
