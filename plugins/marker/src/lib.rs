@@ -10,8 +10,13 @@
 //! * `dir`: guest path of the granted directory (default `/out`). Grant it read-write in
 //!   the plugin manifest (`[[capabilities.dirs]]`).
 //! * `message`: free text copied into the file (default empty).
+//! * `fail`: `true` fails the hook on purpose, without writing anything (for trying out
+//!   failure handling; the same key works in the other languages' markers).
 //!
 //! Fails with a message saying what to grant when the file cannot be written.
+//!
+//! `plugins/<lang>/` holds the same plugin in Python, JavaScript, C, Go and Zig: same
+//! config keys, same file contents, same log line and failure text.
 
 use hooklet_guest::{log, Event, Hook};
 
@@ -19,6 +24,13 @@ struct Marker;
 
 impl Hook for Marker {
     fn handle(event: Event) -> Result<(), String> {
+        if event.config("fail") == Some("true") {
+            log::error(format_args!(
+                "failing {} hook of {}/{} on purpose",
+                event.phase, event.pod_name, event.container_name
+            ));
+            return Err("marker: failing on purpose (config fail=true)".to_string());
+        }
         let dir = event.config_or("dir", "/out");
         let path = format!(
             "{}/{}_{}.{}",
