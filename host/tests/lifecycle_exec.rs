@@ -5,14 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{node, pod, within, RecordingServer};
+use common::{node, pod, reasons, within, RecordingServer};
 use hooklet::events::EventType;
 use hooklet::hooks::{HandlerKind, HookOutcome};
 use hooklet::lifecycle::{ContainerState, PodPhase};
-
-fn reasons(node: &hooklet::lifecycle::Node, uid: &str) -> Vec<String> {
-    node.events().for_pod(uid).into_iter().map(|e| e.reason).collect()
-}
 
 /// "should execute poststart exec hook properly"
 #[tokio::test]

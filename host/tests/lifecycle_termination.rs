@@ -5,13 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{node, pod, within, RecordingServer};
+use common::{node, pod, reasons, within, RecordingServer};
 use hooklet::hooks::{HandlerKind, HookOutcome};
 use hooklet::lifecycle::{ContainerState, PodPhase};
-
-fn reasons(node: &hooklet::lifecycle::Node, uid: &str) -> Vec<String> {
-    node.events().for_pod(uid).into_iter().map(|e| e.reason).collect()
-}
 
 /// "should execute prestop exec hook properly", and the hook runs before the TERM.
 #[tokio::test]
@@ -29,8 +25,10 @@ spec:
   containers:
   - name: app
     image: busybox
-    command: [sh, -c, "trap 'echo term >> {trace}; exit 0' TERM; while true; do sleep 0.1; done"]
+    command: [sh, -c, "trap 'echo term >> {trace}; exit 0' TERM; touch {trace}.ready; while true; do sleep 0.1; done"]
     lifecycle:
+      postStart:  # `started` only once the TERM trap is installed
+        exec: {{command: [sh, -c, "until [ -e {trace}.ready ]; do sleep 0.05; done"]}}
       preStop:
         exec: {{command: [sh, -c, "echo prestop >> {trace}; curl -s {url}/echo?msg=prestop"]}}
 "#,
@@ -217,19 +215,24 @@ spec:
 async fn kill_follows_the_stop_signal_when_the_grace_runs_out() {
     let dir = tempfile::tempdir().unwrap();
     let node = node(dir.path());
-    let handle = node.start_pod(pod(
+    let ready = dir.path().join("ready");
+    let handle = node.start_pod(pod(&format!(
         r#"
 apiVersion: v1
 kind: Pod
-metadata: {name: stubborn}
+metadata: {{name: stubborn}}
 spec:
   terminationGracePeriodSeconds: 3
   containers:
   - name: app
     image: busybox
-    command: [sh, -c, "trap '' TERM; while true; do sleep 0.1; done"]
+    command: [sh, -c, "trap '' TERM; touch {ready}; while true; do sleep 0.1; done"]
+    lifecycle:
+      postStart:  # `started` only once TERM is ignored
+        exec: {{command: [sh, -c, "until [ -e {ready} ]; do sleep 0.05; done"]}}
 "#,
-    ));
+        ready = ready.display()
+    )));
     within(60, "started", handle.wait_for(|s| s.containers[0].started)).await;
     let t0 = Instant::now();
     handle.delete(None);

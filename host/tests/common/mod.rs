@@ -55,6 +55,11 @@ pub fn pod(yaml: &str) -> Pod {
     pods.remove(0).pod
 }
 
+/// The reasons of a pod's events, oldest first.
+pub fn reasons(node: &Node, uid: &str) -> Vec<String> {
+    node.events().for_pod(uid).into_iter().map(|e| e.reason).collect()
+}
+
 /// Safety net against hangs (not a speed assertion): fails the test after `secs`.
 pub async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(secs), fut)
