@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use nix::sys::signal::kill;
@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use super::supervisor::{read_exit, read_pid};
+use super::supervisor::{killed_with_supervisor, read_exit, read_pid};
 use super::{base_env, ProcessRuntime};
 use crate::runtime::{Adopted, ContainerConfig, ContainerId, ExitStatus};
 
@@ -59,7 +59,12 @@ pub(super) async fn start(sup: &Supervision, id: &ContainerId, config: &Containe
     };
     tokio::spawn(async move {
         let _ = child.wait().await;
-        let status = read_exit(&dir).unwrap_or_else(|| unknown_exit("its supervisor ended without recording it"));
+        let status = read_exit(&dir).unwrap_or_else(|| {
+            // Killed on its own: the container died with it, but what it started in its
+            // process group did not. The group id cannot be reused while any of them lives.
+            let _ = nix::sys::signal::killpg(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            killed_with_supervisor()
+        });
         exit.send_replace(Some(status));
     });
     Ok(pid)
@@ -84,7 +89,7 @@ pub(super) async fn adopt(runtime: &ProcessRuntime, sup: &Supervision, id: &Cont
         None => {
             // The supervisor may be writing the status right now.
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let status = read_exit(&dir).unwrap_or_else(|| unknown_exit("its supervisor is gone"));
+            let status = read_exit(&dir).unwrap_or_else(killed_with_supervisor);
             exit.send_replace(Some(status.clone()));
             Adopted::Exited(status)
         }
@@ -100,7 +105,7 @@ pub(super) async fn adopt(runtime: &ProcessRuntime, sup: &Supervision, id: &Cont
                 }
                 if !pid.is_some_and(alive) {
                     tokio::time::sleep(Duration::from_millis(200)).await;
-                    tx.send_replace(Some(read_exit(&dir).unwrap_or_else(|| unknown_exit("its supervisor is gone"))));
+                    tx.send_replace(Some(read_exit(&dir).unwrap_or_else(killed_with_supervisor)));
                     return;
                 }
             }
@@ -134,9 +139,4 @@ pub(super) fn reap_orphans(sup: &Supervision, known: &std::collections::HashSet<
 
 fn alive(pid: i32) -> bool {
     !matches!(kill(Pid::from_raw(pid), None), Err(nix::errno::Errno::ESRCH))
-}
-
-fn unknown_exit(why: &str) -> ExitStatus {
-    tracing::warn!("a container's exit status is unknown: {why}");
-    ExitStatus { exit_code: 255, signal: None, finished_at: SystemTime::now() }
 }

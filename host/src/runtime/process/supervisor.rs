@@ -7,7 +7,10 @@
 //! stdout for the hooklet that launched it, waits, and writes the exit status to
 //! `DIR/exit.json` (atomically). The container's stdout and stderr go to `FILE`.
 //! Neither the supervisor nor the container is a child that dies with hooklet, so a
-//! restarted hooklet finds each container, its exit status and its output.
+//! restarted hooklet finds each container, its exit status and its output. The
+//! container dies with its supervisor (`PR_SET_PDEATHSIG`): a supervisor killed on its
+//! own never leaves an unsupervised container running beside its restarted copy,
+//! and its exit is known to be that SIGKILL ([`killed_with_supervisor`]).
 
 use std::io::Write;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -60,6 +63,19 @@ pub fn supervise(args: SuperviseArgs) -> i32 {
     if let Some(dir) = &args.workdir {
         cmd.current_dir(dir);
     }
+    let supervisor = nix::unistd::getpid();
+    // SAFETY: between fork and exec the child only calls prctl and getppid, which are
+    // async-signal-safe, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+            // The supervisor died before the prctl took effect.
+            if nix::unistd::getppid() != supervisor {
+                return Err(std::io::Error::other("the container's supervisor is gone"));
+            }
+            Ok(())
+        });
+    }
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) => {
@@ -109,6 +125,14 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, dir.join(name))
+}
+
+/// The exit status of a container whose supervisor ended without recording one: the
+/// supervisor was killed, and the container with it (SIGKILL, by its parent-death
+/// signal).
+pub fn killed_with_supervisor() -> ExitStatus {
+    tracing::warn!("a container's supervisor was killed without recording the exit; the container was killed with it");
+    ExitStatus { exit_code: 137, signal: Some(9), finished_at: SystemTime::now() }
 }
 
 /// The exit status recorded in `dir`, if the container has exited.
