@@ -218,6 +218,11 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKLET_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
+    /// How long a deleted pod's events, hook runs and journal rows are kept (like
+    /// the apiserver's 1 h event TTL); `0s` removes them with the pod.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
+    pub deleted_pod_retention: Duration,
+
     #[command(flatten)]
     pub node: NodeArgs,
 }

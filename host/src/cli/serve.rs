@@ -28,7 +28,9 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find the hooklet executable (needed to supervise containers)")?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let daemon = Daemon::start(DaemonConfig { state_dir: state_dir.clone(), node, supervisor_exe: exe }).await?;
+    let retention = args.deleted_pod_retention;
+    let config = DaemonConfig { state_dir: state_dir.clone(), node, supervisor_exe: exe, deleted_pod_retention: retention };
+    let daemon = Daemon::start(config).await?;
     let socket = args.socket.clone().unwrap_or_else(|| state_dir.join("hooklet.sock"));
     let tcp = match &args.listen {
         Some(addr) => Some((addr.as_str(), token(&state_dir, args.token.clone())?)),

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::hooks::HookRun;
 
@@ -25,12 +26,24 @@ struct Inner {
     restarts: u64,
     backoffs: u64,
     redeliveries: u64,
+    events_stored: u64,
+    event_batches: u64,
 }
 
 /// The daemon's counters. Updated by the journal and the state persisters.
-#[derive(Default)]
+///
+/// Counters start at zero with each daemon process, like those of any restarted
+/// Prometheus target (`rate()` handles the reset); `process_start_time_seconds`
+/// tells when they began. The durable history is the state database, not these.
 pub struct Metrics {
     inner: Mutex<Inner>,
+    started: SystemTime,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics { inner: Mutex::default(), started: SystemTime::now() }
+    }
 }
 
 impl Metrics {
@@ -66,9 +79,14 @@ impl Metrics {
         self.with(|m| m.restarts += n);
     }
 
-    /// Counts one CrashLoopBackOff wait.
-    pub fn backoff(&self) {
-        self.with(|m| m.backoffs += 1);
+    /// Counts one committed batch of `events` events, `backoffs` of them BackOff ones
+    /// (each a CrashLoopBackOff wait).
+    pub fn event_batch(&self, events: u64, backoffs: u64) {
+        self.with(|m| {
+            m.event_batches += 1;
+            m.events_stored += events;
+            m.backoffs += backoffs;
+        });
     }
 
     /// Fuel consumed per plugin so far.
@@ -104,9 +122,14 @@ impl Metrics {
                 ("hooklet_container_restarts_total", "Container restarts.", m.restarts),
                 ("hooklet_container_backoffs_total", "CrashLoopBackOff waits before a restart.", m.backoffs),
                 ("hooklet_hook_redeliveries_total", "Hook deliveries that ended on an attempt after the first (D2).", m.redeliveries),
+                ("hooklet_events_stored_total", "Event records (new or merged) committed to the state database.", m.events_stored),
+                ("hooklet_event_commits_total", "Transactions that committed events (with any finished deliveries).", m.event_batches),
             ] {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {n}");
             }
+            let start = self.started.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+            let _ = writeln!(out, "# HELP process_start_time_seconds When this hooklet process started (counters begin at zero then).");
+            let _ = writeln!(out, "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {start:.3}");
         });
         out
     }

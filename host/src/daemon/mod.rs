@@ -6,6 +6,7 @@
 //! directory ([`recover`]); on SIGTERM/SIGINT the API stops accepting, the state is
 //! flushed and the daemon exits, leaving containers running, as the kubelet does.
 
+pub mod event_log;
 pub mod metrics;
 pub mod persist;
 mod pods;
@@ -14,13 +15,14 @@ mod recover;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 
 use crate::lifecycle::{Node, NodeConfig, PodHandle};
 use crate::runtime::process::ProcessRuntime;
 use crate::store::Store;
+use event_log::EventLog;
 use metrics::Metrics;
 use persist::StoreJournal;
 
@@ -33,6 +35,8 @@ pub struct DaemonConfig {
     pub node: NodeConfig,
     /// The `hooklet` executable, re-run as each container's supervisor.
     pub supervisor_exe: PathBuf,
+    /// How long a deleted pod's events, hook runs and journal rows are kept.
+    pub deleted_pod_retention: Duration,
 }
 
 /// A pod the daemon runs.
@@ -48,6 +52,8 @@ pub struct Daemon {
     pub(crate) node: Arc<Node>,
     pub(crate) runtime: Arc<ProcessRuntime>,
     pub(crate) metrics: Arc<Metrics>,
+    /// The durable event queue (and the journal's `done` path).
+    pub(crate) event_log: Arc<EventLog>,
     pub(crate) config: DaemonConfig,
     /// Pods by (namespace, name).
     pub(crate) pods: Mutex<BTreeMap<(String, String), PodEntry>>,
@@ -70,19 +76,23 @@ impl Daemon {
             config.state_dir.join("containers"),
             config.supervisor_exe.clone(),
         ));
-        let journal = Arc::new(StoreJournal { store: store.clone(), metrics: metrics.clone() });
+        let event_log = EventLog::start(store.clone(), metrics.clone())?;
+        let journal = Arc::new(StoreJournal { store: store.clone(), events: event_log.clone(), metrics: metrics.clone() });
         let node = Node::with_journal(runtime.clone(), config.node.clone(), journal).context("starting the node")?;
-        tokio::spawn(persist::persist_events(store.clone(), metrics.clone(), node.events().clone()));
+        recover::restore_events(&store, &node, config.deleted_pod_retention)?;
+        node.events().set_sink(event_log.sink())?;
         let daemon = Arc::new(Daemon {
             store,
             node,
             runtime,
             metrics,
+            event_log,
             config,
             pods: Mutex::new(BTreeMap::new()),
             mutations: tokio::sync::Mutex::new(()),
         });
         recover::recover(&daemon).await?;
+        tokio::spawn(prune_periodically(daemon.clone()));
         Ok(daemon)
     }
 
@@ -94,6 +104,7 @@ impl Daemon {
     /// Saves the last status of every pod and checkpoints the database. Containers
     /// are left running.
     pub fn flush(&self) -> anyhow::Result<()> {
+        self.event_log.flush();
         for entry in self.entries() {
             let status = entry.handle.status();
             let value = serde_json::to_value(&status)?;
@@ -121,14 +132,46 @@ impl Daemon {
         tokio::spawn(async move {
             let status = persist::persist_status(daemon.store.clone(), daemon.metrics.clone(), handle.clone()).await;
             if status.finished && status.deletion_requested_at.is_some() {
-                // Deleted: the pod is gone from the node (its events stay).
+                // Deleted: the pod goes, what was recorded about it after the
+                // retention (the events still queued are committed first).
+                daemon.event_log.flush();
                 if let Err(err) = daemon.store.delete_pod(handle.pod().uid()) {
                     tracing::error!("removing deleted pod {} from the state: {err}", key.1);
+                }
+                if daemon.config.deleted_pod_retention.is_zero() {
+                    daemon.prune();
                 }
                 daemon.pods.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
                 tracing::info!(namespace = %key.0, pod = %key.1, "pod deleted");
             }
         });
+    }
+}
+
+impl Daemon {
+    /// Prunes the rows of pods deleted longer ago than the retention.
+    pub(crate) fn prune(&self) {
+        match self.store.prune_deleted(deleted_before(self.config.deleted_pod_retention)) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("pruned {n} rows of deleted pods"),
+            Err(err) => tracing::error!("pruning the rows of deleted pods failed: {err}"),
+        }
+    }
+}
+
+/// Pods deleted before this time are past `retention`.
+pub(crate) fn deleted_before(retention: Duration) -> SystemTime {
+    SystemTime::now().checked_sub(retention).unwrap_or(std::time::UNIX_EPOCH)
+}
+
+/// Prunes deleted pods' rows every minute (or every retention, if shorter).
+async fn prune_periodically(daemon: Arc<Daemon>) {
+    let every = daemon.config.deleted_pod_retention.clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let d = daemon.clone();
+        let _ = tokio::task::spawn_blocking(move || d.prune()).await;
     }
 }
 

@@ -1,20 +1,22 @@
 //! Writing the node's state to the store: the durable delivery journal, pod status
-//! snapshots (container instances included) and events.
+//! snapshots (container instances and back-off entries included) and events (see
+//! [`super::event_log`]).
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast::error::RecvError;
-
+use super::event_log::EventLog;
 use super::metrics::Metrics;
-use crate::events::{Event, EventRecorder};
+use crate::events::Event;
 use crate::hooks::{HandlerKind, HookRun};
-use crate::lifecycle::{ContainerState, DeliveryJournal, JournalEntry, PodHandle, PodStatus};
-use crate::store::{ContainerRow, NewDelivery, Store};
+use crate::lifecycle::{BackoffState, ContainerState, DeliveryJournal, JournalEntry, PodHandle, PodStatus};
+use crate::store::{BackoffRow, ContainerRow, EventWrite, FinishedDelivery, NewDelivery, Store};
 
 /// The daemon's journal: each call is a committed SQLite transaction before it
-/// returns, so a pending delivery is durable before its handler starts.
+/// returns, so a pending delivery is durable before its handler starts. `done`
+/// commits through the event log, with every event recorded before it.
 pub struct StoreJournal {
     pub store: Arc<Store>,
+    pub events: Arc<EventLog>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -33,9 +35,16 @@ impl DeliveryJournal for StoreJournal {
     }
 
     fn done(&self, e: &JournalEntry, run: &HookRun) -> anyhow::Result<()> {
-        // The run and the journal's `done` commit together (one transaction).
-        let value = serde_json::to_value(run)?;
-        self.store.finish_delivery(&e.pod_uid, &e.container, &e.delivery.id, e.delivery.attempt, &value, run.outcome.summary())?;
+        // The run, the journal's `done` and the events recorded so far (the
+        // outcome's among them) commit together (one transaction).
+        self.events.finish(FinishedDelivery {
+            pod_uid: e.pod_uid.clone(),
+            container: e.container.clone(),
+            id: e.delivery.id.clone(),
+            attempt: e.delivery.attempt,
+            run: serde_json::to_value(run)?,
+            outcome: run.outcome.summary().to_string(),
+        })?;
         let plugin = if run.kind == HandlerKind::Wasm { run.detail.as_str() } else { "" };
         self.metrics.hook_run(run, plugin);
         Ok(())
@@ -63,11 +72,31 @@ pub fn container_rows(status: &PodStatus) -> Vec<ContainerRow> {
             },
             restart_count: c.restart_count,
             backoff: match &c.state {
-                ContainerState::Waiting { reason, message } if reason == "CrashLoopBackOff" => message.clone(),
+                ContainerState::Waiting { message, .. } if in_back_off(&c.state) => message.clone(),
                 _ => None,
             },
+            backoff_state: c.backoff.map_or_else(BackoffRow::default, |b| BackoffRow {
+                next: b.next,
+                last_restart: b.last_restart,
+                // Only a wait still under way has a restart time to resume.
+                restart_at: b.restart_at.filter(|_| in_back_off(&c.state)),
+            }),
         })
         .collect()
+}
+
+/// Whether a container is waiting in CrashLoopBackOff.
+pub fn in_back_off(state: &ContainerState) -> bool {
+    matches!(state, ContainerState::Waiting { reason, .. } if reason == "CrashLoopBackOff")
+}
+
+/// A stored back-off entry as the lifecycle takes it (None if nothing was saved).
+pub fn backoff_state(row: &BackoffRow) -> Option<BackoffState> {
+    (*row != BackoffRow::default()).then_some(BackoffState {
+        next: row.next,
+        last_restart: row.last_restart,
+        restart_at: row.restart_at,
+    })
 }
 
 /// `process://ID` → `ID`.
@@ -114,32 +143,14 @@ pub fn event_key(e: &Event) -> String {
     )
 }
 
-/// Stores every event as it is recorded (and counts back-offs) until the recorder closes.
-pub async fn persist_events(store: Arc<Store>, metrics: Arc<Metrics>, events: EventRecorder) {
-    let mut rx = events.subscribe();
-    loop {
-        let event = match rx.recv().await {
-            Ok(e) => e,
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!("{n} events were not stored (the store fell behind)");
-                continue;
-            }
-            Err(RecvError::Closed) => return,
-        };
-        save_event(&store, &event);
-        if event.reason == "BackOff" {
-            metrics.backoff();
-        }
-    }
-}
-
-/// Stores one event (or its merged update).
-pub fn save_event(store: &Store, event: &Event) {
-    let result = serde_json::to_value(event).map_err(anyhow::Error::from).and_then(|value| {
-        let o = &event.object;
-        Ok(store.upsert_event(&event_key(event), &o.uid, &o.namespace, &o.name, &value)?)
-    });
-    if let Err(err) = result {
-        tracing::error!("storing an event failed: {err:#}");
-    }
+/// An event as the store writes it.
+pub fn event_write(event: &Event) -> anyhow::Result<EventWrite> {
+    let o = &event.object;
+    Ok(EventWrite {
+        key: event_key(event),
+        pod_uid: o.uid.clone(),
+        namespace: o.namespace.clone(),
+        pod_name: o.name.clone(),
+        event: serde_json::to_value(event)?,
+    })
 }

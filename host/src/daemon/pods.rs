@@ -112,6 +112,8 @@ impl Daemon {
 
     /// Stored events, oldest first, optionally of one namespace and/or pod.
     pub fn events(&self, namespace: Option<&str>, pod: Option<&str>) -> Result<Vec<Event>, ApiError> {
+        // Every event recorded before this call is listed.
+        self.event_log.flush();
         let rows = self.store.list_events(namespace, pod)?;
         rows.into_iter()
             .map(|r| serde_json::from_value(r.event).map_err(ApiError::internal))

@@ -5,16 +5,21 @@
 //! running is adopted as it is, one that exited while hooklet was down gets its exit
 //! recorded and the restart policy applied. A delivery still pending for a live
 //! instance is redelivered with the same id and the next attempt number; one whose
-//! container is gone is closed in the journal as `ContainerGone`.
+//! container is gone is closed in the journal as `ContainerGone`. A container that
+//! was waiting in CrashLoopBackOff is restarted at the time the wait was to end.
+//! Rows of pods deleted longer than the retention ago are pruned.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 
-use super::persist::runtime_id;
+use super::persist::{backoff_state, in_back_off, runtime_id};
 use super::Daemon;
+use crate::events::Event;
+use crate::lifecycle::Node;
+use crate::store::Store;
 use crate::hooks::Delivery;
 use crate::lifecycle::adopt::container_config;
 use crate::lifecycle::{AdoptedContainer, Adoption, ContainerState, PodStatus, Redelivery};
@@ -37,13 +42,19 @@ pub(super) async fn recover(daemon: &Arc<Daemon>) -> anyhow::Result<()> {
     for row in rows {
         let pod: Pod = serde_json::from_value(row.manifest)
             .with_context(|| format!("stored manifest of pod {}/{} is unreadable", row.namespace, row.name))?;
-        let status: Option<PodStatus> = match row.status.map(serde_json::from_value).transpose() {
+        let mut status: Option<PodStatus> = match row.status.map(serde_json::from_value).transpose() {
             Ok(s) => s,
             Err(err) => {
                 tracing::warn!(pod = %row.name, "stored status unreadable ({err}); the pod starts afresh");
                 None
             }
         };
+        // The back-off entries are kept with the container rows, not in the status.
+        for saved in store.containers(&row.uid)? {
+            if let Some(c) = status.iter_mut().flat_map(|s| s.containers.iter_mut()).find(|c| c.name == saved.name) {
+                c.backoff = backoff_state(&saved.backoff_state);
+            }
+        }
         let adoption = match status {
             Some(status) => {
                 let mut containers = Vec::new();
@@ -89,6 +100,24 @@ pub(super) async fn recover(daemon: &Arc<Daemon>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prunes the rows of pods deleted longer than `retention` ago, then gives the
+/// node's event recorder the stored events, so repeats keep merging into them.
+pub(super) fn restore_events(store: &Store, node: &Node, retention: Duration) -> anyhow::Result<()> {
+    let pruned = store.prune_deleted(super::deleted_before(retention))?;
+    if pruned > 0 {
+        tracing::info!("pruned {pruned} rows of deleted pods");
+    }
+    let mut events = Vec::new();
+    for row in store.list_events(None, None)? {
+        match serde_json::from_value::<Event>(row.event) {
+            Ok(event) => events.push(event),
+            Err(err) => tracing::warn!("a stored event is unreadable ({err}); it is not merged into"),
+        }
+    }
+    node.events().restore(events);
+    Ok(())
+}
+
 /// What to do with container `index` of `pod`, whose last saved status is `saved`.
 async fn adopt_container(
     daemon: &Daemon,
@@ -105,6 +134,13 @@ async fn adopt_container(
         .filter(|d| d.state == DeliveryState::Pending && d.delivery.pod_uid == pod.uid() && &d.delivery.container == name)
         .max_by_key(|d| d.pending_at)
         .map(|d| d.delivery.runtime_id.clone());
+    // Waiting in back-off (and no newer instance): restart at the original time.
+    if let (None, Some(restart_at)) = (&pending_id, saved.backoff.and_then(|b| b.restart_at)) {
+        if in_back_off(&saved.state) {
+            tracing::info!(container = %name, "resuming a CrashLoopBackOff wait");
+            return AdoptedContainer::BackOff { restart_at };
+        }
+    }
     let saved_id = saved.container_id.as_deref().map(runtime_id).map(str::to_string);
     let Some(id) = pending_id.or(saved_id) else {
         return AdoptedContainer::Start;
@@ -126,9 +162,12 @@ async fn adopt_container(
                 delivery: Delivery { id: d.delivery.id.clone(), attempt: d.delivery.attempt + 1 },
                 termination: d.delivery.termination,
             });
-            let pre_stop_done = rows.iter().any(|d| d.state == DeliveryState::Done && d.delivery.phase == "PreStop");
+            let done = |phase: &'static str| rows.iter().filter(move |d| d.state == DeliveryState::Done && d.delivery.phase == phase);
+            let pre_stop_done = done("PreStop").next().is_some();
+            let failed = |d: &&DeliveryRow| matches!(d.outcome.as_deref(), Some("Failed" | "TimedOut"));
+            let post_start_failed_at = done("PostStart").filter(failed).filter_map(|d| d.done_at).max();
             tracing::info!(container = %name, id = %id, redelivery = redelivery.is_some(), "adopted a running container");
-            AdoptedContainer::Live { id, started_at, redelivery, pre_stop_done }
+            AdoptedContainer::Live { id, started_at, redelivery, pre_stop_done, post_start_failed_at }
         }
         Adopted::Exited(exit) => {
             tracing::info!(container = %name, id = %id, code = exit.exit_code, "container exited while hooklet was down");

@@ -39,6 +39,28 @@ impl Aggregator {
         &self.events
     }
 
+    /// Adds an event recorded by an earlier process, so later repeats merge into it.
+    pub(super) fn restore(&mut self, event: Event) {
+        let similar_key: SimilarKey = (event.object.clone(), event.event_type, event.reason.clone());
+        let message = event.message.strip_prefix(COMBINED_PREFIX).is_none().then(|| event.message.clone());
+        if let Some(m) = &message {
+            let record = self.similar.entry(similar_key.clone()).or_insert_with(|| SimilarRecord {
+                messages: HashSet::new(),
+                window_start: event.first_seen,
+            });
+            record.window_start = record.window_start.min(event.first_seen);
+            record.messages.insert(m.clone());
+        }
+        let key = (similar_key, message);
+        match self.index.get(&key) {
+            Some(&i) => self.events[i] = event,
+            None => {
+                self.index.insert(key, self.events.len());
+                self.events.push(event);
+            }
+        }
+    }
+
     /// Records one occurrence and returns the stored event after merging.
     pub(super) fn observe(
         &mut self,

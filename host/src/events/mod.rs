@@ -8,7 +8,9 @@
 //! `(combined from similar events): `.
 //!
 //! Every recorded event (new or merged) is also broadcast, so a CLI can print events
-//! as they happen and tests can await one instead of sleeping.
+//! as they happen and tests can await one instead of sleeping. A broadcast receiver
+//! that falls behind loses events; durable storage uses an [`EventSink`] instead,
+//! which sees every event, in order, as it is recorded.
 //!
 //! ```
 //! use hooklet::events::{EventRecorder, EventType, ObjectRef};
@@ -23,7 +25,7 @@
 
 mod aggregate;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -125,11 +127,19 @@ impl Default for AggregationPolicy {
     }
 }
 
+/// Receives every recorded event (new or merged) in recording order, e.g. to store
+/// it. Called while the recorder's lock is held: it must not block or record events.
+pub trait EventSink: Send + Sync + 'static {
+    /// Takes one recorded event.
+    fn accept(&self, event: &Event);
+}
+
 /// Records events; cheap to clone (all clones share one log).
 #[derive(Clone)]
 pub struct EventRecorder {
     inner: Arc<Mutex<Aggregator>>,
     tx: broadcast::Sender<Event>,
+    sink: Arc<OnceLock<Box<dyn EventSink>>>,
 }
 
 impl Default for EventRecorder {
@@ -150,6 +160,22 @@ impl EventRecorder {
         EventRecorder {
             inner: Arc::new(Mutex::new(Aggregator::new(policy))),
             tx,
+            sink: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Sends every event recorded from now on to `sink` as well (lossless, in
+    /// order). A recorder has at most one sink; a second call is an error.
+    pub fn set_sink(&self, sink: Box<dyn EventSink>) -> anyhow::Result<()> {
+        self.sink.set(sink).map_err(|_| anyhow::anyhow!("the event recorder already has a sink"))
+    }
+
+    /// Takes events recorded by an earlier process (oldest first) as the starting
+    /// point, so repeats keep merging into them. Not sent to the sink or broadcast.
+    pub fn restore(&self, events: impl IntoIterator<Item = Event>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        for event in events {
+            inner.restore(event);
         }
     }
 
@@ -163,7 +189,12 @@ impl EventRecorder {
     ) -> Event {
         let event = {
             let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            inner.observe(object, event_type, reason, message.trim(), SystemTime::now())
+            let event = inner.observe(object, event_type, reason, message.trim(), SystemTime::now());
+            // Under the lock: the sink sees merges of one event in order.
+            if let Some(sink) = self.sink.get() {
+                sink.accept(&event);
+            }
+            event
         };
         tracing::debug!(
             object = %object.name,

@@ -35,9 +35,14 @@ pub enum AdoptedContainer {
         redelivery: Option<Redelivery>,
         /// Its PreStop already completed (a termination was under way).
         pre_stop_done: bool,
+        /// When its PostStart failed, if it did: the kill that follows was under way.
+        post_start_failed_at: Option<SystemTime>,
     },
     /// The instance exited while hooklet was down: record it, apply the restart policy.
     Exited { id: ContainerId, started_at: SystemTime, exit: ExitStatus },
+    /// The container was waiting in CrashLoopBackOff: restart it at `restart_at`
+    /// (the original time), with the saved back-off entry.
+    BackOff { restart_at: SystemTime },
     /// The container had finished for good (no restart): keep its state.
     Done,
 }

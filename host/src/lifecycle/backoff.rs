@@ -1,8 +1,10 @@
 //! CrashLoopBackOff (spec 6.2): the first restart is immediate, then 10 s doubling to
 //! 300 s, with no jitter; reset when the container ran longer than 600 s since the
 //! last back-off update. The numbers are configuration so tests can shrink them.
+//! [`BackoffState`] is an entry in wall-clock time, saved with the container so a
+//! restarted hooklet resumes the timing.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
@@ -25,6 +27,35 @@ impl Default for BackoffPolicy {
     }
 }
 
+/// A back-off entry in wall-clock time, as saved with the container.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackoffState {
+    /// The delay of the next back-off (None: the next restart is immediate).
+    pub next: Option<Duration>,
+    /// When the last restart happened or is due: the start of the reset window.
+    pub last_restart: Option<SystemTime>,
+    /// While waiting in CrashLoopBackOff: when the container is restarted.
+    pub restart_at: Option<SystemTime>,
+}
+
+/// `at` (an instant) as wall-clock time.
+pub fn to_wall(at: Instant) -> SystemTime {
+    let now = Instant::now();
+    match at.checked_duration_since(now) {
+        Some(ahead) => SystemTime::now() + ahead,
+        None => SystemTime::now() - now.duration_since(at),
+    }
+}
+
+/// Wall-clock `at` as an instant (clamped to the earliest representable instant).
+pub fn to_instant(at: SystemTime) -> Instant {
+    let now = Instant::now();
+    match at.duration_since(SystemTime::now()) {
+        Ok(ahead) => now + ahead,
+        Err(behind) => now.checked_sub(behind.duration()).unwrap_or(now),
+    }
+}
+
 /// One container's back-off entry (the kubelet keys it by pod and container).
 #[derive(Debug, Clone)]
 pub struct Backoff {
@@ -41,6 +72,29 @@ impl Backoff {
             policy,
             next: None,
             last_update: None,
+        }
+    }
+
+    /// An entry saved by an earlier hooklet process.
+    pub fn restore(policy: BackoffPolicy, state: BackoffState) -> Self {
+        let age = |at: SystemTime| SystemTime::now().duration_since(at).unwrap_or_default();
+        if state.last_restart.is_some_and(|at| age(at) > policy.reset_after) {
+            // The reset window passed already (maybe before the monotonic clock began).
+            return Backoff::new(policy);
+        }
+        Backoff {
+            policy,
+            next: state.next,
+            last_update: state.last_restart.map(to_instant),
+        }
+    }
+
+    /// The entry in wall-clock time (`restart_at` is the caller's to set).
+    pub fn state(&self) -> BackoffState {
+        BackoffState {
+            next: self.next,
+            last_restart: self.last_update.map(to_wall),
+            restart_at: None,
         }
     }
 
@@ -89,6 +143,22 @@ mod tests {
         let later = t0 + Duration::from_secs(11 + 601);
         assert_eq!(b.delay_before_restart(later), Duration::ZERO);
         assert_eq!(b.delay_before_restart(later + Duration::from_secs(1)), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_restored_entry_continues_the_sequence_and_the_reset_window() {
+        let mut b = Backoff::new(BackoffPolicy::default());
+        let now = Instant::now();
+        assert_eq!(b.delay_before_restart(now), Duration::ZERO);
+        assert_eq!(b.delay_before_restart(now), Duration::from_secs(10));
+        let saved = b.state();
+        assert_eq!(saved.next, Some(Duration::from_secs(20)));
+        let mut resumed = Backoff::restore(BackoffPolicy::default(), saved);
+        assert_eq!(resumed.delay_before_restart(Instant::now()), Duration::from_secs(20), "not a fresh 10 s");
+        // A last restart more than 600 s ago (wall clock) resets it.
+        let old = BackoffState { last_restart: Some(SystemTime::now() - Duration::from_secs(601)), ..saved };
+        let mut reset = Backoff::restore(BackoffPolicy::default(), old);
+        assert_eq!(reset.delay_before_restart(Instant::now()), Duration::ZERO);
     }
 
     #[test]

@@ -24,9 +24,9 @@ use super::pod::PodShared;
 use super::status::ContainerState;
 use crate::events::{EventType, ObjectRef};
 use crate::hooks::deadline::Deadline;
-use crate::hooks::{Delivery, HookLimits, HookOutcome};
+use crate::hooks::{Delivery, HookLimits, HookOutcome, HookRun};
 use crate::runtime::{ContainerConfig, ContainerId, ExitStatus, Signal};
-use crate::spec::{Container, HookPhase, RestartPolicy};
+use crate::spec::{Container, HookPhase};
 
 /// A container instance whose process was started.
 pub(super) struct Started {
@@ -54,7 +54,7 @@ impl Started {
 }
 
 /// Why a started container is being killed.
-enum KillReason {
+pub(super) enum KillReason {
     Deletion,
     PostStartFailed(String),
     /// A kill that was under way when hooklet stopped (not a deletion): termination
@@ -63,13 +63,15 @@ enum KillReason {
 }
 
 /// The states of the machine.
-enum Step {
+pub(super) enum Step {
     Start,
     PostStart(Started),
     Running(Started),
     Kill(Started, KillReason),
     Exited(Option<Started>, ExitStatus, Option<String>),
     BackOff,
+    /// A back-off wait resumed after a hooklet restart: restart at this time.
+    ResumedBackOff(SystemTime),
     Done,
 }
 
@@ -79,7 +81,7 @@ pub(super) struct ContainerWorker {
     pub(super) index: usize,
     pub(super) container: Arc<Container>,
     object: ObjectRef,
-    backoff: Backoff,
+    pub(super) backoff: Backoff,
     instances: u32,
 }
 
@@ -87,7 +89,10 @@ impl ContainerWorker {
     pub(super) fn new(shared: Arc<PodShared>, index: usize) -> Self {
         let container = Arc::new(shared.pod.spec.containers[index].clone());
         let object = shared.object.container(&container.name);
-        let backoff = Backoff::new(shared.node.config.backoff);
+        let policy = shared.node.config.backoff;
+        // A back-off entry saved by an earlier hooklet process continues.
+        let saved = shared.status.borrow().containers[index].backoff;
+        let backoff = saved.map_or_else(|| Backoff::new(policy), |s| Backoff::restore(policy, s));
         ContainerWorker { shared, index, container, object, backoff, instances: 0 }
     }
 
@@ -100,6 +105,12 @@ impl ContainerWorker {
             Some(adopted) => self.adopted_step(adopted),
             None => Step::Start,
         };
+        if matches!(step, Step::ResumedBackOff(_)) {
+            // Waiting out a back-off must not hold up the pod's other containers.
+            if let Some(tx) = first_start.take() {
+                let _ = tx.send(());
+            }
+        }
         loop {
             step = match step {
                 Step::Start => self.start().await,
@@ -113,6 +124,7 @@ impl ContainerWorker {
                 Step::Kill(s, reason) => self.kill(s, reason).await,
                 Step::Exited(s, exit, message) => self.exited(s, exit, message).await,
                 Step::BackOff => self.back_off().await,
+                Step::ResumedBackOff(at) => self.resumed_back_off(at).await,
                 Step::Done => break,
             };
             if matches!(step, Step::Kill(..) | Step::Exited(..)) {
@@ -129,11 +141,15 @@ impl ContainerWorker {
         match adopted {
             AdoptedContainer::Start => Step::Start,
             AdoptedContainer::Done => Step::Done,
+            AdoptedContainer::BackOff { restart_at } => {
+                self.instances = 1;
+                Step::ResumedBackOff(restart_at)
+            }
             AdoptedContainer::Exited { id, started_at, exit } => {
                 self.instances = 1;
                 Step::Exited(Some(Started::new(id, started_at)), exit, None)
             }
-            AdoptedContainer::Live { id, started_at, redelivery, pre_stop_done } => {
+            AdoptedContainer::Live { id, started_at, redelivery, pre_stop_done, post_start_failed_at } => {
                 self.instances = 1;
                 let phase = redelivery.as_ref().map(|r| r.phase);
                 let termination = redelivery.as_ref().and_then(|r| r.termination);
@@ -147,6 +163,11 @@ impl ContainerWorker {
                             termination.unwrap_or_else(|| (SystemTime::now(), kill_grace(&self.shared.pod.spec)));
                         Step::Kill(started, KillReason::Resumed(began, grace))
                     }
+                    // Killing after a failed PostStart (its event is recorded): go on.
+                    None if post_start_failed_at.is_some() => {
+                        let began = post_start_failed_at.unwrap_or_else(SystemTime::now);
+                        Step::Kill(started, KillReason::Resumed(began, kill_grace(&self.shared.pod.spec)))
+                    }
                     None => {
                         self.shared.update_container(self.index, |c| c.started = true);
                         Step::Running(started)
@@ -156,11 +177,12 @@ impl ContainerWorker {
         }
     }
 
+    /// Records an event about this container.
     pub(super) fn event(&self, event_type: EventType, reason: &str, message: &str) {
         self.shared.node.events.record(&self.object, event_type, reason, message);
     }
 
-    fn set_state(&self, state: ContainerState) {
+    pub(super) fn set_state(&self, state: ContainerState) {
         self.shared.update_container(self.index, |c| c.state = state);
     }
 
@@ -233,14 +255,26 @@ impl ContainerWorker {
             (None, Some(d)) => Source::Journaled(d),
             (None, None) => Source::Fresh,
         };
-        let run = self.deliver(&started, HookPhase::PostStart, &handler, limits, source, None).await;
-        match run.outcome.failure() {
+        // The outcome's events (Killing included) are recorded before the journal's
+        // `done`, so they are committed with it.
+        let mut kill = None;
+        let on_outcome = |run: &HookRun| {
+            kill = run.outcome.failure().map(|failure| {
+                if self.shared.deleting.is_cancelled() {
+                    KillReason::Deletion
+                } else {
+                    self.event(EventType::Normal, "Killing", "FailedPostStartHook");
+                    KillReason::PostStartFailed(failure.to_string())
+                }
+            });
+        };
+        self.deliver(&started, HookPhase::PostStart, &handler, limits, source, None, on_outcome).await;
+        match kill {
             None => {
                 self.shared.update_container(self.index, |c| c.started = true);
                 Step::Running(started)
             }
-            Some(_) if self.shared.deleting.is_cancelled() => Step::Kill(started, KillReason::Deletion),
-            Some(message) => Step::Kill(started, KillReason::PostStartFailed(message.to_string())),
+            Some(reason) => Step::Kill(started, reason),
         }
     }
 
@@ -270,8 +304,9 @@ impl ContainerWorker {
                 // The kubelet's `killContainer` with no override: the pod's TGPS. A
                 // deletion arriving meanwhile does not shorten this kill; it is bounded
                 // by the TGPS anyway and the pod's own containers are then stopped.
+                // Its Killing event was recorded with the PostStart's outcome.
                 let at = Instant::now() + kill_grace(&self.shared.pod.spec);
-                (Some("FailedPostStartHook".to_string()), Deadline::fixed(at), Some(failure))
+                (None, Deadline::fixed(at), Some(failure))
             }
             // Its Killing event was recorded before the restart.
             KillReason::Resumed(began, grace) => (None, Deadline::fixed(Instant::now() + remaining(began, grace)), None),
@@ -287,7 +322,7 @@ impl ContainerWorker {
             if !already_exited && deadline.at() > Instant::now() && !started.pre_stop_done {
                 let limits = HookLimits { deadline: Some(deadline.clone()), cancel: CancellationToken::new() };
                 let source = started.take_redelivery(HookPhase::PreStop).map_or(Source::Fresh, Source::Redelivered);
-                let run = self.deliver(&started, HookPhase::PreStop, &handler, limits, source, Some(termination)).await;
+                let run = self.deliver(&started, HookPhase::PreStop, &handler, limits, source, Some(termination), |_| {}).await;
                 if run.outcome == HookOutcome::GraceExpired {
                     tracing::info!(container = %name, "PreStop hook not completed in grace period");
                 }
@@ -339,62 +374,5 @@ impl ContainerWorker {
             tracing::error!("exit of {} unknown: {err:#}", self.container.name);
             ExitStatus { exit_code: 137, signal: None, finished_at: SystemTime::now() }
         })
-    }
-
-    async fn exited(&mut self, started: Option<Started>, exit: ExitStatus, message: Option<String>) -> Step {
-        let runtime = self.shared.node.runtime.clone();
-        let mut state = ContainerState::terminated(&exit, started.as_ref().map(|s| s.started_at));
-        if let ContainerState::Terminated { reason, message: m, .. } = &mut state {
-            if started.is_none() {
-                *reason = "StartError".to_string();
-            }
-            *m = message.clone();
-        }
-        if let Some(s) = &started {
-            if let Err(err) = runtime.remove(&s.id).await {
-                tracing::warn!("removing container {}: {err:#}", self.container.name);
-            }
-        }
-        let restart = !self.shared.deleting.is_cancelled() && self.should_restart(&exit);
-        self.shared.update_container(self.index, |c| {
-            c.started = false;
-            if restart {
-                c.last_state = Some(state);
-                c.state = match &message {
-                    Some(m) if started.is_some() => ContainerState::waiting("PostStartHookError", Some(m.clone())),
-                    _ => ContainerState::waiting("ContainerCreating", None),
-                };
-            } else {
-                c.state = state;
-            }
-        });
-        if restart { Step::BackOff } else { Step::Done }
-    }
-
-    fn should_restart(&self, exit: &ExitStatus) -> bool {
-        match self.shared.pod.spec.restart_policy {
-            RestartPolicy::Always => true,
-            RestartPolicy::OnFailure => exit.exit_code != 0,
-            RestartPolicy::Never => false,
-        }
-    }
-
-    async fn back_off(&mut self) -> Step {
-        let delay = self.backoff.delay_before_restart(Instant::now());
-        if delay.is_zero() {
-            return Step::Start;
-        }
-        let name = &self.container.name;
-        let pod = self.shared.pod.display_name();
-        let secs = humantime::format_duration(Duration::from_secs(delay.as_secs().max(1)));
-        self.set_state(ContainerState::waiting(
-            "CrashLoopBackOff",
-            Some(format!("back-off {secs} restarting failed container={name} pod={pod}")),
-        ));
-        self.event(EventType::Warning, "BackOff", &format!("Back-off restarting failed container {name} in pod {pod}"));
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => Step::Start,
-            _ = self.shared.deleting.cancelled() => Step::Done,
-        }
     }
 }

@@ -24,6 +24,8 @@ pub(super) enum Source {
 impl ContainerWorker {
     /// Runs `handler` as a journaled delivery: a fresh one, a pre-journaled one, or a
     /// redelivery (same id, next attempt, with a `HookRedelivered` event).
+    /// The outcome's events, and those `on_outcome` records, are recorded before the
+    /// journal's `done`: the daemon commits them no later than `done`.
     pub(super) async fn deliver(
         &self,
         started: &Started,
@@ -32,6 +34,7 @@ impl ContainerWorker {
         limits: HookLimits,
         source: Source,
         termination: Option<(SystemTime, Duration)>,
+        on_outcome: impl FnOnce(&HookRun),
     ) -> HookRun {
         let (delivery, termination, journaled) = match source {
             Source::Fresh => (Delivery::new(), termination, false),
@@ -61,10 +64,11 @@ impl ContainerWorker {
             delivery,
         };
         let run = self.shared.node.hooks.run(&target, handler, limits).await;
+        self.record_hook(&run);
+        on_outcome(&run);
         if let Err(err) = journal.done(&entry, &run) {
             tracing::error!(container = %self.container.name, "journaling the end of a {} delivery failed: {err:#}", phase.as_str());
         }
-        self.record_hook(&run);
         run
     }
 

@@ -31,6 +31,7 @@
 pub mod adopt;
 pub mod backoff;
 mod container;
+mod crashloop;
 mod deliver;
 pub mod grace;
 pub mod journal;
@@ -41,7 +42,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use adopt::{AdoptedContainer, Adoption, Redelivery};
-pub use backoff::BackoffPolicy;
+pub use backoff::{BackoffPolicy, BackoffState};
 pub use journal::{DeliveryJournal, JournalEntry, MemoryJournal, NoJournal};
 pub use pod::PodHandle;
 pub use status::{ContainerState, ContainerStatus, PodPhase, PodStatus};

@@ -83,6 +83,7 @@ impl PodHandle {
                 restart_count: 0,
                 hooks: Vec::new(),
                 wasm_fuel_total: 0,
+                backoff: None,
             })
             .collect();
         let fresh = PodStatus {

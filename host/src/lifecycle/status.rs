@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use super::backoff::BackoffState;
 use crate::hooks::HookRun;
 use crate::runtime::ExitStatus;
 use crate::spec::RestartPolicy;
@@ -84,6 +85,10 @@ pub struct ContainerStatus {
     pub hooks: Vec<HookRun>,
     /// Fuel consumed by all wasm hooks of this container (D8).
     pub wasm_fuel_total: u64,
+    /// The CrashLoopBackOff entry, for the daemon to save with the container
+    /// (not part of the API view).
+    #[serde(skip)]
+    pub backoff: Option<BackoffState>,
 }
 
 /// `status.phase`.
@@ -183,6 +188,7 @@ mod tests {
             restart_count: 0,
             hooks: vec![],
             wasm_fuel_total: 0,
+            backoff: None,
         }
     }
 

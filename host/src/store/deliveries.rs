@@ -28,6 +28,18 @@ pub struct NewDelivery {
     pub termination: Option<(SystemTime, Duration)>,
 }
 
+/// A delivery that ended: its hook run (JSON) and outcome, to record with `done`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedDelivery {
+    pub pod_uid: String,
+    pub container: String,
+    pub id: String,
+    pub attempt: u32,
+    pub run: serde_json::Value,
+    /// `Succeeded`, `Failed`, …
+    pub outcome: String,
+}
+
 /// A journal row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryRow {
@@ -67,16 +79,15 @@ impl Store {
     /// a crash can never leave a recorded run of an attempt that is still pending
     /// (which would be redelivered while its run already counts as the result).
     pub fn finish_delivery(&self, pod_uid: &str, container: &str, id: &str, attempt: u32, run: &serde_json::Value, outcome: &str) -> Result<()> {
-        let text = serde_json::to_string(run).map_err(|e| self.json("hook run", e))?;
-        let mut conn = self.conn();
-        let tx = conn.transaction().map_err(|e| self.sql(e))?;
-        tx.execute(
-            "INSERT INTO hook_runs (pod_uid, container, delivery_id, attempt, run) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![pod_uid, container, id, attempt, text],
-        )
-        .map_err(|e| self.sql(e))?;
-        mark_done(&tx, id, outcome).map_err(|e| self.sql(e))?;
-        tx.commit().map_err(|e| self.sql(e))
+        let finished = FinishedDelivery {
+            pod_uid: pod_uid.to_string(),
+            container: container.to_string(),
+            id: id.to_string(),
+            attempt,
+            run: run.clone(),
+            outcome: outcome.to_string(),
+        };
+        self.write_batch(&[], &[finished])
     }
 
     /// Deliveries, optionally only the pending ones, oldest first.
@@ -113,6 +124,15 @@ impl Store {
             .map_err(|e| self.sql(e))?;
         rows.collect::<std::result::Result<_, _>>().map_err(|e| self.sql(e))
     }
+}
+
+/// Inserts a finished delivery's hook run and marks it done (inside a transaction).
+pub(super) fn finish_in(conn: &rusqlite::Connection, d: &FinishedDelivery, run: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO hook_runs (pod_uid, container, delivery_id, attempt, run) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![d.pod_uid, d.container, d.id, d.attempt, run],
+    )?;
+    mark_done(conn, &d.id, &d.outcome)
 }
 
 fn mark_done(conn: &rusqlite::Connection, id: &str, outcome: &str) -> rusqlite::Result<()> {

@@ -11,10 +11,13 @@
 //! error naming the file and what to do, never silently replaced.
 
 mod deliveries;
+mod events;
 mod pods;
 mod schema;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_v2;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -22,8 +25,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 
-pub use deliveries::{DeliveryRow, DeliveryState, NewDelivery};
-pub use pods::{ContainerRow, EventRow, HookRunRow, PodRow};
+pub use deliveries::{DeliveryRow, DeliveryState, FinishedDelivery, NewDelivery};
+pub use events::{EventRow, EventWrite};
+pub use pods::{BackoffRow, ContainerRow, HookRunRow, PodRow};
 
 /// The database file's name in the state directory.
 pub const DB_FILE: &str = "hooklet.db";
@@ -93,6 +97,29 @@ impl Store {
 
     fn json(&self, what: &'static str, source: serde_json::Error) -> StoreError {
         StoreError::Json { path: self.path.clone(), what, source }
+    }
+
+    /// Runs a query whose rows are `(seq, TEXT, JSON text)` and builds one value per
+    /// row from the seq, the text and the parsed JSON (`what` names it in errors).
+    fn json_rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        what: &'static str,
+        build: impl Fn(i64, String, serde_json::Value) -> T,
+    ) -> Result<Vec<T>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(sql).map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params, |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?)))
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, text, json) = row.map_err(|e| self.sql(e))?;
+            let value = serde_json::from_str(&json).map_err(|e| self.json(what, e))?;
+            out.push(build(seq, text, value));
+        }
+        Ok(out)
     }
 
     /// Writes everything to the database file (checkpoints the WAL); for shutdown.

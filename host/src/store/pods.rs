@@ -1,6 +1,6 @@
 //! Pods (desired state and last status), container instances, events and hook output.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -19,14 +19,6 @@ pub struct PodRow {
     pub status: Option<serde_json::Value>,
 }
 
-/// One stored event (merged occurrences share a row).
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventRow {
-    pub seq: i64,
-    pub pod_uid: String,
-    pub event: serde_json::Value,
-}
-
 /// One stored hook run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HookRunRow {
@@ -43,7 +35,21 @@ pub struct ContainerRow {
     pub state: String,
     pub started_at: Option<SystemTime>,
     pub restart_count: u32,
+    /// The CrashLoopBackOff message while waiting in back-off.
     pub backoff: Option<String>,
+    /// The back-off entry, so a restarted hooklet resumes its timing.
+    pub backoff_state: BackoffRow,
+}
+
+/// A container's CrashLoopBackOff entry in wall-clock time (schema version 2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackoffRow {
+    /// The delay of the next back-off (None: the next restart is immediate).
+    pub next: Option<Duration>,
+    /// When the last restart happened, or is due: the start of the reset window.
+    pub last_restart: Option<SystemTime>,
+    /// While waiting in CrashLoopBackOff: when the container is restarted.
+    pub restart_at: Option<SystemTime>,
 }
 
 impl Store {
@@ -96,11 +102,24 @@ impl Store {
         tx.execute("UPDATE pods SET status = ?2 WHERE uid = ?1", params![uid, text]).map_err(|e| self.sql(e))?;
         for c in containers {
             tx.execute(
-                "INSERT INTO containers (pod_uid, name, runtime_id, state, started_at_ms, restart_count, backoff)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM pods WHERE uid = ?1)
+                "INSERT INTO containers (pod_uid, name, runtime_id, state, started_at_ms, restart_count, backoff,
+                   backoff_next_ms, backoff_last_restart_ms, backoff_restart_at_ms)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE EXISTS (SELECT 1 FROM pods WHERE uid = ?1)
                  ON CONFLICT (pod_uid, name) DO UPDATE SET runtime_id = ?3, state = ?4, started_at_ms = ?5,
-                   restart_count = ?6, backoff = ?7",
-                params![uid, c.name, c.runtime_id, c.state, c.started_at.map(to_ms), c.restart_count, c.backoff],
+                   restart_count = ?6, backoff = ?7, backoff_next_ms = ?8, backoff_last_restart_ms = ?9,
+                   backoff_restart_at_ms = ?10",
+                params![
+                    uid,
+                    c.name,
+                    c.runtime_id,
+                    c.state,
+                    c.started_at.map(to_ms),
+                    c.restart_count,
+                    c.backoff,
+                    c.backoff_state.next.map(|d| d.as_millis() as i64),
+                    c.backoff_state.last_restart.map(to_ms),
+                    c.backoff_state.restart_at.map(to_ms)
+                ],
             )
             .map_err(|e| self.sql(e))?;
         }
@@ -111,7 +130,10 @@ impl Store {
     pub fn containers(&self, uid: &str) -> Result<Vec<ContainerRow>> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT name, runtime_id, state, started_at_ms, restart_count, backoff FROM containers WHERE pod_uid = ?1 ORDER BY name")
+            .prepare(
+                "SELECT name, runtime_id, state, started_at_ms, restart_count, backoff, backoff_next_ms,
+                   backoff_last_restart_ms, backoff_restart_at_ms FROM containers WHERE pod_uid = ?1 ORDER BY name",
+            )
             .map_err(|e| self.sql(e))?;
         let rows = stmt
             .query_map([uid], |r| {
@@ -122,56 +144,52 @@ impl Store {
                     started_at: r.get::<_, Option<i64>>(3)?.map(from_ms),
                     restart_count: r.get(4)?,
                     backoff: r.get(5)?,
+                    backoff_state: BackoffRow {
+                        next: r.get::<_, Option<i64>>(6)?.map(|ms| Duration::from_millis(ms.max(0) as u64)),
+                        last_restart: r.get::<_, Option<i64>>(7)?.map(from_ms),
+                        restart_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
+                    },
                 })
             })
             .map_err(|e| self.sql(e))?;
         rows.collect::<std::result::Result<_, _>>().map_err(|e| self.sql(e))
     }
 
-    /// Removes a pod and its container instances. Its events, hook runs and
-    /// delivery journal rows stay: they are the node's record of what was delivered.
+    /// Removes a deleted pod and its container instances, and notes when it was
+    /// deleted: [`Store::prune_deleted`] removes its other rows after the retention.
     pub fn delete_pod(&self, uid: &str) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
         for sql in ["DELETE FROM containers WHERE pod_uid = ?1", "DELETE FROM pods WHERE uid = ?1"] {
             tx.execute(sql, [uid]).map_err(|e| self.sql(e))?;
         }
+        tx.execute("INSERT OR REPLACE INTO deleted_pods (uid, deleted_at_ms) VALUES (?1, ?2)", params![uid, to_ms(SystemTime::now())])
+            .map_err(|e| self.sql(e))?;
         tx.commit().map_err(|e| self.sql(e))
     }
 
-    /// Inserts or updates (a merged occurrence) an event under `key`.
-    pub fn upsert_event(&self, key: &str, pod_uid: &str, namespace: &str, pod: &str, event: &serde_json::Value) -> Result<i64> {
-        let text = serde_json::to_string(event).map_err(|e| self.json("event", e))?;
-        let conn = self.conn();
-        conn.query_row(
-            "INSERT INTO events (key, seq, pod_uid, namespace, pod_name, event)
-             VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM events), ?2, ?3, ?4, ?5)
-             ON CONFLICT (key) DO UPDATE SET event = excluded.event, seq = excluded.seq
-             RETURNING seq",
-            params![key, pod_uid, namespace, pod, text],
-            |r| r.get(0),
-        )
-        .map_err(|e| self.sql(e))
-    }
-
-    /// Events, oldest update first, optionally for one namespace and/or pod name.
-    pub fn list_events(&self, namespace: Option<&str>, pod: Option<&str>) -> Result<Vec<EventRow>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(
-                "SELECT seq, pod_uid, event FROM events WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR pod_name = ?2) ORDER BY seq",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(params![namespace, pod], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?)))
-            .map_err(|e| self.sql(e))?;
-        let mut events = Vec::new();
-        for row in rows {
-            let (seq, pod_uid, text) = row.map_err(|e| self.sql(e))?;
-            let event = serde_json::from_str(&text).map_err(|e| self.json("event", e))?;
-            events.push(EventRow { seq, pod_uid, event });
+    /// Removes the events, hook runs and finished journal rows of pods deleted at or
+    /// before `deleted_before`, and rows of pods the store knows nothing of (written
+    /// after their pod was pruned). Never a delivery still pending: a pod keeps its
+    /// deletion record until start-up has closed its last one. Returns the rows removed.
+    pub fn prune_deleted(&self, deleted_before: SystemTime) -> Result<usize> {
+        const GONE: &str = "(SELECT uid FROM deleted_pods WHERE deleted_at_ms <= ?1
+            UNION SELECT pod_uid FROM events WHERE pod_uid NOT IN (SELECT uid FROM pods UNION SELECT uid FROM deleted_pods))";
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        let mut removed = 0;
+        for sql in [
+            format!("DELETE FROM events WHERE pod_uid IN {GONE}"),
+            format!("DELETE FROM hook_runs WHERE pod_uid IN {GONE}"),
+            format!("DELETE FROM deliveries WHERE state = 'done' AND pod_uid IN {GONE}"),
+            "DELETE FROM deleted_pods WHERE deleted_at_ms <= ?1
+               AND uid NOT IN (SELECT pod_uid FROM deliveries WHERE state = 'pending')"
+                .to_string(),
+        ] {
+            removed += tx.execute(&sql, [to_ms(deleted_before)]).map_err(|e| self.sql(e))?;
         }
-        Ok(events)
+        tx.commit().map_err(|e| self.sql(e))?;
+        Ok(removed)
     }
 
     /// Appends a hook run (its output included) of a container.
@@ -188,20 +206,12 @@ impl Store {
 
     /// A pod's hook runs, oldest first, optionally for one container.
     pub fn hook_runs(&self, pod_uid: &str, container: Option<&str>) -> Result<Vec<HookRunRow>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT seq, container, run FROM hook_runs WHERE pod_uid = ?1 AND (?2 IS NULL OR container = ?2) ORDER BY seq")
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(params![pod_uid, container], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?)))
-            .map_err(|e| self.sql(e))?;
-        let mut runs = Vec::new();
-        for row in rows {
-            let (seq, container, text) = row.map_err(|e| self.sql(e))?;
-            let run = serde_json::from_str(&text).map_err(|e| self.json("hook run", e))?;
-            runs.push(HookRunRow { seq, container, run });
-        }
-        Ok(runs)
+        self.json_rows(
+            "SELECT seq, container, run FROM hook_runs WHERE pod_uid = ?1 AND (?2 IS NULL OR container = ?2) ORDER BY seq",
+            params![pod_uid, container],
+            "hook run",
+            |seq, container, run| HookRunRow { seq, container, run },
+        )
     }
 
     /// Reads one pod by namespace and name.

@@ -15,10 +15,10 @@ use super::{classify, Result, StoreError};
 pub const APPLICATION_ID: i32 = 0x686b_6c74;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Migration `n` (1-based) brings the schema from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: the first schema.
     r#"
     CREATE TABLE pods (
@@ -73,6 +73,24 @@ const MIGRATIONS: &[&str] = &[
         outcome            TEXT
     );
     CREATE INDEX deliveries_pending ON deliveries (state);
+    "#,
+    // 2: CrashLoopBackOff state with the container (resumed after a restart);
+    //    deleted pods, whose rows are pruned after a retention (those a version 1
+    //    file kept of deleted pods count as deleted at the upgrade), and indexes.
+    r#"
+    ALTER TABLE containers ADD COLUMN backoff_next_ms INTEGER;         -- delay of the next back-off
+    ALTER TABLE containers ADD COLUMN backoff_last_restart_ms INTEGER; -- start of the reset window
+    ALTER TABLE containers ADD COLUMN backoff_restart_at_ms INTEGER;   -- while in back-off: restart time
+    CREATE INDEX events_by_pod ON events (pod_uid);
+    CREATE INDEX deliveries_by_pod ON deliveries (pod_uid);
+    CREATE TABLE deleted_pods (
+        uid                TEXT PRIMARY KEY,
+        deleted_at_ms      INTEGER NOT NULL
+    );
+    INSERT INTO deleted_pods (uid, deleted_at_ms)
+        SELECT pod_uid, CAST(strftime('%s', 'now') AS INTEGER) * 1000
+        FROM (SELECT pod_uid FROM events UNION SELECT pod_uid FROM hook_runs UNION SELECT pod_uid FROM deliveries)
+        WHERE pod_uid NOT IN (SELECT uid FROM pods);
     "#,
 ];
 

@@ -1,0 +1,180 @@
+//! Durable events without a commit per event: every recorded event goes, losslessly
+//! and in order (an [`EventSink`], not the lossy broadcast), to a writer thread that
+//! commits what arrived within [`MAX_DELAY`] in one transaction.
+//!
+//! A delivery's end goes through the same queue ([`EventLog::finish`]): its hook run
+//! and journal `done` commit in the same transaction as every event recorded before
+//! it — the `FailedPostStartHook`, `FailedPreStopHook`, `HookRedelivered` and
+//! `Killing` events that describe the delivery — so a crash can never keep a
+//! delivery's `done` while losing its outcome's events. Other events reach the disk
+//! at most [`MAX_DELAY`] (plus a commit) after they are recorded.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::metrics::Metrics;
+use super::persist::event_write;
+use crate::events::{Event, EventSink};
+use crate::store::{EventWrite, FinishedDelivery, Store};
+
+/// How long the writer gathers events before committing them.
+pub const MAX_DELAY: Duration = Duration::from_millis(5);
+
+/// The most events (and finished deliveries) committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+enum Msg {
+    Event(Box<Event>),
+    /// Commit now, with this finished delivery; answer when durable.
+    Finish(Box<FinishedDelivery>, SyncSender<Result<(), String>>),
+    /// Commit now; answer when durable.
+    Flush(SyncSender<()>),
+}
+
+/// The queue to the writer thread. Cheap to share.
+pub struct EventLog {
+    tx: Mutex<Sender<Msg>>,
+    store: Arc<Store>,
+}
+
+impl EventLog {
+    /// Starts the writer thread for `store`.
+    pub fn start(store: Arc<Store>, metrics: Arc<Metrics>) -> anyhow::Result<Arc<EventLog>> {
+        let (tx, rx) = mpsc::channel();
+        let writer = store.clone();
+        std::thread::Builder::new()
+            .name("hooklet-events".into())
+            .spawn(move || write_loop(&rx, &writer, &metrics))
+            .context("starting the event writer thread")?;
+        Ok(Arc::new(EventLog { tx: Mutex::new(tx), store }))
+    }
+
+    fn send(&self, msg: Msg) -> bool {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).send(msg).is_ok()
+    }
+
+    /// Records a finished delivery (hook run + journal `done`) in the transaction
+    /// that also commits every event recorded before this call. Blocks until durable.
+    pub fn finish(&self, delivery: FinishedDelivery) -> anyhow::Result<()> {
+        let (ack, done) = mpsc::sync_channel(1);
+        if self.send(Msg::Finish(Box::new(delivery.clone()), ack)) {
+            if let Ok(result) = done.recv() {
+                return result.map_err(|e| anyhow::anyhow!(e));
+            }
+        }
+        // The writer is gone (it only ends with the process): write directly.
+        tracing::error!("the event writer stopped; recording delivery {} without it", delivery.id);
+        Ok(self.store.write_batch(&[], &[delivery])?)
+    }
+
+    /// Waits until every event recorded before this call is committed.
+    pub fn flush(&self) {
+        let (ack, done) = mpsc::sync_channel(1);
+        if self.send(Msg::Flush(ack)) {
+            let _ = done.recv();
+        }
+    }
+
+    /// The sink to install on the node's event recorder.
+    pub fn sink(self: &Arc<Self>) -> Box<dyn EventSink> {
+        Box::new(Sink(self.clone()))
+    }
+}
+
+struct Sink(Arc<EventLog>);
+
+impl EventSink for Sink {
+    fn accept(&self, event: &Event) {
+        if !self.0.send(Msg::Event(Box::new(event.clone()))) {
+            tracing::error!(reason = %event.reason, "the event writer stopped; an event was not stored");
+        }
+    }
+}
+
+/// What one transaction writes, and whom to tell.
+#[derive(Default)]
+struct Batch {
+    events: Vec<EventWrite>,
+    finished: Vec<FinishedDelivery>,
+    finish_acks: Vec<SyncSender<Result<(), String>>>,
+    flush_acks: Vec<SyncSender<()>>,
+    backoffs: u64,
+}
+
+impl Batch {
+    /// Adds a message; true when it asks for a commit now.
+    fn add(&mut self, msg: Msg) -> bool {
+        match msg {
+            Msg::Event(event) => {
+                self.backoffs += u64::from(event.reason == "BackOff");
+                match event_write(&event) {
+                    Ok(write) => self.events.push(write),
+                    Err(err) => tracing::error!("an event cannot be stored: {err:#}"),
+                }
+                false
+            }
+            Msg::Finish(delivery, ack) => {
+                self.finished.push(*delivery);
+                self.finish_acks.push(ack);
+                true
+            }
+            Msg::Flush(ack) => {
+                self.flush_acks.push(ack);
+                true
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.events.len() + self.finished.len()
+    }
+
+    fn commit(self, store: &Store, metrics: &Metrics) {
+        let result = if self.len() == 0 { Ok(()) } else { store.write_batch(&self.events, &self.finished) };
+        match &result {
+            Ok(()) if !self.events.is_empty() => metrics.event_batch(self.events.len() as u64, self.backoffs),
+            Ok(()) => {}
+            Err(err) => tracing::error!(
+                "storing {} events and {} finished deliveries failed: {err}",
+                self.events.len(),
+                self.finished.len()
+            ),
+        }
+        let result = result.map_err(|e| e.to_string());
+        for ack in self.finish_acks {
+            let _ = ack.send(result.clone());
+        }
+        for ack in self.flush_acks {
+            let _ = ack.send(());
+        }
+    }
+}
+
+/// Gathers messages for up to [`MAX_DELAY`] (less when asked to commit now), then
+/// commits them in one transaction; ends when every sender is gone.
+fn write_loop(rx: &Receiver<Msg>, store: &Store, metrics: &Metrics) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = Batch::default();
+        let mut now = batch.add(first);
+        let until = Instant::now() + MAX_DELAY;
+        while !now && batch.len() < MAX_BATCH {
+            match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok(msg) => now = batch.add(msg),
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        // Whatever is queued already joins this commit.
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(msg) => {
+                    batch.add(msg);
+                }
+                Err(_) => break,
+            }
+        }
+        batch.commit(store, metrics);
+    }
+}

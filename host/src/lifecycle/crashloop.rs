@@ -1,0 +1,91 @@
+//! Exits and restarts: the restart policy and CrashLoopBackOff waits (spec 6.2), with a
+//! wait resumed after a hooklet restart at its original time.
+
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use super::backoff::{to_instant, to_wall};
+use super::container::{ContainerWorker, Started, Step};
+use super::status::ContainerState;
+use crate::events::EventType;
+use crate::runtime::ExitStatus;
+use crate::spec::RestartPolicy;
+
+impl ContainerWorker {
+    /// Records an exit (removing the instance) and decides: back off and restart, or done.
+    pub(super) async fn exited(&mut self, started: Option<Started>, exit: ExitStatus, message: Option<String>) -> Step {
+        let runtime = self.shared.node.runtime.clone();
+        let mut state = ContainerState::terminated(&exit, started.as_ref().map(|s| s.started_at));
+        if let ContainerState::Terminated { reason, message: m, .. } = &mut state {
+            if started.is_none() {
+                *reason = "StartError".to_string();
+            }
+            *m = message.clone();
+        }
+        if let Some(s) = &started {
+            if let Err(err) = runtime.remove(&s.id).await {
+                tracing::warn!("removing container {}: {err:#}", self.container.name);
+            }
+        }
+        let restart = !self.shared.deleting.is_cancelled() && self.should_restart(&exit);
+        self.shared.update_container(self.index, |c| {
+            c.started = false;
+            if restart {
+                c.last_state = Some(state);
+                c.state = match &message {
+                    Some(m) if started.is_some() => ContainerState::waiting("PostStartHookError", Some(m.clone())),
+                    _ => ContainerState::waiting("ContainerCreating", None),
+                };
+            } else {
+                c.state = state;
+            }
+        });
+        if restart { Step::BackOff } else { Step::Done }
+    }
+
+    /// Whether `restartPolicy` restarts a container that exited with `exit`.
+    pub(super) fn should_restart(&self, exit: &ExitStatus) -> bool {
+        match self.shared.pod.spec.restart_policy {
+            RestartPolicy::Always => true,
+            RestartPolicy::OnFailure => exit.exit_code != 0,
+            RestartPolicy::Never => false,
+        }
+    }
+
+    /// Waits the back-off delay (none for the first restart), then restarts. The
+    /// entry, with the restart time, goes into the status for the daemon to save.
+    pub(super) async fn back_off(&mut self) -> Step {
+        let now = Instant::now();
+        let delay = self.backoff.delay_before_restart(now);
+        let mut state = self.backoff.state();
+        state.restart_at = (!delay.is_zero()).then(|| to_wall(now + delay));
+        self.shared.update_container(self.index, |c| c.backoff = Some(state));
+        if delay.is_zero() {
+            return Step::Start;
+        }
+        let name = &self.container.name;
+        let pod = self.shared.pod.display_name();
+        let secs = humantime::format_duration(Duration::from_secs(delay.as_secs().max(1)));
+        self.set_state(ContainerState::waiting(
+            "CrashLoopBackOff",
+            Some(format!("back-off {secs} restarting failed container={name} pod={pod}")),
+        ));
+        self.event(EventType::Warning, "BackOff", &format!("Back-off restarting failed container {name} in pod {pod}"));
+        self.wait_until(now + delay).await
+    }
+
+    /// A back-off wait that was under way when hooklet stopped: its state and
+    /// `BackOff` event are already recorded; restart at the original time.
+    pub(super) async fn resumed_back_off(&mut self, restart_at: SystemTime) -> Step {
+        tracing::info!(container = %self.container.name, "resuming a CrashLoopBackOff wait until {}", humantime::format_rfc3339_millis(restart_at));
+        self.wait_until(to_instant(restart_at)).await
+    }
+
+    async fn wait_until(&self, at: Instant) -> Step {
+        tokio::select! {
+            _ = tokio::time::sleep_until(at) => Step::Start,
+            _ = self.shared.deleting.cancelled() => Step::Done,
+        }
+    }
+}
