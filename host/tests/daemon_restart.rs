@@ -8,17 +8,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use daemon_support::Daemon;
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
-
-fn started(v: &serde_json::Value) -> bool {
-    v["status"]["containers"].as_array().unwrap().iter().all(|c| c["started"] == true)
-}
+use daemon_support::{started, write, Daemon};
 
 const PODS: &str = r#"
 apiVersion: v1
@@ -258,4 +248,80 @@ fn sigkill_during_deliveries_redelivers_every_pending_one_and_loses_none() {
         ran.len() - seen.len() - wasm_deliveries,
         closed.len()
     );
+}
+
+/// A pod whose exec PostStart fails after `ms` ms (so the container is killed, which
+/// runs its failing PreStop); each failure names its delivery id and attempt.
+fn failing_pod(i: usize, ms: u32) -> String {
+    let hook = |phase: &str, ms: u32| {
+        format!("exec: {{command: [sh, -c, 'sleep 0.{ms:03}; echo \"id=$HOOKLET_DELIVERY_ID attempt=$HOOKLET_ATTEMPT {phase}\"; exit 1']}}")
+    };
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: failing-{i}}}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: app\n    image: busybox\n    command: [sleep, '600']\n    lifecycle:\n      postStart:\n        {}\n      preStop:\n        {}\n",
+        hook("post", ms),
+        hook("pre", 300 - ms / 2)
+    )
+}
+
+#[test]
+fn sigkills_never_lose_the_events_of_a_completed_delivery() {
+    const PODS: usize = 6;
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
+    let manifest: Vec<String> = (0..PODS).map(|i| failing_pod(i, 120 + 60 * i as u32)).collect();
+    let file = write(dir.path(), "failing.yaml", &manifest.join("---\n"));
+    let mut daemon = Daemon::start(dir.path(), &[]);
+    daemon.ok(&["apply", "-f", &file]);
+    let mut kills = 0;
+    for pause in [90u64, 160, 50, 230, 120, 70, 200, 140] {
+        std::thread::sleep(Duration::from_millis(pause));
+        daemon.kill();
+        kills += 1;
+        daemon = Daemon::start(dir.path(), &[]);
+    }
+    for i in 0..PODS {
+        daemon.wait_pod(&format!("failing-{i}"), 30, |v| v["status"]["containers"][0]["state"]["terminated"].is_object());
+    }
+    let (_, metrics) = daemon.raw(&daemon_support::request("GET", "/metrics", &[], b""));
+    let state = daemon.state.clone();
+    daemon.kill();
+    let counter = |name: &str| metrics.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok()).unwrap_or(0.0);
+    let (stored, commits) = (counter("hooklet_events_stored_total "), counter("hooklet_event_commits_total "));
+    println!("last daemon: {stored} events in {commits} commits");
+
+    let db = rusqlite::Connection::open(state.join("hooklet.db")).unwrap();
+    let deliveries: Vec<(String, u32, String, String, String)> = db
+        .prepare("SELECT id, attempt, phase, pod_uid, coalesce(outcome, '') FROM deliveries WHERE state = 'done'")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let events: Vec<(String, String, String)> = db
+        .prepare("SELECT pod_uid, json_extract(event, '$.reason'), json_extract(event, '$.message') FROM events")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let has = |uid: &str, reason: &str, text: &str| events.iter().any(|(u, r, m)| u == uid && r == reason && m.contains(text));
+    let (mut failed, mut redelivered) = (0, 0);
+    for (id, attempt, phase, uid, outcome) in &deliveries {
+        if outcome == "Failed" {
+            failed += 1;
+            let named = format!("id={id} attempt={attempt}");
+            assert!(has(uid, &format!("Failed{phase}Hook"), &named), "the failure event of {phase} delivery {id} attempt {attempt}: {events:#?}");
+            if phase == "PostStart" {
+                assert!(has(uid, "Killing", "FailedPostStartHook"), "the Killing event after PostStart delivery {id}");
+            }
+        }
+        if *attempt > 1 {
+            redelivered += 1;
+            let named = format!("(delivery {id}, attempt {attempt})");
+            assert!(has(uid, "HookRedelivered", &named), "the HookRedelivered event of delivery {id} attempt {attempt}: {events:#?}");
+        }
+    }
+    // Every pod's PostStart and PreStop ended (failed) once the kills were over.
+    assert_eq!(deliveries.iter().filter(|d| d.4 == "Failed").count(), PODS * 2, "{deliveries:#?}");
+    println!("event durability: {} deliveries done ({failed} failed, {redelivered} redelivered), kills {kills}, events lost 0", deliveries.len());
 }

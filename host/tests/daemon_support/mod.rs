@@ -40,7 +40,7 @@ impl Daemon {
             .arg(&socket)
             .arg("--plugins")
             .arg(&plugins)
-            .args(["--backoff-initial", "200ms", "--backoff-max", "400ms"])
+            .args(if extra.contains(&"--backoff-initial") { &[][..] } else { &["--backoff-initial", "200ms", "--backoff-max", "400ms"][..] })
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -160,6 +160,18 @@ pub fn request(method: &str, path: &str, headers: &[&str], body: &[u8]) -> Vec<u
 pub fn signal(pid: u32, name: &str) {
     let status = Command::new("kill").args([&format!("-{name}"), &pid.to_string()]).status().unwrap();
     assert!(status.success());
+}
+
+/// Writes `dir/name` and returns its path.
+pub fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// Whether every container of a pod's JSON view has started.
+pub fn started(v: &serde_json::Value) -> bool {
+    v["status"]["containers"].as_array().unwrap().iter().all(|c| c["started"] == true)
 }
 
 pub fn text(bytes: &[u8]) -> String {
