@@ -178,3 +178,57 @@ fn write_loop(rx: &Receiver<Msg>, store: &Store, metrics: &Metrics) {
         batch.commit(store, metrics);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{EventRecorder, EventType, ObjectRef};
+    use crate::store::NewDelivery;
+
+    #[test]
+    fn a_burst_is_stored_whole_in_batches_and_a_finish_commits_the_events_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let metrics = Arc::new(Metrics::default());
+        let log = EventLog::start(store.clone(), metrics.clone()).unwrap();
+        let recorder = EventRecorder::new();
+        recorder.set_sink(log.sink()).unwrap();
+        let app = ObjectRef::pod("default", "web", "u1").container("app");
+        // Far more than the broadcast channel holds (1024): none may be dropped.
+        const BURST: usize = 5000;
+        for i in 0..BURST {
+            recorder.record(&app, EventType::Normal, &format!("R{i}"), "m");
+        }
+        let delivery = NewDelivery {
+            id: "d1".into(),
+            attempt: 2,
+            pod_uid: "u1".into(),
+            container: "app".into(),
+            runtime_id: "r1".into(),
+            phase: "PostStart".into(),
+            termination: None,
+        };
+        store.delivery_pending(&delivery).unwrap();
+        recorder.record(&app, EventType::Warning, "FailedPostStartHook", "boom");
+        let finished = FinishedDelivery {
+            pod_uid: "u1".into(),
+            container: "app".into(),
+            id: "d1".into(),
+            attempt: 2,
+            run: serde_json::json!({}),
+            outcome: "Failed".into(),
+        };
+        log.finish(finished).unwrap();
+        // No flush: when `finish` returns, every event recorded before it is durable.
+        let stored = store.list_events(None, None).unwrap();
+        assert_eq!(stored.len(), BURST + 1);
+        assert_eq!(stored.last().unwrap().event["reason"], "FailedPostStartHook");
+        assert!(store.deliveries(true).unwrap().is_empty(), "done in the same commit");
+        let text = metrics.render();
+        let counter = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok()).unwrap();
+        let (events, commits) = (counter("hooklet_events_stored_total "), counter("hooklet_event_commits_total "));
+        assert_eq!(events as usize, BURST + 1);
+        assert!(events / commits >= 10.0, "{events} events in {commits} commits");
+        println!("{events} events in {commits} commits ({:.0} per commit)", events / commits);
+    }
+}

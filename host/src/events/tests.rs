@@ -1,3 +1,4 @@
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use super::aggregate::{Aggregator, COMBINED_PREFIX};
@@ -85,4 +86,43 @@ async fn wait_for_sees_past_and_future_events() {
     let waiter = tokio::spawn(async move { r2.wait_for(|e| e.reason == "Started").await });
     recorder.record(&app(), EventType::Normal, "Started", "Started container app");
     assert_eq!(waiter.await.unwrap().reason, "Started");
+}
+
+/// A sink that keeps (reason, count) of every event it is given.
+#[derive(Clone, Default)]
+struct Keep(Arc<Mutex<Vec<(String, u32)>>>);
+
+impl EventSink for Keep {
+    fn accept(&self, event: &Event) {
+        self.0.lock().unwrap().push((event.reason.clone(), event.count));
+    }
+}
+
+#[test]
+fn the_sink_sees_every_event_and_merge_in_order_and_only_one_sink_is_taken() {
+    let recorder = EventRecorder::new();
+    let kept = Keep::default();
+    recorder.set_sink(Box::new(kept.clone())).unwrap();
+    assert!(recorder.set_sink(Box::new(Keep::default())).is_err());
+    for _ in 0..3 {
+        recorder.record(&app(), EventType::Warning, "BackOff", "Back-off restarting failed container app");
+    }
+    recorder.record(&app(), EventType::Normal, "Started", "Started container app");
+    let seen = kept.0.lock().unwrap().clone();
+    assert_eq!(seen, [("BackOff".into(), 1), ("BackOff".into(), 2), ("BackOff".into(), 3), ("Started".into(), 1)]);
+}
+
+#[test]
+fn restored_events_keep_merging_and_are_not_sent_again() {
+    let earlier = EventRecorder::new();
+    earlier.record(&app(), EventType::Warning, "BackOff", "Back-off");
+    let old = earlier.record(&app(), EventType::Warning, "BackOff", "Back-off");
+    let recorder = EventRecorder::new();
+    let kept = Keep::default();
+    recorder.set_sink(Box::new(kept.clone())).unwrap();
+    recorder.restore(earlier.list());
+    assert!(kept.0.lock().unwrap().is_empty(), "restoring is not recording");
+    let merged = recorder.record(&app(), EventType::Warning, "BackOff", "Back-off");
+    assert_eq!((merged.count, merged.first_seen), (3, old.first_seen));
+    assert_eq!(recorder.list().len(), 1);
 }
