@@ -231,4 +231,23 @@ mod tests {
         assert!(events / commits >= 10.0, "{events} events in {commits} commits");
         println!("{events} events in {commits} commits ({:.0} per commit)", events / commits);
     }
+
+    #[test]
+    fn a_combined_event_is_stored_as_one_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let log = EventLog::start(store.clone(), Arc::new(Metrics::default())).unwrap();
+        let recorder = EventRecorder::new();
+        recorder.set_sink(log.sink()).unwrap();
+        let app = ObjectRef::pod("default", "web", "u1").container("app");
+        // Ten distinct messages, then three more combined into one event.
+        for i in 0..13 {
+            recorder.record(&app, EventType::Warning, "FailedPreStopHook", &format!("failure {i}"));
+        }
+        log.flush();
+        let stored = store.list_events(None, None).unwrap();
+        assert_eq!(stored.len(), 11);
+        let combined = &stored.last().unwrap().event;
+        assert_eq!((combined["count"].as_u64(), combined["message"].as_str()), (Some(3), Some("(combined from similar events): failure 12")));
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::event_log::EventLog;
 use super::metrics::Metrics;
-use crate::events::Event;
+use crate::events::{Event, COMBINED_PREFIX};
 use crate::hooks::{HandlerKind, HookRun};
 use crate::lifecycle::{BackoffState, ContainerState, DeliveryJournal, JournalEntry, PodHandle, PodStatus};
 use crate::store::{BackoffRow, ContainerRow, EventWrite, FinishedDelivery, NewDelivery, Store};
@@ -131,15 +131,17 @@ pub async fn persist_status(store: Arc<Store>, metrics: Arc<Metrics>, handle: Po
     }
 }
 
-/// The key under which an event (and its merged repeats) is stored.
+/// The key under which an event (and its merged repeats) is stored. A combined
+/// event's message changes with each occurrence: it keeps one key (its prefix).
 pub fn event_key(e: &Event) -> String {
+    let message = if e.message.starts_with(COMBINED_PREFIX) { COMBINED_PREFIX } else { &e.message };
     format!(
         "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
         e.object.uid,
         e.object.field_path.as_deref().unwrap_or(""),
         e.event_type,
         e.reason,
-        e.message
+        message
     )
 }
 

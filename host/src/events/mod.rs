@@ -25,6 +25,8 @@
 
 mod aggregate;
 
+pub use aggregate::COMBINED_PREFIX;
+
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
