@@ -69,7 +69,7 @@ pub fn print_plugins(dir: &str, plugins: &[PluginView]) -> i32 {
         return 0;
     }
     let dash = || "-".to_string();
-    let mut rows = vec![["NAME", "VERSION", "SHA256", "FUEL", "MEMORY", "TIMEOUT", "GRANTS", "COMPILED", "DELIVERIES", "FUEL USED", "STATUS"]
+    let mut rows = vec![["NAME", "VERSION", "SHA256", "FUEL", "MEMORY", "TIMEOUT", "GRANTS", "COMPILED", "DELIVERIES", "FUEL USED", "STATUS", "DESCRIPTION"]
         .map(String::from)
         .to_vec()];
     for p in plugins {
@@ -90,6 +90,7 @@ pub fn print_plugins(dir: &str, plugins: &[PluginView]) -> i32 {
             p.deliveries.to_string(),
             p.fuel_consumed.to_string(),
             status,
+            p.description.clone().unwrap_or_default(),
         ]);
     }
     print!("{}", table(&rows, ""));
