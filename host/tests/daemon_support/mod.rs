@@ -173,10 +173,25 @@ pub fn kill_containers(state: &Path) {
         if d.path().join("exit.json").exists() {
             continue; // reaped: the pid may be another process's by now
         }
-        if let Ok(pid) = std::fs::read_to_string(d.path().join("pid")) {
-            let _ = Command::new("kill").args(["-KILL", &format!("-{}", pid.trim())]).status();
+        let Ok(pid) = std::fs::read_to_string(d.path().join("pid")) else { continue };
+        let pid = pid.trim();
+        // pids are reused quickly (pid_max is 32768 here): kill the group only while the
+        // process is still this container, a child of its supervisor, never whatever
+        // process has the pid now.
+        if supervised_by(pid, &d.path()) {
+            let _ = Command::new("kill").args(["-KILL", &format!("-{pid}")]).status();
         }
     }
+}
+
+/// Whether process `pid` is a child of the supervisor of container directory `dir`.
+fn supervised_by(pid: &str, dir: &Path) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // `pid (comm) state ppid …`; comm may contain spaces and parentheses.
+    let Some(ppid) = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)) else { return false };
+    let cmdline = std::fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    cmdline.contains("__supervise") && cmdline.contains(&*dir.to_string_lossy())
 }
 
 /// Kills the containers under a state dir when dropped (also when a test fails).
