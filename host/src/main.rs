@@ -28,6 +28,7 @@ fn main() {
             Ok((args, command)) => cli::RunOutcome { exit_code: cli::run_client(args, command).await, reason: None },
             Err(Command::Run(args)) => cli::run(args).await,
             Err(Command::Serve(args)) => cli::serve(args).await,
+            Err(Command::Plugin { command }) => cli::RunOutcome { exit_code: cli::run_plugin_command(command).await, reason: None },
             Err(_) => unreachable!("every other command is a client command"),
         }
     });

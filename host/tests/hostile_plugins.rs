@@ -232,3 +232,26 @@ async fn broken_plugin_files_are_refused_and_the_rest_of_the_directory_loads() {
         assert_eq!(run.wasm.unwrap().fuel_consumed, 0, "{name} never ran");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_deliveries_of_one_plugin_at_once_wait_for_a_pool_slot_and_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(hooklet::testing::example_plugins_dir().join("spin.wasm"), dir.path().join("spin.wasm")).unwrap();
+    let mut config = common::test_config(dir.path());
+    config.wasm.pool_slots = 2;
+    let node = common::node_with(dir.path(), config);
+    let hook = "        wasm: {plugin: spin, config: {mode: sleep, ms: \"1000\"}}";
+    let pods: Vec<_> = (0..6).map(|i| node.start_pod(pod(&hostile_pod(&format!("burst-{i}"), hook)))).collect();
+    for p in &pods {
+        let status = within(120, "every pod to start", p.wait_for(|s| s.containers[0].started)).await;
+        let run = &status.containers[0].hooks[0];
+        assert_eq!(run.outcome, HookOutcome::Succeeded, "{}", run.output);
+    }
+    let stats = node.wasm().pool_stats();
+    assert_eq!((stats.slots, stats.peak_in_use), (2, 2), "{stats:?}");
+    assert!(stats.waited >= 1, "six deliveries of a second each shared two slots: {stats:?}");
+    for p in &pods {
+        p.delete(Some(1));
+        within(120, "the pod to end", p.finished()).await;
+    }
+}

@@ -62,7 +62,7 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
         (Method::GET, ["v1", "plugins"]) => {
             known(&query, &[])?;
             let plugin_dir = daemon.config.node.wasm.plugin_dir.display().to_string();
-            Ok(body::json(StatusCode::OK, &PluginList { plugin_dir, items: daemon.plugins() }))
+            Ok(body::json(StatusCode::OK, &PluginList { plugin_dir, items: daemon.plugins().await? }))
         }
         (_, ["healthz"] | ["metrics"] | ["v1", "pods"] | ["v1", "events"] | ["v1", "plugins"])
         | (_, ["v1", "namespaces", _, "pods", _, ..]) => Err(ApiError::new(

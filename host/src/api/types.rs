@@ -83,11 +83,55 @@ pub struct PluginView {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// Why the manifest (`NAME.toml`) could not be read, if it could not.
+    /// SHA-256 of the component file (lower-case hex), if it could be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manifest_error: Option<String>,
-    /// Fuel consumed by this plugin's deliveries since the daemon started.
+    pub sha256: Option<String>,
+    /// `loaded` (serving deliveries), `cached` (compiled on disk) or `no`.
+    pub compiled: String,
+    /// The digest of the version still serving when the file's was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving_sha256: Option<String>,
+    /// The manifest's `limits.fuel`, if set (else the node default applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel_limit: Option<u64>,
+    /// The manifest's `limits.memory` in bytes, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<u64>,
+    /// The manifest's `limits.timeout-seconds`, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    /// One line per capability granted (empty: nothing is).
+    #[serde(default)]
+    pub grants: Vec<String>,
+    /// What is wrong with the plugin's files (manifest, pin, component), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// Deliveries of this plugin since hooklet started.
+    pub deliveries: u64,
+    /// Fuel consumed by this plugin's deliveries since hooklet started.
     pub fuel_consumed: u64,
+}
+
+impl From<&crate::wasm::PluginStatus> for PluginView {
+    fn from(p: &crate::wasm::PluginStatus) -> Self {
+        let manifest = p.manifest.as_ref();
+        PluginView {
+            name: p.name.clone(),
+            path: p.path.display().to_string(),
+            description: manifest.and_then(|m| m.description.clone()),
+            version: manifest.and_then(|m| m.version.clone()),
+            sha256: p.sha256.clone(),
+            compiled: p.compiled.to_string(),
+            serving_sha256: p.serving_other.clone(),
+            fuel_limit: manifest.and_then(|m| m.limits.fuel),
+            memory_limit: manifest.and_then(|m| m.limits.memory),
+            timeout_seconds: manifest.and_then(|m| m.limits.timeout_seconds),
+            grants: manifest.map(|m| m.capabilities.describe()).unwrap_or_default(),
+            problem: p.problem.clone(),
+            deliveries: p.usage.deliveries,
+            fuel_consumed: p.usage.fuel_consumed,
+        }
+    }
 }
 
 /// `GET /v1/plugins` response.

@@ -241,31 +241,15 @@ async fn events(client: &Client, args: &ClientArgs, watch: bool) -> Result<(), C
 }
 
 fn event_row(e: &Event) -> Vec<String> {
-    let object = match e.object.container_name() {
-        Some(c) => format!("pod/{} ({c})", e.object.name),
-        None => format!("pod/{}", e.object.name),
-    };
+    let object = e.object.display_name();
     let seen = if e.count > 1 { format!("{} (x{})", age(e.last_seen), e.count) } else { age(e.last_seen) };
     vec![seen, e.event_type.to_string(), e.reason.clone(), object, e.message.clone()]
 }
 
 async fn plugins(client: &Client) -> Result<(), ClientError> {
     let list: PluginList = client.json(Method::GET, "/v1/plugins", None).await?;
-    if list.items.is_empty() {
-        eprintln!("No plugins in {}.", list.plugin_dir);
-        return Ok(());
+    match super::plugin::print_plugins(&list.plugin_dir, &list.items) {
+        0 => Ok(()),
+        _ => Err(ClientError("a plugin has a problem (see STATUS above)".into())),
     }
-    let rows: Vec<Vec<String>> = list
-        .items
-        .iter()
-        .map(|p| {
-            let about = match &p.manifest_error {
-                Some(err) => format!("manifest error: {err}"),
-                None => p.description.clone().unwrap_or_default(),
-            };
-            vec![p.name.clone(), p.version.clone().unwrap_or_else(|| "-".into()), p.fuel_consumed.to_string(), about]
-        })
-        .collect();
-    print!("{}", grid(&["NAME", "VERSION", "FUEL USED", "DESCRIPTION"], rows));
-    Ok(())
 }

@@ -4,6 +4,7 @@ pub mod client;
 pub mod describe;
 pub mod format;
 mod kubectl;
+mod plugin;
 mod run;
 mod serve;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 pub use kubectl::run_client;
+pub use plugin::run_plugin_command;
 pub use run::{run, RunOutcome};
 pub use serve::serve;
 
@@ -118,7 +120,7 @@ pub enum Command {
         client: ClientArgs,
     },
 
-    /// Wasm plugins: `hooklet plugin list`.
+    /// Wasm plugins: `hooklet plugin list`, `hooklet plugin check FILE`.
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
@@ -132,10 +134,31 @@ pub enum Command {
 /// `hooklet plugin …`.
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// List the plugins of the daemon's plugin directory.
+    /// List the plugins of the daemon's plugin directory, or with --plugins DIR those of a
+    /// directory (no daemon needed): name, version, digest, limits, capabilities, whether
+    /// compiled, deliveries and fuel used.
+    ///
+    /// Exit codes: 0 every plugin is usable; 1 a plugin has a problem (shown in STATUS);
+    /// 2 the directory cannot be read.
     List {
+        /// List this directory instead of asking the daemon.
+        #[arg(long, value_name = "DIR")]
+        plugins: Option<PathBuf>,
+        /// Cache of compiled plugins consulted for the COMPILED column (with --plugins).
+        #[arg(long, value_name = "DIR")]
+        plugin_cache: Option<PathBuf>,
         #[command(flatten)]
         client: ClientArgs,
+    },
+
+    /// Check a plugin file: that it is a component of the hook world that imports only
+    /// what hooklet provides, that its manifest (NAME.toml beside it) is valid and its
+    /// pin matches; print its limits and everything it would be granted.
+    ///
+    /// Exit codes: 0 valid; 1 invalid (the reason is printed); 2 no such file.
+    Check {
+        /// The component, `NAME.wasm`.
+        file: PathBuf,
     },
 }
 
@@ -189,7 +212,9 @@ impl Command {
             }
             Command::Logs { pod, container, hooks, client } => (client, ClientCommand::Logs { pod, container, hooks }),
             Command::Events { watch, client } => (client, ClientCommand::Events { watch }),
-            Command::Plugin { command: PluginCommand::List { client } } => (client, ClientCommand::PluginList),
+            Command::Plugin { command: PluginCommand::List { plugins: None, client, .. } } => {
+                (client, ClientCommand::PluginList)
+            }
             other => return Err(other),
         })
     }
@@ -275,12 +300,27 @@ pub struct NodeArgs {
     /// Default fuel budget of one wasm hook delivery.
     #[arg(long, value_name = "UNITS")]
     pub wasm_fuel: Option<u64>,
+
+    /// Wasm deliveries that can run at once (slots of the instance pool); more wait.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub wasm_pool_slots: u32,
+
+    /// Cache of compiled plugins (default: STATE_DIR/plugin-cache for `serve`,
+    /// ~/.cache/hooklet/plugins for `run`).
+    #[arg(long, value_name = "DIR")]
+    pub plugin_cache: Option<PathBuf>,
 }
 
 impl NodeArgs {
     /// The node configuration these flags ask for.
     pub fn node_config(&self) -> NodeConfig {
-        let mut wasm = WasmConfig { plugin_dir: self.plugins.clone(), ..WasmConfig::default() };
+        let mut wasm = WasmConfig {
+            plugin_dir: self.plugins.clone(),
+            pool_slots: self.wasm_pool_slots,
+            cache_dir: self.plugin_cache.clone().or_else(plugin::default_plugin_cache),
+            watch: true,
+            ..WasmConfig::default()
+        };
         if let Some(fuel) = self.wasm_fuel {
             wasm.default_fuel = fuel;
         }

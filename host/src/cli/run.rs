@@ -107,11 +107,36 @@ async fn run_pods(args: &RunArgs, pods: Vec<Pod>) -> anyhow::Result<RunOutcome> 
             verdicts.push(format!("pod {}: {reason}", h.pod().metadata.name));
         }
     }
+    if let Some(plugins) = plugin_totals(&node.wasm().plugin_usage()) {
+        println!("\n{plugins}");
+    }
     let _ = std::io::stdout().flush();
     Ok(match verdicts.is_empty() {
         true => RunOutcome { exit_code: 0, reason: None },
         false => RunOutcome { exit_code: EXIT_POD_FAILED, reason: Some(verdicts.join("; ")) },
     })
+}
+
+/// The `Wasm plugins:` section: deliveries, failures, fuel and peak memory per plugin
+/// (D8), or `None` when no plugin ran.
+fn plugin_totals(usage: &std::collections::HashMap<String, crate::wasm::PluginUsage>) -> Option<String> {
+    if usage.is_empty() {
+        return None;
+    }
+    let mut names: Vec<&String> = usage.keys().collect();
+    names.sort();
+    let mut rows = vec![["Plugin", "Deliveries", "Failed", "Fuel", "Peak Memory"].map(String::from).to_vec()];
+    for name in names {
+        let u = usage[name];
+        rows.push(vec![
+            name.clone(),
+            u.deliveries.to_string(),
+            u.failures.to_string(),
+            u.fuel_consumed.to_string(),
+            format!("{} KiB", u.peak_memory_bytes / 1024),
+        ]);
+    }
+    Some(format!("Wasm plugins:\n{}", super::format::table(&rows, "  ")))
 }
 
 /// Every container ended and none will restart (Never / OnFailure pods that completed).

@@ -24,7 +24,10 @@ pub async fn serve(args: ServeArgs) -> RunOutcome {
 
 async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
     let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
-    let node = args.node.node_config();
+    let mut node = args.node.node_config();
+    if args.node.plugin_cache.is_none() {
+        node.wasm.cache_dir = Some(state_dir.join("plugin-cache"));
+    }
     let exe = std::env::current_exe().context("cannot find the hooklet executable (needed to supervise containers)")?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;

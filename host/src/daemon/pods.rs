@@ -13,7 +13,6 @@ use crate::events::Event;
 use crate::spec::parse::{parse_manifests, ManifestError};
 use crate::spec::Pod;
 use crate::store::PodRow;
-use crate::wasm::PluginManifest;
 
 /// Bytes of a container log returned at most (the end of the file).
 const LOG_TAIL: u64 = 1024 * 1024;
@@ -159,33 +158,11 @@ impl Daemon {
     }
 
     /// The plugins of the plugin directory.
-    pub fn plugins(&self) -> Vec<PluginView> {
-        let dir = &self.config.node.wasm.plugin_dir;
-        let fuel = self.metrics.fuel_by_plugin();
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".wasm").map(str::to_string))
-            .collect();
-        names.sort();
-        names
-            .into_iter()
-            .map(|name| {
-                let (manifest, manifest_error) = match PluginManifest::load(&dir.join(format!("{name}.toml")), dir) {
-                    Ok(m) => (m, None),
-                    Err(e) => (None, Some(e)),
-                };
-                PluginView {
-                    path: dir.join(format!("{name}.wasm")).display().to_string(),
-                    description: manifest.as_ref().and_then(|m| m.description.clone()),
-                    version: manifest.as_ref().and_then(|m| m.version.clone()),
-                    manifest_error,
-                    fuel_consumed: fuel.get(&name).copied().unwrap_or(0),
-                    name,
-                }
-            })
-            .collect()
+    pub async fn plugins(&self) -> Result<Vec<PluginView>, ApiError> {
+        let list = self.node.wasm().list_plugins().await.map_err(|err| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err, None)
+        })?;
+        Ok(list.iter().map(PluginView::from).collect())
     }
 }
 

@@ -52,9 +52,12 @@ impl std::fmt::Display for EventType {
 }
 
 /// The object an event is about: a pod, or one of its containers (`field_path`
-/// `spec.containers{name}`, as the kubelet sets it).
+/// `spec.containers{name}`, as the kubelet sets it), or a wasm plugin of the node.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ObjectRef {
+    /// `Pod` (the default, omitted in JSON) or `Plugin`.
+    #[serde(default = "pod_kind", skip_serializing_if = "is_pod_kind")]
+    pub kind: String,
     pub namespace: String,
     pub name: String,
     pub uid: String,
@@ -62,10 +65,40 @@ pub struct ObjectRef {
     pub field_path: Option<String>,
 }
 
+fn pod_kind() -> String {
+    "Pod".into()
+}
+
+fn is_pod_kind(kind: &str) -> bool {
+    kind == "Pod"
+}
+
 impl ObjectRef {
+    /// A wasm plugin of this node. Like the kubelet's events about its node, these are
+    /// recorded in the `default` namespace.
+    pub fn plugin(name: &str) -> Self {
+        ObjectRef {
+            kind: "Plugin".into(),
+            namespace: "default".into(),
+            name: name.to_string(),
+            uid: format!("plugin:{name}"),
+            field_path: None,
+        }
+    }
+
+    /// `pod/NAME`, `pod/NAME (CONTAINER)` or `plugin/NAME`, as `kubectl events` shows it.
+    pub fn display_name(&self) -> String {
+        let kind = self.kind.to_ascii_lowercase();
+        match self.container_name() {
+            Some(c) => format!("{kind}/{} ({c})", self.name),
+            None => format!("{kind}/{}", self.name),
+        }
+    }
+
     /// The pod itself.
     pub fn pod(namespace: &str, name: &str, uid: &str) -> Self {
         ObjectRef {
+            kind: pod_kind(),
             namespace: namespace.to_string(),
             name: name.to_string(),
             uid: uid.to_string(),

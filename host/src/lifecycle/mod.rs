@@ -89,6 +89,7 @@ impl Default for NodeConfig {
 pub struct Node {
     runtime: Arc<dyn Runtime>,
     hooks: HookRunner,
+    wasm: WasmHost,
     events: EventRecorder,
     config: NodeConfig,
     journal: Arc<dyn DeliveryJournal>,
@@ -107,15 +108,25 @@ impl Node {
         journal: Arc<dyn DeliveryJournal>,
     ) -> anyhow::Result<Arc<Node>> {
         let wasm = WasmHost::new(config.wasm.clone())?;
+        let events = EventRecorder::new();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(record_plugin_changes(wasm.clone(), events.clone()));
+        }
         let http = HttpHookClient::new(format!("kube-lifecycle/{KUBE_VERSION}"));
-        let hooks = HookRunner::new(runtime.clone(), http, wasm);
+        let hooks = HookRunner::new(runtime.clone(), http, wasm.clone());
         Ok(Arc::new(Node {
             runtime,
             hooks,
-            events: EventRecorder::new(),
+            wasm,
+            events,
             config,
             journal,
         }))
+    }
+
+    /// The node's wasm host (plugins, their usage, the instance pool).
+    pub fn wasm(&self) -> &WasmHost {
+        &self.wasm
     }
 
     /// The node's event recorder.
@@ -143,5 +154,29 @@ impl Node {
     /// The container runtime.
     pub fn runtime(&self) -> &Arc<dyn Runtime> {
         &self.runtime
+    }
+}
+
+/// Records an event for each change of a serving plugin (hot reload): `PluginReloaded`,
+/// `Warning PluginReloadFailed` (the previous version keeps serving), `PluginRemoved`,
+/// and `PluginLoaded` for a first load. Ends when the wasm host is gone.
+async fn record_plugin_changes(wasm: WasmHost, events: EventRecorder) {
+    use crate::events::{EventType, ObjectRef};
+    use crate::wasm::PluginChange;
+    use tokio::sync::broadcast::error::RecvError;
+    let mut notices = wasm.plugin_notices();
+    drop(wasm);
+    loop {
+        let notice = match notices.recv().await {
+            Ok(notice) => notice,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        let event_type = match notice.change {
+            PluginChange::ReloadFailed { .. } => EventType::Warning,
+            _ => EventType::Normal,
+        };
+        let (reason, message) = notice.change.describe(&notice.plugin);
+        events.record(&ObjectRef::plugin(&notice.plugin), event_type, reason, &message);
     }
 }

@@ -169,12 +169,13 @@ impl Store {
     }
 
     /// Removes the events, hook runs and finished journal rows of pods deleted at or
-    /// before `deleted_before`, and rows of pods the store knows nothing of (written
-    /// after their pod was pruned). Never a delivery still pending: a pod keeps its
+    /// before `deleted_before`, and events of pods the store knows nothing of (written
+    /// after their pod was pruned); events about plugins stay. Never a delivery still pending: a pod keeps its
     /// deletion record until start-up has closed its last one. Returns the rows removed.
     pub fn prune_deleted(&self, deleted_before: SystemTime) -> Result<usize> {
         const GONE: &str = "(SELECT uid FROM deleted_pods WHERE deleted_at_ms <= ?1
-            UNION SELECT pod_uid FROM events WHERE pod_uid NOT IN (SELECT uid FROM pods UNION SELECT uid FROM deleted_pods))";
+            UNION SELECT pod_uid FROM events WHERE coalesce(json_extract(event, '$.object.kind'), 'Pod') = 'Pod'
+              AND pod_uid NOT IN (SELECT uid FROM pods UNION SELECT uid FROM deleted_pods))";
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
         let mut removed = 0;

@@ -89,7 +89,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO deleted_pods (uid, deleted_at_ms)
         SELECT pod_uid, CAST(strftime('%s', 'now') AS INTEGER) * 1000
-        FROM (SELECT pod_uid FROM events UNION SELECT pod_uid FROM hook_runs UNION SELECT pod_uid FROM deliveries)
+        FROM (SELECT pod_uid FROM events WHERE coalesce(json_extract(event, '$.object.kind'), 'Pod') = 'Pod'
+              UNION SELECT pod_uid FROM hook_runs UNION SELECT pod_uid FROM deliveries)
         WHERE pod_uid NOT IN (SELECT uid FROM pods);
     "#,
 ];

@@ -61,7 +61,8 @@ fn a_version_1_file_is_migrated_with_its_rows_kept() {
         conn.execute_batch(
             "INSERT INTO pods VALUES ('u1', 'default', 'web', '{}', 1, NULL);
              INSERT INTO containers (pod_uid, name, state, restart_count, backoff) VALUES ('u1', 'app', 'Waiting', 3, 'back-off 40s');
-             INSERT INTO events VALUES ('k', 1, 'old', 'default', 'old', '{}');",
+             INSERT INTO events VALUES ('k', 1, 'old', 'default', 'old', '{}');
+             INSERT INTO events VALUES ('p', 2, 'plugin:m', 'default', 'm', '{\"object\": {\"kind\": \"Plugin\"}}');",
         )
         .unwrap();
     }
@@ -75,6 +76,7 @@ fn a_version_1_file_is_migrated_with_its_rows_kept() {
     assert_eq!(store.prune_deleted(SystemTime::now() - Duration::from_secs(60)).unwrap(), 0);
     assert_eq!(store.prune_deleted(SystemTime::now() + Duration::from_secs(1)).unwrap(), 2, "its event and deletion record");
     assert_eq!(store.list_pods().unwrap().len(), 1, "a live pod stays");
+    assert_eq!(store.list_events(None, None).unwrap().len(), 1, "an event about a plugin stays");
 }
 
 #[test]
@@ -145,9 +147,10 @@ fn a_deleted_pods_rows_are_pruned_after_the_retention_but_never_a_pending_delive
     // An event written after the pruning goes at the next one; the pending delivery
     // once closed (start-up does that) goes too, and with it the deletion record.
     store.upsert_event("late", "gone", "default", "pod-gone", &json!({})).unwrap();
+    store.upsert_event("plugin", "plugin:m", "default", "m", &json!({"object": {"kind": "Plugin"}})).unwrap();
     store.delivery_done("gone-open", "ContainerGone").unwrap();
     assert_eq!(store.prune_deleted(after).unwrap(), 3, "the late event, the closed delivery, the deletion record");
     assert_eq!(ids(&store), ["kept-done", "kept-open"]);
-    assert_eq!(uids(&store), ["kept"]);
+    assert_eq!(uids(&store), ["kept", "plugin:m"], "events about plugins are not a pod's");
     assert_eq!(store.prune_deleted(after).unwrap(), 0);
 }

@@ -11,6 +11,7 @@ use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::{Event, Phase};
 use super::capabilities::PluginCapabilities;
+use super::config::Metering;
 use super::engine::HostInner;
 use super::failure::{classify, WasmFailure};
 use super::limits::{MemoryLimiter, ResourceCaps};
@@ -176,7 +177,9 @@ impl WasmOutcome {
 pub(crate) async fn run(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
     let span = tracing::info_span!("wasm_delivery", plugin = %delivery.plugin,
         delivery_id = %delivery.event.delivery_id, attempt = delivery.event.attempt);
+    let plugin = delivery.plugin.clone();
     let outcome = run_inner(host, delivery).instrument(span.clone()).await;
+    host.registry.record_usage(&plugin, &outcome);
     let _entered = span.enter();
     let elapsed_ms = outcome.elapsed.as_millis() as u64;
     match &outcome.result {
@@ -212,7 +215,7 @@ async fn run_inner(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
             started,
         );
     }
-    let loaded = match within(deadline, host.registry.load(&plugin)).await {
+    let loaded = match within(deadline, host.registry.get(&plugin)).await {
         Some(Ok(loaded)) => loaded,
         Some(Err(failure)) => {
             return WasmOutcome::failed(failure, fuel.unwrap_or(config.default_fuel), started)
@@ -254,20 +257,16 @@ async fn run_inner(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
         Ok(setup) => setup,
         Err(reason) => return WasmOutcome::failed(WasmFailure::Host(reason), budget, started),
     };
+    // A slot of the instance pool. Declared before the store, so it is released only
+    // after the store (and the instances it holds) has been dropped.
+    let Some(_slot) = within(deadline, host.slots.acquire()).await else {
+        return WasmOutcome::failed(WasmFailure::DeadlineExceeded, budget, started);
+    };
     let mut store = Store::new(&host.engine, state);
     store.limiter(|state| &mut state.limiter);
-    if let Err(err) = store.set_fuel(budget) {
-        let failure = WasmFailure::Host(format!("cannot set a fuel budget of {budget}: {err:#}"));
+    if let Err(failure) = meter(&mut store, host.config.metering, budget, deadline) {
         return WasmOutcome::failed(failure, budget, started);
     }
-    // Compiled code keeps fuel in a local and stores it only at calls and fuel checks, so
-    // a guest interrupted at its deadline in a hot loop would show almost no fuel used.
-    // Refilling in slices makes it store its count at least every slice.
-    if let Err(err) = store.fuel_async_yield_interval(Some(FUEL_SLICE)) {
-        let failure = WasmFailure::Host(format!("cannot set the fuel slice: {err:#}"));
-        return WasmOutcome::failed(failure, budget, started);
-    }
-    arm_epoch_deadline(&mut store, deadline);
 
     let deadline_ms =
         deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64);
@@ -298,6 +297,30 @@ async fn run_inner(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
         stderr_dropped_bytes,
         elapsed: started.elapsed(),
     }
+}
+
+/// Gives the store its fuel budget and its epoch deadline, as far as `metering` has them.
+fn meter(
+    store: &mut Store<HostState>,
+    metering: Metering,
+    budget: u64,
+    deadline: Option<Instant>,
+) -> Result<(), WasmFailure> {
+    if metering.fuel() {
+        store
+            .set_fuel(budget)
+            .map_err(|err| WasmFailure::Host(format!("cannot set a fuel budget of {budget}: {err:#}")))?;
+        // Compiled code keeps fuel in a local and stores it only at calls and fuel checks,
+        // so a guest interrupted at its deadline in a hot loop would show almost no fuel
+        // used. Refilling in slices makes it store its count at least every slice.
+        store
+            .fuel_async_yield_interval(Some(FUEL_SLICE))
+            .map_err(|err| WasmFailure::Host(format!("cannot set the fuel slice: {err:#}")))?;
+    }
+    if metering.epochs() {
+        arm_epoch_deadline(store, deadline);
+    }
+    Ok(())
 }
 
 /// Makes the guest yield to the executor on every epoch tick (so it never hogs a worker

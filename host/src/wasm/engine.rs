@@ -4,19 +4,55 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use tokio::sync::broadcast;
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, EngineWeak};
+use wasmtime::{Config, Engine, EngineWeak, InstanceAllocationStrategy};
 
 use super::bindings::Hook;
+use super::cache::DiskCache;
 use super::capabilities;
 use super::config::WasmConfig;
 use super::delivery::{self, WasmDelivery, WasmOutcome};
 use super::failure::WasmFailure;
-use super::plugin::{PluginInfo, Registry};
+use super::plugin::{Loader, PluginInfo};
+use super::pool::{self, PoolStats, Slots};
+use super::inventory::PluginStatus;
+use super::registry::{PluginNotice, PluginUsage, Registry};
 use super::state::HostState;
 
-/// Runs WebAssembly hook plugins. Cheap to clone: clones share one engine and one cache of
-/// compiled plugins.
+/// Runs WebAssembly hook plugins. Cheap to clone: clones share one engine, its instance
+/// pool and the registry of loaded plugins.
+///
+/// ```no_run
+/// # async fn example() -> anyhow::Result<()> {
+/// use hooklet::wasm::{PluginEvent, PluginPhase, WasmConfig, WasmDelivery, WasmHost};
+///
+/// let host = WasmHost::new(WasmConfig { plugin_dir: "plugins".into(), ..WasmConfig::default() })?;
+/// let outcome = host
+///     .deliver(WasmDelivery {
+///         plugin: "noop".into(),
+///         event: PluginEvent {
+///             phase: PluginPhase::PostStart,
+///             pod_name: "web".into(),
+///             pod_namespace: "default".into(),
+///             pod_uid: "uid-1".into(),
+///             container_name: "app".into(),
+///             container_id: "c-1".into(),
+///             image: "busybox".into(),
+///             labels: vec![],
+///             annotations: vec![],
+///             pod_ip: None,
+///             delivery_id: "d-1".into(),
+///             attempt: 1,
+///             config: vec![],
+///         },
+///         fuel: None,
+///         deadline: None,
+///     })
+///     .await;
+/// println!("{:?} after {} units of fuel", outcome.result, outcome.fuel_consumed);
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct WasmHost {
     inner: Arc<HostInner>,
@@ -26,23 +62,31 @@ pub struct WasmHost {
 pub(crate) struct HostInner {
     pub config: WasmConfig,
     pub engine: Engine,
-    pub registry: Registry,
+    pub registry: Arc<Registry>,
+    pub slots: Arc<Slots>,
 }
 
 impl WasmHost {
-    /// Creates the engine (fuel and epoch interruption on), the linker (WASI 0.2, `wasi:http`
-    /// and the `log` import) and the epoch ticker thread. Plugins are loaded on first use.
+    /// Creates the engine (fuel and epoch interruption on, instances from a pool of
+    /// [`WasmConfig::pool_slots`]), the linker (WASI 0.2, `wasi:http` and the `log`
+    /// import), the epoch ticker thread, the on-disk cache if configured, and, with
+    /// [`WasmConfig::watch`], the plugin directory watcher (which also loads every plugin
+    /// there in the background). Otherwise plugins are loaded on first use.
     pub fn new(config: WasmConfig) -> anyhow::Result<Self> {
         anyhow::ensure!(
             !config.epoch_tick.is_zero(),
             "the wasm epoch tick is 0; set it to a positive duration such as 10ms"
         );
+        let pooling = pool::pooling_config(&config).map_err(anyhow::Error::msg)?;
         // wasmtime's `Result` is its own type, not anyhow's: convert before adding context.
         let mut engine_config = Config::new();
-        engine_config.consume_fuel(true).epoch_interruption(true);
+        engine_config
+            .consume_fuel(config.metering.fuel())
+            .epoch_interruption(config.metering.epochs())
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
         let engine = Engine::new(&engine_config)
             .map_err(anyhow::Error::from)
-            .context("cannot create the wasmtime engine")?;
+            .context("cannot create the wasmtime engine and its instance pool")?;
 
         let mut linker = Linker::<HostState>::new(&engine);
         capabilities::add_to_linker(&mut linker)?;
@@ -50,11 +94,30 @@ impl WasmHost {
             .map_err(anyhow::Error::from)
             .context("cannot add the hooklet:hook imports to the plugin linker")?;
 
+        let cache = match &config.cache_dir {
+            Some(dir) => Some(DiskCache::open(dir, &engine).map_err(anyhow::Error::msg)?),
+            None => None,
+        };
         spawn_epoch_ticker(engine.weak(), config.epoch_tick)?;
-        let registry = Registry::new(config.plugin_dir.clone(), engine.clone(), linker);
-        tracing::debug!(plugin_dir = %config.plugin_dir.display(), "wasm host ready");
+        let registry = Arc::new(Registry::new(Loader {
+            dir: config.plugin_dir.clone(),
+            config: config.clone(),
+            engine: engine.clone(),
+            linker,
+            cache,
+        }));
+        if config.watch {
+            match super::watch::spawn(&registry, config.reload_debounce) {
+                Ok(()) => {}
+                // No plugin directory is normal on a node without wasm hooks.
+                Err(problem) if !config.plugin_dir.is_dir() => tracing::debug!("{problem}"),
+                Err(problem) => tracing::warn!("{problem}"),
+            }
+        }
+        tracing::debug!(plugin_dir = %config.plugin_dir.display(), slots = config.pool_slots, "wasm host ready");
         Ok(WasmHost {
             inner: Arc::new(HostInner {
+                slots: Slots::new(config.pool_slots),
                 config,
                 engine,
                 registry,
@@ -84,7 +147,32 @@ impl WasmHost {
     /// Loads (compiling if needed) and checks plugin `name` without running it, e.g. to
     /// validate a pod's handlers up front or to warm the cache.
     pub async fn load(&self, name: &str) -> Result<PluginInfo, WasmFailure> {
-        Ok(self.inner.registry.load(name).await?.info.clone())
+        Ok(self.inner.registry.get(name).await?.info.clone())
+    }
+
+    /// Changes of the plugins serving deliveries (loaded, reloaded, refused, removed) from
+    /// now on: hot reload reports here, and the daemon turns these into events.
+    pub fn plugin_notices(&self) -> broadcast::Receiver<PluginNotice> {
+        self.inner.registry.subscribe()
+    }
+
+    /// Every plugin of the plugin directory: digest, manifest, compiled or not, problems
+    /// and usage. Reads and hashes the files on a blocking thread.
+    pub async fn list_plugins(&self) -> Result<Vec<PluginStatus>, String> {
+        let registry = self.inner.registry.clone();
+        tokio::task::spawn_blocking(move || super::inventory::list(&registry))
+            .await
+            .unwrap_or_else(|err| Err(format!("listing the plugins panicked: {err}")))
+    }
+
+    /// What each plugin's deliveries have cost since this host started, by plugin name.
+    pub fn plugin_usage(&self) -> std::collections::HashMap<String, PluginUsage> {
+        self.inner.registry.usage()
+    }
+
+    /// How the instance pool has been used.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.inner.slots.stats()
     }
 }
 

@@ -58,6 +58,24 @@ impl ManifestLimits {
     }
 }
 
+/// Refuses `limits.instances`, `limits.tables` or `limits.memories` above the node's:
+/// those are also the instance pool's size per delivery, which a plugin cannot raise.
+pub(crate) fn check_pool_fit(limits: &ManifestLimits, config: &WasmConfig, manifest: &std::path::Path) -> Result<(), String> {
+    let keys = [
+        ("instances", limits.instances, config.max_instances),
+        ("tables", limits.tables, config.max_tables),
+        ("memories", limits.memories, config.max_memories),
+    ];
+    match keys.iter().find(|(_, asked, node)| asked.is_some_and(|asked| asked > *node)) {
+        Some((key, Some(asked), node)) => Err(format!(
+            "`limits.{key}` = {asked} in {} is above this node's {node} per delivery (the size \
+             of one slot of the instance pool); lower it, or raise the node's cap",
+            manifest.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Reads `limits.memory`: bytes, or a string such as `"64 MiB"`.
 fn memory_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
     #[derive(Deserialize)]

@@ -26,25 +26,33 @@
 //! says what happened and what to do.
 
 mod bindings;
+mod cache;
 mod capabilities;
 mod config;
 mod delivery;
 mod engine;
 mod failure;
+mod inventory;
 mod limits;
 mod manifest;
 mod output;
 mod plugin;
+mod pool;
+mod registry;
 mod state;
+mod watch;
 
 #[cfg(test)]
 mod tests;
 
-pub use config::WasmConfig;
+pub use config::{Metering, WasmConfig};
 pub use delivery::{LogLevel, LogLine, PluginEvent, PluginPhase, WasmDelivery, WasmOutcome};
 pub use engine::WasmHost;
 pub use failure::WasmFailure;
+pub use inventory::{Compiled, PluginStatus};
 pub use capabilities::{DirAccess, DirGrant, HttpGrant, PluginCapabilities};
 pub use limits::ManifestLimits;
 pub use manifest::PluginManifest;
-pub use plugin::PluginInfo;
+pub use plugin::{CompiledFrom, PluginInfo};
+pub use pool::PoolStats;
+pub use registry::{PluginChange, PluginNotice, PluginUsage};

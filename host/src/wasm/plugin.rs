@@ -1,21 +1,23 @@
-//! Finding, checking and compiling plugins, with a cache of pre-instantiated components.
+//! One version of a plugin: reading, checking and compiling `NAME.wasm` (and its
+//! manifest `NAME.toml`) into a [`LoadedPlugin`] whose imports are already resolved.
 //!
-//! A plugin `NAME` is `<plugin_dir>/NAME.wasm` plus an optional `<plugin_dir>/NAME.toml`.
-//! Each component is compiled once and kept as a [`HookPre`] (imports already resolved, so
-//! instantiating per delivery is cheap). The cache is keyed by path and the file's size,
-//! modification time and inode, so a replaced file is recompiled on its next delivery; the
-//! manifest is re-read when it changes.
+//! Checks run in an order that never trusts the file: the name, the manifest, the
+//! `sha256` pin on the real bytes, the header, and only then the on-disk cache or the
+//! compiler; then the imports (only what hooklet provides) and the export (the hook
+//! handler). [`super::registry::Registry`] decides when a version is loaded and which
+//! one serves deliveries.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use wasmtime::component::{Component, Linker};
 use wasmtime::Engine;
 
 use super::bindings::{HookPre, HANDLER_EXPORT, WORLD};
+use super::cache::DiskCache;
+use super::config::WasmConfig;
 use super::failure::WasmFailure;
+use super::limits::check_pool_fit;
 use super::manifest::{sha256_hex, PluginManifest};
 use super::state::HostState;
 
@@ -30,14 +32,53 @@ pub struct PluginInfo {
     pub manifest: Option<PluginManifest>,
     /// The SHA-256 digest of the component file as loaded (lower-case hex).
     pub sha256: String,
+    /// Where the compiled code came from.
+    pub compiled: CompiledFrom,
 }
 
-/// A plugin ready to be delivered to.
+/// Where a loaded plugin's compiled code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompiledFrom {
+    /// Compiled from the component just now, taking this long.
+    Compiler(Duration),
+    /// Loaded from the on-disk cache, taking this long (digest check included).
+    DiskCache(Duration),
+    /// The same bytes as the version it replaces (only the manifest changed).
+    PreviousVersion,
+}
+
+/// A plugin version ready to be delivered to.
 pub(crate) struct LoadedPlugin {
     pub info: PluginInfo,
     pub pre: HookPre<HostState>,
-    wasm_stamp: FileStamp,
-    manifest_stamp: Option<FileStamp>,
+    /// The files' versions when this was loaded, to notice a change without a watcher.
+    pub stamps: Stamps,
+}
+
+/// The versions of a plugin's two files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamps {
+    wasm: FileStamp,
+    manifest: Option<FileStamp>,
+}
+
+impl Stamps {
+    /// The files' versions now; `Err` when the component is missing or not a file.
+    pub fn read(name: &str, wasm: &Path, manifest: &Path) -> Result<Stamps, WasmFailure> {
+        let wasm = match std::fs::metadata(wasm) {
+            Ok(meta) if meta.is_file() => FileStamp::of(&meta),
+            Ok(_) => return Err(invalid(name, format!("{} is not a regular file", wasm.display()))),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(WasmFailure::PluginNotFound {
+                    plugin: name.to_owned(),
+                    path: wasm.to_owned(),
+                })
+            }
+            Err(err) => return Err(invalid(name, format!("cannot read {}: {err}", wasm.display()))),
+        };
+        let manifest = std::fs::metadata(manifest).ok().map(|meta| FileStamp::of(&meta));
+        Ok(Stamps { wasm, manifest })
+    }
 }
 
 /// Identifies one version of a file: a replaced or rewritten file gets a new stamp.
@@ -50,184 +91,157 @@ struct FileStamp {
 
 impl FileStamp {
     fn of(meta: &std::fs::Metadata) -> FileStamp {
-        #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(meta);
-        #[cfg(not(unix))]
-        let inode = 0;
         FileStamp {
             len: meta.len(),
             modified: meta.modified().ok(),
-            inode,
+            inode: std::os::unix::fs::MetadataExt::ino(meta),
         }
     }
 }
 
-/// Finds, checks and compiles plugins, caching one compiled version per file.
-#[derive(Clone)]
-pub(crate) struct Registry {
-    dir: PathBuf,
-    engine: Engine,
-    linker: Arc<Linker<HostState>>,
-    cache: Arc<Mutex<HashMap<PathBuf, Arc<LoadedPlugin>>>>,
+/// Turns plugin files into [`LoadedPlugin`]s: the engine, the linker every plugin is
+/// checked against, and the optional on-disk cache.
+pub(crate) struct Loader {
+    pub dir: PathBuf,
+    /// The node's settings (the instance pool's size per delivery bounds manifests).
+    pub config: WasmConfig,
+    pub engine: Engine,
+    pub linker: Linker<HostState>,
+    pub cache: Option<DiskCache>,
 }
 
-impl Registry {
-    /// A registry for the plugins in `dir`, linked against `linker`.
-    pub fn new(dir: PathBuf, engine: Engine, linker: Linker<HostState>) -> Self {
-        Registry {
-            dir,
-            engine,
-            linker: Arc::new(linker),
-            cache: Arc::default(),
-        }
+impl Loader {
+    /// `<dir>/NAME.wasm` and `<dir>/NAME.toml`.
+    pub fn paths(&self, name: &str) -> (PathBuf, PathBuf) {
+        (
+            self.dir.join(format!("{name}.wasm")),
+            self.dir.join(format!("{name}.toml")),
+        )
     }
 
-    /// The current version of plugin `name`: from the cache when the files are unchanged,
-    /// else compiled (on a blocking thread) and cached.
-    pub async fn load(&self, name: &str) -> Result<Arc<LoadedPlugin>, WasmFailure> {
-        let invalid = |reason: String| WasmFailure::InvalidPlugin {
-            plugin: name.to_owned(),
-            reason,
-        };
-        check_name(name).map_err(invalid)?;
-        let wasm_path = self.dir.join(format!("{name}.wasm"));
-        let manifest_path = self.dir.join(format!("{name}.toml"));
-        let wasm_stamp = match std::fs::metadata(&wasm_path) {
-            Ok(meta) if meta.is_file() => FileStamp::of(&meta),
-            Ok(_) => {
-                return Err(invalid(format!(
-                    "{} is not a regular file",
-                    wasm_path.display()
-                )))
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                return Err(WasmFailure::PluginNotFound {
-                    plugin: name.to_owned(),
-                    path: wasm_path,
-                })
-            }
-            Err(err) => {
-                return Err(invalid(format!(
-                    "cannot read {}: {err}",
-                    wasm_path.display()
-                )))
-            }
-        };
-        let manifest_stamp = std::fs::metadata(&manifest_path)
-            .ok()
-            .map(|meta| FileStamp::of(&meta));
-
-        let cached = self
-            .cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&wasm_path)
-            .cloned();
-        if let Some(hit) = &cached {
-            if hit.wasm_stamp == wasm_stamp && hit.manifest_stamp == manifest_stamp {
-                return Ok(hit.clone());
-            }
+    /// Loads the current version of plugin `name`. When `previous` has the same component
+    /// bytes, its compiled code is reused (only the manifest is read again). Blocking: it
+    /// reads files and may compile for seconds.
+    pub fn load(&self, name: &str, previous: Option<&LoadedPlugin>) -> Result<LoadedPlugin, WasmFailure> {
+        check_name(name).map_err(|reason| invalid(name, reason))?;
+        let (wasm_path, manifest_path) = self.paths(name);
+        let stamps = Stamps::read(name, &wasm_path, &manifest_path)?;
+        let manifest = PluginManifest::load(&manifest_path, &self.dir).map_err(|reason| invalid(name, reason))?;
+        if let Some(manifest) = &manifest {
+            check_pool_fit(&manifest.limits, &self.config, &manifest_path).map_err(|reason| invalid(name, reason))?;
         }
-        let reusable = cached
-            .filter(|hit| hit.wasm_stamp == wasm_stamp)
-            .map(|hit| (hit.pre.clone(), hit.info.sha256.clone()));
-
-        let this = self.clone();
-        let name = name.to_owned();
-        // Compiling can take a while for big components: keep it off the async workers.
-        // The result is cached even if the delivery that asked for it is gone by then.
-        tokio::task::spawn_blocking(move || {
-            let manifest = PluginManifest::load(&manifest_path, &this.dir).map_err(|reason| {
-                WasmFailure::InvalidPlugin {
-                    plugin: name.clone(),
-                    reason,
-                }
-            })?;
-            let (pre, sha256) = match reusable {
-                Some((pre, sha256)) => {
-                    check_pin(&name, manifest.as_ref(), &sha256, &wasm_path)?;
-                    (pre, sha256)
-                }
-                None => this.compile(&name, &wasm_path, manifest.as_ref())?,
-            };
-            let loaded = Arc::new(LoadedPlugin {
-                info: PluginInfo {
-                    name,
-                    path: wasm_path.clone(),
-                    manifest,
-                    sha256,
-                },
-                pre,
-                wasm_stamp,
-                manifest_stamp,
-            });
-            this.cache
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(wasm_path, loaded.clone());
-            Ok(loaded)
-        })
-        .await
-        .unwrap_or_else(|err| {
-            Err(WasmFailure::Host(format!(
-                "loading the plugin panicked: {err}"
-            )))
+        let bytes = std::fs::read(&wasm_path).map_err(|err| match err.kind() {
+            std::io::ErrorKind::NotFound => WasmFailure::PluginNotFound {
+                plugin: name.to_owned(),
+                path: wasm_path.clone(),
+            },
+            _ => invalid(name, format!("cannot read {}: {err}", wasm_path.display())),
+        })?;
+        let sha256 = sha256_hex(&bytes);
+        check_pin(name, manifest.as_ref(), &sha256, &wasm_path)?;
+        let (pre, compiled) = match previous.filter(|p| p.info.sha256 == sha256) {
+            Some(previous) => (previous.pre.clone(), CompiledFrom::PreviousVersion),
+            None => self.compile(name, &wasm_path, &bytes, &sha256)?,
+        };
+        Ok(LoadedPlugin {
+            info: PluginInfo {
+                name: name.to_owned(),
+                path: wasm_path,
+                manifest,
+                sha256,
+                compiled,
+            },
+            pre,
+            stamps,
         })
     }
 
-    /// Reads, checks (against the manifest's `sha256` pin first) and compiles one component
-    /// and resolves its imports; returns it with its digest.
+    /// Whether `name`'s manifest as it is now pins a digest other than `sha256`: then a
+    /// version with that digest must not keep serving, even when the new files are
+    /// refused. (An unreadable manifest pins nothing new.)
+    pub fn pin_refuses(&self, name: &str, sha256: &str) -> bool {
+        let (wasm, manifest) = self.paths(name);
+        matches!(PluginManifest::load(&manifest, &self.dir), Ok(Some(m)) if m.check_pin(sha256, &wasm).is_err())
+    }
+
+    /// Checks the header, gets compiled code (from the cache, else the compiler, then
+    /// caching it) and checks the component's imports and export.
     fn compile(
         &self,
         name: &str,
         path: &Path,
-        manifest: Option<&PluginManifest>,
-    ) -> Result<(HookPre<HostState>, String), WasmFailure> {
-        let invalid = |reason: String| WasmFailure::InvalidPlugin {
-            plugin: name.to_owned(),
-            reason,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<(HookPre<HostState>, CompiledFrom), WasmFailure> {
+        check_header(bytes).map_err(|reason| invalid(name, format!("{} {reason}", path.display())))?;
+        let started = Instant::now();
+        let cached = self.cache.as_ref().and_then(|cache| cache.load(&self.engine, sha256));
+        let (component, compiled) = match cached {
+            Some(component) => (component, CompiledFrom::DiskCache(started.elapsed())),
+            None => {
+                let component = Component::new(&self.engine, bytes).map_err(|err| {
+                    invalid(
+                        name,
+                        format!(
+                            "{} is not a valid WebAssembly component ({err:#}); rebuild it for \
+                             world {WORLD}",
+                            path.display()
+                        ),
+                    )
+                })?;
+                (component, CompiledFrom::Compiler(started.elapsed()))
+            }
         };
-        let started = std::time::Instant::now();
-        let bytes = std::fs::read(path).map_err(|err| match err.kind() {
-            std::io::ErrorKind::NotFound => WasmFailure::PluginNotFound {
-                plugin: name.to_owned(),
-                path: path.to_owned(),
-            },
-            _ => invalid(format!("cannot read {}: {err}", path.display())),
-        })?;
-        let sha256 = sha256_hex(&bytes);
-        check_pin(name, manifest, &sha256, path)?;
-        check_header(&bytes).map_err(|reason| invalid(format!("{} {reason}", path.display())))?;
-        let component = Component::new(&self.engine, &bytes).map_err(|err| {
-            invalid(format!(
-                "{} is not a valid WebAssembly component ({err:#}); rebuild it for world {WORLD}",
-                path.display()
-            ))
-        })?;
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(|err| {
-            invalid(format!(
-                "{} imports something hooklet does not provide ({err:#}); plugins may import only \
-                 `hooklet:hook/log@0.1.0` and WASI 0.2 (world {WORLD})",
-                path.display()
-            ))
+        let pre = self.check_world(name, path, &component)?;
+        // Cache only what passed every check, so a cache entry is always a usable plugin.
+        if let (Some(cache), CompiledFrom::Compiler(_)) = (&self.cache, compiled) {
+            cache.store(sha256, &component);
+        }
+        tracing::info!(plugin = name, path = %path.display(), bytes = bytes.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64, ?compiled, "loaded wasm plugin");
+        Ok((pre, compiled))
+    }
+
+    /// Resolves the component's imports against hooklet's linker and checks its export.
+    fn check_world(&self, name: &str, path: &Path, component: &Component) -> Result<HookPre<HostState>, WasmFailure> {
+        let instance_pre = self.linker.instantiate_pre(component).map_err(|err| {
+            invalid(
+                name,
+                format!(
+                    "{} imports something hooklet does not provide ({err:#}); plugins may import \
+                     only `hooklet:hook/log@0.1.0`, WASI 0.2 and `wasi:http` (world {WORLD})",
+                    path.display()
+                ),
+            )
         })?;
         if component.get_export_index(None, HANDLER_EXPORT).is_none() {
-            return Err(invalid(format!(
-                "{} does not export `{HANDLER_EXPORT}`; build it for world {WORLD} (in Rust: \
-                 implement `hooklet_guest::Hook` and export it with `hooklet_guest::export_hook!`)",
-                path.display()
-            )));
+            return Err(invalid(
+                name,
+                format!(
+                    "{} does not export `{HANDLER_EXPORT}`; build it for world {WORLD} (in Rust: \
+                     implement `hooklet_guest::Hook` and export it with `hooklet_guest::export_hook!`)",
+                    path.display()
+                ),
+            ));
         }
-        let pre = HookPre::new(instance_pre).map_err(|err| {
-            invalid(format!(
-                "the `{HANDLER_EXPORT}` export of {} does not match world {WORLD} ({err:#}); \
-                 rebuild it against wit/hook.wit",
-                path.display()
-            ))
-        })?;
-        tracing::info!(plugin = name, path = %path.display(), bytes = bytes.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64, "compiled wasm plugin");
-        Ok((pre, sha256))
+        HookPre::new(instance_pre).map_err(|err| {
+            invalid(
+                name,
+                format!(
+                    "the `{HANDLER_EXPORT}` export of {} does not match world {WORLD} ({err:#}); \
+                     rebuild it against wit/hook.wit",
+                    path.display()
+                ),
+            )
+        })
+    }
+}
+
+/// An [`WasmFailure::InvalidPlugin`] for `name`.
+pub(crate) fn invalid(name: &str, reason: String) -> WasmFailure {
+    WasmFailure::InvalidPlugin {
+        plugin: name.to_owned(),
+        reason,
     }
 }
 
@@ -240,14 +254,11 @@ fn check_pin(
 ) -> Result<(), WasmFailure> {
     manifest
         .map_or(Ok(()), |m| m.check_pin(sha256, path))
-        .map_err(|reason| WasmFailure::InvalidPlugin {
-            plugin: name.to_owned(),
-            reason,
-        })
+        .map_err(|reason| invalid(name, reason))
 }
 
 /// Plugin names become file names: letters, digits, `-`, `_`, `.`, not starting with `.`.
-fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && name.len() <= 128
         && !name.starts_with('.')

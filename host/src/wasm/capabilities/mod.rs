@@ -67,6 +67,27 @@ impl PluginCapabilities {
         Ok(())
     }
 
+    /// One line per grant, for people (`hooklet plugin check`); empty when nothing is
+    /// granted.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if !self.env.is_empty() {
+            let names: Vec<&str> = self.env.keys().map(String::as_str).collect();
+            lines.push(format!("environment: {}", names.join(", ")));
+        }
+        for dir in &self.dirs {
+            let access = match dir.access {
+                DirAccess::ReadOnly => "read-only",
+                DirAccess::ReadWrite => "read-write",
+            };
+            lines.push(format!("directory: {} as {} ({access})", dir.host.display(), dir.guest));
+        }
+        if let Some(http) = &self.http {
+            lines.push(format!("outgoing HTTP to: {}", http.allow.join(", ")));
+        }
+        lines
+    }
+
     /// The sandbox for one delivery of `plugin`: the grants, stdout and stderr going to
     /// the given pipes, and nothing else.
     pub(crate) fn sandbox(

@@ -7,6 +7,7 @@
 mod capabilities;
 mod delivery;
 mod loading;
+mod reload;
 
 use std::path::Path;
 

@@ -1,0 +1,199 @@
+//! The wasm engine, measured in one run with ratios to baselines from the same run:
+//!
+//! 1. delivery latency of the `noop` plugin through `WasmHost::deliver` (pooling
+//!    allocator, pre-instantiated component, fresh store, fuel and a deadline), beside an
+//!    exec-style baseline (spawning `/bin/true`) and a naive host that creates an engine
+//!    and compiles the component for every call;
+//! 2. throughput: `noop` deliveries per second at concurrency 1, 2, 8 and 64;
+//! 3. fuel overhead: the `compute` plugin (recursive fib, and an FNV hash loop) with fuel
+//!    and epochs, epochs only, and neither;
+//! 4. plugin load: the largest plugin found, compiled cold vs loaded from the disk cache.
+//!
+//! `cargo bench -p hooklet --bench wasm` (iterations: `HOOKLET_BENCH_ITERS`, default
+//! 2000). Nothing is asserted; unset `RUST_BACKTRACE` first (with it wasmtime captures a
+//! backtrace whenever a store is dropped).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hooklet::wasm::{CompiledFrom, Metering, PluginEvent, PluginPhase, WasmConfig, WasmDelivery, WasmHost};
+
+fn delivery(plugin: &str, config: &[(&str, &str)]) -> WasmDelivery {
+    WasmDelivery {
+        plugin: plugin.into(),
+        event: PluginEvent {
+            phase: PluginPhase::PostStart,
+            pod_name: "bench".into(),
+            pod_namespace: "default".into(),
+            pod_uid: "uid-bench".into(),
+            container_name: "app".into(),
+            container_id: "c-bench".into(),
+            image: "busybox".into(),
+            labels: vec![],
+            annotations: vec![],
+            pod_ip: None,
+            delivery_id: "d-bench".into(),
+            attempt: 1,
+            config: config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        },
+        fuel: Some(u64::MAX / 4),
+        deadline: None,
+    }
+}
+
+fn host(dir: &Path, metering: Metering) -> WasmHost {
+    WasmHost::new(WasmConfig { plugin_dir: dir.into(), metering, ..WasmConfig::default() }).unwrap()
+}
+
+async fn deliver_ok(host: &WasmHost, plugin: &str, config: &[(&str, &str)]) {
+    let outcome = host.deliver(delivery(plugin, config)).await;
+    assert_eq!(outcome.result, Ok(()), "{plugin}: {:?}", outcome.stderr);
+}
+
+/// p50 and p99 of `iters` timed runs of `f` (after a tenth as many warm-up runs).
+async fn percentiles<F, Fut>(iters: usize, mut f: F) -> (Duration, Duration)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..iters / 10 {
+        f().await;
+    }
+    let mut samples = Vec::with_capacity(iters);
+    for _ in 0..iters {
+        let started = Instant::now();
+        f().await;
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+    (at(0.5), at(0.99))
+}
+
+fn row(name: &str, p50: Duration, p99: Duration, base: Duration) {
+    println!("{name:<52} {:>11?} {:>11?} {:>9.4}", p50, p99, p50.as_secs_f64() / base.as_secs_f64());
+}
+
+/// A naive host: a new engine, compile, link and instantiate for every call.
+fn naive_call(wasm: &[u8]) {
+    let engine = wasmtime::Engine::default();
+    let component = wasmtime::component::Component::new(&engine, wasm).unwrap();
+    std::hint::black_box(component);
+}
+
+async fn latency(plugins: &Path, iters: usize) {
+    let spawn = percentiles(iters.min(500), || async {
+        assert!(tokio::process::Command::new("/bin/true").status().await.unwrap().success());
+    })
+    .await;
+    let pooled = host(plugins, Metering::FuelAndEpochs);
+    let noop = percentiles(iters, || deliver_ok(&pooled, "noop", &[])).await;
+    let bytes = std::fs::read(plugins.join("noop.wasm")).unwrap();
+    let naive = percentiles(20, || async { naive_call(&bytes) }).await;
+    println!("\n1. latency (ratio = p50 / spawn /bin/true p50)");
+    println!("{:<52} {:>11} {:>11} {:>9}", "", "p50", "p99", "ratio");
+    row("spawn /bin/true (exec-hook baseline)", spawn.0, spawn.1, spawn.0);
+    row("naive host: engine + compile per call (compile only)", naive.0, naive.1, spawn.0);
+    row("wasm noop delivery (pool, fuel + deadline)", noop.0, noop.1, spawn.0);
+    println!(
+        "wasm noop = 1/{:.0} of spawning /bin/true, 1/{:.0} of the naive host",
+        spawn.0.as_secs_f64() / noop.0.as_secs_f64(),
+        naive.0.as_secs_f64() / noop.0.as_secs_f64()
+    );
+    let stats = pooled.pool_stats();
+    println!("pool: {} slots, peak in use {}", stats.slots, stats.peak_in_use);
+}
+
+async fn throughput(plugins: &Path, iters: usize) {
+    println!("\n2. throughput (noop deliveries per second; {} cores)", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let host = host(plugins, Metering::FuelAndEpochs);
+    let mut single = 0.0;
+    for concurrency in [1usize, 2, 8, 64] {
+        let per_task = (iters * 2 / concurrency).max(10);
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..concurrency)
+            .map(|_| {
+                let host = host.clone();
+                tokio::spawn(async move {
+                    for _ in 0..per_task {
+                        deliver_ok(&host, "noop", &[]).await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let rate = (per_task * concurrency) as f64 / started.elapsed().as_secs_f64();
+        if concurrency == 1 {
+            single = rate;
+        }
+        println!("concurrency {concurrency:>3}: {rate:>10.0} /s  ({:.2}x concurrency 1)", rate / single);
+    }
+}
+
+async fn fuel_overhead(plugins: &Path) {
+    println!("\n3. fuel overhead (`compute` plugin; ratio = p50 / neither p50)");
+    println!("{:<52} {:>11} {:>11} {:>9}", "", "p50", "p99", "ratio");
+    for (label, config) in [("fib(27), call-heavy", [("work", "fib"), ("n", "27")]), ("fnv hash of 4 MiB, loop", [("work", "hash"), ("n", "4096")])] {
+        let mut results = Vec::new();
+        for metering in [Metering::Neither, Metering::EpochsOnly, Metering::FuelAndEpochs] {
+            let host = host(plugins, metering);
+            results.push((metering, percentiles(30, || deliver_ok(&host, "compute", &config)).await));
+        }
+        let base = results[0].1 .0;
+        for (metering, (p50, p99)) in results {
+            row(&format!("{label}: {metering:?}"), p50, p99, base);
+        }
+    }
+}
+
+/// The biggest component among the example plugins and the language builds.
+fn largest_plugin(rust_plugins: &Path) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dirs = [rust_plugins.to_path_buf(), repo.join("plugins/target/lang")];
+    dirs.iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+        .max_by_key(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .unwrap()
+}
+
+async fn plugin_load(plugins: &Path) {
+    let largest = largest_plugin(plugins);
+    let size = std::fs::metadata(&largest).unwrap().len();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&largest, dir.path().join("big.wasm")).unwrap();
+    let cache = dir.path().join("cache");
+    let load = |_| {
+        let host = WasmHost::new(WasmConfig { plugin_dir: dir.path().into(), cache_dir: Some(cache.clone()), ..WasmConfig::default() }).unwrap();
+        async move { host.load("big").await.unwrap().compiled }
+    };
+    let cold = load(()).await;
+    let warm = load(()).await;
+    println!("\n4. plugin load: {} ({:.1} MiB)", largest.display(), size as f64 / (1 << 20) as f64);
+    if let (CompiledFrom::Compiler(cold), CompiledFrom::DiskCache(warm)) = (cold, warm) {
+        println!("cold compile {cold:?}, from the disk cache {warm:?}: {:.0}x faster", cold.as_secs_f64() / warm.as_secs_f64());
+    } else {
+        println!("unexpected load sources: {cold:?} then {warm:?}");
+    }
+    if size < 1 << 20 {
+        println!("(build the Python or JavaScript marker with `plugins/build-languages.sh python` for a big one)");
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let iters: usize = std::env::var("HOOKLET_BENCH_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
+    if std::env::var_os("RUST_BACKTRACE").is_some() {
+        println!("warning: RUST_BACKTRACE is set; wasmtime then captures backtraces and every figure is slower");
+    }
+    let plugins = hooklet::testing::example_plugins_dir();
+    let plugins = Arc::new(plugins);
+    latency(&plugins, iters).await;
+    throughput(&plugins, iters).await;
+    fuel_overhead(&plugins).await;
+    plugin_load(&plugins).await;
+}

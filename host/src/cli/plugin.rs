@@ -1,0 +1,198 @@
+//! `hooklet plugin list --plugins DIR` and `hooklet plugin check FILE`: the plugin
+//! commands that need no daemon, and the plugin table shared with the daemon's list.
+
+use std::path::{Path, PathBuf};
+
+use super::format::table;
+use super::PluginCommand;
+use crate::api::types::PluginView;
+use crate::wasm::{PluginInfo, WasmConfig, WasmFailure, WasmHost};
+
+/// Exit code: a plugin is invalid.
+const EXIT_INVALID: i32 = 1;
+/// Exit code: no such file or directory.
+const EXIT_MISSING: i32 = 2;
+
+/// The user's cache of compiled plugins: `$XDG_CACHE_HOME/hooklet/plugins`, else
+/// `~/.cache/hooklet/plugins`; `None` without a home directory.
+pub fn default_plugin_cache() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("hooklet").join("plugins"))
+}
+
+/// Runs a plugin command that needs no daemon; returns the exit code.
+pub async fn run_plugin_command(command: PluginCommand) -> i32 {
+    match command {
+        PluginCommand::List { plugins: Some(dir), plugin_cache, .. } => list_dir(&dir, plugin_cache).await,
+        PluginCommand::List { plugins: None, .. } => unreachable!("the daemon lists its own plugins"),
+        PluginCommand::Check { file } => check(&file).await,
+    }
+}
+
+/// A host for the plugins in `dir` that runs nothing: no watcher, one pool slot.
+fn offline_host(dir: &Path, cache_dir: Option<PathBuf>) -> anyhow::Result<WasmHost> {
+    WasmHost::new(WasmConfig {
+        plugin_dir: dir.to_path_buf(),
+        cache_dir,
+        pool_slots: 1,
+        ..WasmConfig::default()
+    })
+}
+
+async fn list_dir(dir: &Path, cache: Option<PathBuf>) -> i32 {
+    let host = match offline_host(dir, cache.or_else(default_plugin_cache)) {
+        Ok(host) => host,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return EXIT_INVALID;
+        }
+    };
+    match host.list_plugins().await {
+        Ok(list) => {
+            let views: Vec<PluginView> = list.iter().map(PluginView::from).collect();
+            print_plugins(&dir.display().to_string(), &views)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            EXIT_MISSING
+        }
+    }
+}
+
+/// Prints the plugin table; returns 0, or 1 when a plugin has a problem.
+pub fn print_plugins(dir: &str, plugins: &[PluginView]) -> i32 {
+    if plugins.is_empty() {
+        eprintln!("No plugins in {dir}.");
+        return 0;
+    }
+    let dash = || "-".to_string();
+    let mut rows = vec![["NAME", "VERSION", "SHA256", "FUEL", "MEMORY", "TIMEOUT", "GRANTS", "COMPILED", "DELIVERIES", "FUEL USED", "STATUS", "DESCRIPTION"]
+        .map(String::from)
+        .to_vec()];
+    for p in plugins {
+        let status = match (&p.problem, &p.serving_sha256) {
+            (Some(problem), Some(serving)) => format!("refused, {} serving: {problem}", &serving[..12.min(serving.len())]),
+            (Some(problem), None) => format!("invalid: {problem}"),
+            (None, _) => "ok".into(),
+        };
+        rows.push(vec![
+            p.name.clone(),
+            p.version.clone().unwrap_or_else(dash),
+            p.sha256.as_deref().map(|s| s[..12.min(s.len())].to_string()).unwrap_or_else(dash),
+            p.fuel_limit.map(|f| f.to_string()).unwrap_or_else(|| "default".into()),
+            p.memory_limit.map(mebibytes).unwrap_or_else(|| "default".into()),
+            p.timeout_seconds.map(|s| format!("{s}s")).unwrap_or_else(|| "default".into()),
+            grant_kinds(&p.grants),
+            p.compiled.clone(),
+            p.deliveries.to_string(),
+            p.fuel_consumed.to_string(),
+            status,
+            p.description.clone().unwrap_or_default(),
+        ]);
+    }
+    print!("{}", table(&rows, ""));
+    if plugins.iter().any(|p| p.problem.is_some()) {
+        EXIT_INVALID
+    } else {
+        0
+    }
+}
+
+/// `env,dirs,http` from the grant lines ([`crate::wasm::PluginCapabilities::describe`]),
+/// or `none`.
+fn grant_kinds(grants: &[String]) -> String {
+    let mut kinds: Vec<&str> = grants
+        .iter()
+        .filter_map(|g| match g.split(':').next()? {
+            "environment" => Some("env"),
+            "directory" => Some("dirs"),
+            _ => Some("http"),
+        })
+        .collect();
+    kinds.dedup();
+    if kinds.is_empty() {
+        "none".into()
+    } else {
+        kinds.join(",")
+    }
+}
+
+fn mebibytes(bytes: u64) -> String {
+    format!("{:.0}Mi", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// `hooklet plugin check FILE`.
+async fn check(file: &Path) -> i32 {
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name().and_then(|n| n.to_str())) else {
+        eprintln!("error: {} is not a plugin file path", file.display());
+        return EXIT_MISSING;
+    };
+    let Some(name) = name.strip_suffix(".wasm") else {
+        eprintln!("error: {} is not named NAME.wasm; plugins are loaded as NAME.wasm from the plugin directory", file.display());
+        return EXIT_INVALID;
+    };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let host = match offline_host(dir, default_plugin_cache()) {
+        Ok(host) => host,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return EXIT_INVALID;
+        }
+    };
+    match host.load(name).await {
+        Ok(info) => {
+            print!("{}", describe_valid(&info, host.config()));
+            0
+        }
+        Err(failure @ WasmFailure::PluginNotFound { .. }) => {
+            eprintln!("error: {failure}");
+            EXIT_MISSING
+        }
+        Err(failure) => {
+            println!("{}: INVALID", file.display());
+            println!("  {failure}");
+            EXIT_INVALID
+        }
+    }
+}
+
+/// What `plugin check` prints for a valid plugin.
+fn describe_valid(info: &PluginInfo, node: &WasmConfig) -> String {
+    let manifest = info.manifest.as_ref();
+    let limits = manifest.map(|m| m.limits.clone()).unwrap_or_default();
+    let source = |set: bool| if set { "manifest" } else { "node default" };
+    let mut lines = vec![
+        format!("{}: valid plugin `{}` for world hooklet:hook/hook@0.1.0", info.path.display(), info.name),
+        format!("  sha256:   {}", info.sha256),
+        format!(
+            "  manifest: {}",
+            match manifest {
+                Some(_) => info.path.with_extension("toml").display().to_string(),
+                None => "none (node defaults, no capabilities)".into(),
+            }
+        ),
+    ];
+    if let Some(version) = manifest.and_then(|m| m.version.as_deref()) {
+        lines.push(format!("  version:  {version}"));
+    }
+    lines.push(format!(
+        "  limits:   fuel {} ({}), memory {} ({}), timeout {} ({})",
+        limits.fuel.unwrap_or(node.default_fuel),
+        source(limits.fuel.is_some()),
+        mebibytes(limits.memory.unwrap_or(node.max_memory_bytes)),
+        source(limits.memory.is_some()),
+        limits.timeout_seconds.map_or("none".into(), |s| format!("{s}s")),
+        source(limits.timeout_seconds.is_some()),
+    ));
+    let grants = manifest.map(|m| m.capabilities.describe()).unwrap_or_default();
+    if grants.is_empty() {
+        lines.push("  grants:   nothing (no files, network or environment variables)".into());
+    }
+    for (i, grant) in grants.iter().enumerate() {
+        lines.push(format!("  {}{grant}", if i == 0 { "grants:   " } else { "          " }));
+    }
+    lines.join("\n") + "\n"
+}
