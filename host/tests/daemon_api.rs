@@ -38,7 +38,7 @@ fn api_and_cli_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
     let daemon = Daemon::start(dir.path(), &[]);
-    std::fs::write(daemon.plugins.join("demo.wasm"), b"not really wasm").unwrap();
+    std::fs::copy(hooklet::testing::example_plugins_dir().join("noop.wasm"), daemon.plugins.join("demo.wasm")).unwrap();
     std::fs::write(daemon.plugins.join("demo.toml"), "description = \"a demo plugin\"\nversion = \"1.2.3\"\n").unwrap();
     let file = write(dir.path(), "web.yaml", WEB);
 

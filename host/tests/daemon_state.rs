@@ -198,7 +198,8 @@ fn a_supervisor_killed_on_its_own_takes_its_container_with_it() {
     daemon.ok(&["apply", "-f", &write(dir.path(), "lonely.yaml", pod)]);
     let v = daemon.wait_pod("lonely", 10, started);
     let id = v["status"]["containers"][0]["containerId"].as_str().unwrap().trim_start_matches("process://").to_string();
-    let pid = std::fs::read_to_string(daemon.state.join("containers").join(&id).join("pid")).unwrap().trim().to_string();
+    let record = std::fs::read_to_string(daemon.state.join("containers").join(&id).join("pid")).unwrap();
+    let pid = record.split_whitespace().next().unwrap().to_string(); // `PID STARTTIME`
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let supervisor = stat.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().to_string();
     let supervisor: u32 = supervisor.parse().unwrap();

@@ -259,6 +259,11 @@ impl Runtime for ProcessRuntime {
                     }
                 }
             };
+            // What is left of the container's process group goes with it, now: once the
+            // exit is recorded nobody signals this pgid again (the pid may be reused).
+            if let Some(pgid) = pgid {
+                let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+            }
             exit_tx.send_replace(Some(status));
         });
         Ok(())
@@ -319,8 +324,9 @@ impl Runtime for ProcessRuntime {
         let Some(pgid) = pgid else {
             bail!("container {id} was never started");
         };
-        if exited && self.supervision.is_some() {
-            // Its supervisor reaped it: the pid may belong to another process by now.
+        if exited {
+            // It was reaped (by its supervisor or by us) and its group killed: the pid may
+            // belong to another process by now.
             return Ok(());
         }
         match killpg(Pid::from_raw(pgid), signal) {
@@ -344,8 +350,8 @@ impl Runtime for ProcessRuntime {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
-        let supervised_exit = |e: &Entry| self.supervision.is_some() && e.exit.borrow().is_some();
-        if let Some(pgid) = entry.filter(|e| !supervised_exit(e)).and_then(|e| e.pgid) {
+        // An exited container's group was killed when it was reaped; its pid may be reused.
+        if let Some(pgid) = entry.filter(|e| e.exit.borrow().is_none()).and_then(|e| e.pgid) {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
         }
         if let Some(sup) = &self.supervision {

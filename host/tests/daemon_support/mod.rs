@@ -186,7 +186,7 @@ pub fn kill_containers(state: &Path) {
             continue; // reaped: the pid may be another process's by now
         }
         let Ok(pid) = std::fs::read_to_string(d.path().join("pid")) else { continue };
-        let pid = pid.trim();
+        let pid = pid.split_whitespace().next().unwrap_or_default();
         // pids are reused quickly (pid_max is 32768 here): kill the group only while the
         // process is still this container, a child of its supervisor, never whatever
         // process has the pid now.

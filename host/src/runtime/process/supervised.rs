@@ -6,13 +6,12 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
-use nix::sys::signal::kill;
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use super::supervisor::{killed_with_supervisor, read_exit, read_pid};
+use super::supervisor::{killed_with_supervisor, read_exit, read_live_pid, read_pid};
 use super::{base_env, ProcessRuntime};
 use crate::runtime::{Adopted, ContainerConfig, ContainerId, ExitStatus};
 
@@ -80,12 +79,11 @@ pub(super) async fn adopt(runtime: &ProcessRuntime, sup: &Supervision, id: &Cont
         // Created but never started (its supervisor never reported a pid).
         return Ok(Adopted::Unknown);
     };
-    let pid = Some(pid);
     let (exit, _) = watch::channel(read_exit(&dir));
     let current = exit.borrow().clone();
     let adopted = match current {
         Some(status) => Adopted::Exited(status),
-        None if pid.is_some_and(alive) => Adopted::Running,
+        None if read_live_pid(&dir).is_some() => Adopted::Running,
         None => {
             // The supervisor may be writing the status right now.
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -103,7 +101,7 @@ pub(super) async fn adopt(runtime: &ProcessRuntime, sup: &Supervision, id: &Cont
                     tx.send_replace(Some(status));
                     return;
                 }
-                if !pid.is_some_and(alive) {
+                if read_live_pid(&dir).is_none() {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     tx.send_replace(Some(read_exit(&dir).unwrap_or_else(killed_with_supervisor)));
                     return;
@@ -111,7 +109,7 @@ pub(super) async fn adopt(runtime: &ProcessRuntime, sup: &Supervision, id: &Cont
             }
         });
     }
-    runtime.insert(id.clone(), config, pid, exit);
+    runtime.insert(id.clone(), config, Some(pid), exit);
     Ok(adopted)
 }
 
@@ -128,15 +126,12 @@ pub(super) fn reap_orphans(sup: &Supervision, known: &std::collections::HashSet<
         if known.contains(&id) {
             continue;
         }
-        if let Some(pid) = read_pid(&entry.path()).filter(|_| read_exit(&entry.path()).is_none()) {
+        // Only a container that still runs: a recorded pid may be another process's now.
+        if let Some(pid) = read_live_pid(&entry.path()).filter(|_| read_exit(&entry.path()).is_none()) {
             let _ = nix::sys::signal::killpg(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
         let _ = std::fs::remove_dir_all(entry.path());
         reaped.push(id);
     }
     reaped
-}
-
-fn alive(pid: i32) -> bool {
-    !matches!(kill(Pid::from_raw(pid), None), Err(nix::errno::Errno::ESRCH))
 }

@@ -84,7 +84,13 @@ pub fn supervise(args: SuperviseArgs) -> i32 {
         }
     };
     let pid = child.id();
-    if let Err(err) = write_atomically(&args.dir, PID_FILE, pid.to_string().as_bytes()) {
+    // The start time with the pid: a later hooklet signals the pid only while the process
+    // with that pid is still this one (pids are reused, quickly where pid_max is small).
+    let record = match start_time(pid as i32) {
+        Some(start) => format!("{pid} {start}"),
+        None => pid.to_string(),
+    };
+    if let Err(err) = write_atomically(&args.dir, PID_FILE, record.as_bytes()) {
         let _ = child.kill();
         return fail(&mut report, &format!("cannot record the container pid: {err}"));
     }
@@ -141,7 +147,29 @@ pub fn read_exit(dir: &Path) -> Option<ExitStatus> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// The container pid recorded in `dir`.
+/// The container pid recorded in `dir` (whether or not that process still runs).
 pub fn read_pid(dir: &Path) -> Option<i32> {
-    std::fs::read_to_string(dir.join(PID_FILE)).ok()?.trim().parse().ok()
+    std::fs::read_to_string(dir.join(PID_FILE)).ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// The container pid recorded in `dir` if that process still runs: a process with that
+/// pid exists and, when its start time was recorded, started at that time (so a reused
+/// pid is never taken for the container).
+pub fn read_live_pid(dir: &Path) -> Option<i32> {
+    let record = std::fs::read_to_string(dir.join(PID_FILE)).ok()?;
+    let mut fields = record.split_whitespace();
+    let pid: i32 = fields.next()?.parse().ok()?;
+    match fields.next().and_then(|s| s.parse::<u64>().ok()) {
+        Some(recorded) => (start_time(pid) == Some(recorded)).then_some(pid),
+        None => std::path::Path::new(&format!("/proc/{pid}")).exists().then_some(pid),
+    }
+}
+
+/// When process `pid` started, in clock ticks since boot (`/proc/PID/stat` field 22);
+/// `None` when there is no such process.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid …`: comm may hold spaces and parentheses; field 3 follows the
+    // last `)`, so field 22 is the 20th after it.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
