@@ -7,7 +7,8 @@
 //! 2. throughput: `noop` deliveries per second at concurrency 1, 2, 8 and 64;
 //! 3. fuel overhead: the `compute` plugin (recursive fib, and an FNV hash loop) with fuel
 //!    and epochs, epochs only, and neither;
-//! 4. plugin load: the largest plugin found, compiled cold vs loaded from the disk cache.
+//! 4. plugin load: 100 distinct plugins compiled cold vs loaded from the disk cache, and
+//!    the largest plugin found (the Python or JavaScript marker when built), the same.
 //!
 //! `cargo bench -p hooklet --bench wasm` (iterations: `HOOKLET_BENCH_ITERS`, default
 //! 2000). Nothing is asserted; unset `RUST_BACKTRACE` first (with it wasmtime captures a
@@ -161,24 +162,64 @@ fn largest_plugin(rust_plugins: &Path) -> PathBuf {
         .unwrap()
 }
 
+/// `wasm` with a custom section appended: the same code, another digest (so another
+/// plugin as far as the cache is concerned).
+fn variant(wasm: &[u8], i: usize) -> Vec<u8> {
+    let name = b"hooklet-bench";
+    let payload = i.to_le_bytes();
+    let body_len = 1 + name.len() + payload.len();
+    assert!(body_len < 128 && name.len() < 128, "single-byte LEB128 lengths");
+    let mut out = wasm.to_vec();
+    out.extend_from_slice(&[0, body_len as u8, name.len() as u8]);
+    out.extend_from_slice(name);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Time to load every plugin in `dir` with a fresh host using `cache`.
+async fn load_all(dir: &Path, cache: &Path, names: &[String]) -> (Duration, Vec<CompiledFrom>) {
+    let host = WasmHost::new(WasmConfig { plugin_dir: dir.into(), cache_dir: Some(cache.into()), ..WasmConfig::default() }).unwrap();
+    let started = Instant::now();
+    let mut sources = Vec::new();
+    for name in names {
+        sources.push(host.load(name).await.unwrap().compiled);
+    }
+    (started.elapsed(), sources)
+}
+
 async fn plugin_load(plugins: &Path) {
+    println!("\n4. plugin load (fresh host each time; cache = the on-disk compiled-code cache)");
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let marker = std::fs::read(plugins.join("marker.wasm")).unwrap();
+    let names: Vec<String> = (0..100).map(|i| format!("p{i:03}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("{name}.wasm")), variant(&marker, i)).unwrap();
+    }
+    let (cold, sources) = load_all(dir.path(), &cache, &names).await;
+    assert!(sources.iter().all(|s| matches!(s, CompiledFrom::Compiler(_))));
+    let (warm, sources) = load_all(dir.path(), &cache, &names).await;
+    assert!(sources.iter().all(|s| matches!(s, CompiledFrom::DiskCache(_))));
+    println!(
+        "100 plugins ({} KiB each): cold {cold:?}, cached {warm:?}: {:.0}x faster",
+        marker.len() / 1024,
+        cold.as_secs_f64() / warm.as_secs_f64()
+    );
+
     let largest = largest_plugin(plugins);
     let size = std::fs::metadata(&largest).unwrap().len();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(&largest, dir.path().join("big.wasm")).unwrap();
-    let cache = dir.path().join("cache");
-    let load = |_| {
-        let host = WasmHost::new(WasmConfig { plugin_dir: dir.path().into(), cache_dir: Some(cache.clone()), ..WasmConfig::default() }).unwrap();
-        async move { host.load("big").await.unwrap().compiled }
-    };
-    let cold = load(()).await;
-    let warm = load(()).await;
-    println!("\n4. plugin load: {} ({:.1} MiB)", largest.display(), size as f64 / (1 << 20) as f64);
-    if let (CompiledFrom::Compiler(cold), CompiledFrom::DiskCache(warm)) = (cold, warm) {
-        println!("cold compile {cold:?}, from the disk cache {warm:?}: {:.0}x faster", cold.as_secs_f64() / warm.as_secs_f64());
-    } else {
-        println!("unexpected load sources: {cold:?} then {warm:?}");
-    }
+    let big = tempfile::tempdir().unwrap();
+    std::fs::copy(&largest, big.path().join("big.wasm")).unwrap();
+    let cache = big.path().join("cache");
+    let names = ["big".to_string()];
+    let (cold, _) = load_all(big.path(), &cache, &names).await;
+    let (warm, _) = load_all(big.path(), &cache, &names).await;
+    println!(
+        "largest, {} ({:.1} MiB): cold {cold:?}, cached {warm:?}: {:.0}x faster",
+        largest.display(),
+        size as f64 / (1 << 20) as f64,
+        cold.as_secs_f64() / warm.as_secs_f64()
+    );
     if size < 1 << 20 {
         println!("(build the Python or JavaScript marker with `plugins/build-languages.sh python` for a big one)");
     }
