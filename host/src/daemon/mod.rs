@@ -3,7 +3,7 @@
 //! A [`Daemon`] owns the state database ([`crate::store::Store`]), the node (pod
 //! workers on the process runtime in supervised mode, so containers outlive the
 //! daemon) and the map of running pods. On start it re-adopts the pods of the state
-//! directory ([`recover`]); on SIGTERM/SIGINT the API stops accepting, the state is
+//! directory (`recover`); on SIGTERM/SIGINT the API stops accepting, the state is
 //! flushed and the daemon exits, leaving containers running, as the kubelet does.
 
 pub mod event_log;

@@ -1,7 +1,6 @@
 //! One hook delivery: the request and outcome types, and running a plugin in a fresh
 //! store with fuel, a deadline, a memory cap and captured output.
 
-use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ use super::config::Metering;
 use super::engine::HostInner;
 use super::failure::{classify, WasmFailure};
 use super::limits::{MemoryLimiter, ResourceCaps};
-use super::output::{truncate_text, LogCollector};
+use super::output::{truncate_text, LogCollector, LogLine};
 use super::plugin::LoadedPlugin;
 use super::state::HostState;
 
@@ -83,42 +82,6 @@ pub struct PluginEvent {
     pub attempt: u32,
     /// The handler's `wasm.config` key/values.
     pub config: Vec<(String, String)>,
-}
-
-/// How important a plugin log line is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LogLevel {
-    /// Very detailed tracing.
-    Trace,
-    /// Debugging detail.
-    Debug,
-    /// Normal progress.
-    Info,
-    /// Something unexpected but handled.
-    Warn,
-    /// Something failed.
-    Error,
-}
-
-impl fmt::Display for LogLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            LogLevel::Trace => "trace",
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Warn => "warn",
-            LogLevel::Error => "error",
-        })
-    }
-}
-
-/// One line the plugin logged through the `log` import.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine {
-    /// Its level.
-    pub level: LogLevel,
-    /// Its text (cut to [`WasmConfig::log_line_bytes`](super::WasmConfig::log_line_bytes)).
-    pub message: String,
 }
 
 /// Everything about one delivery: the result, what it cost, and what the plugin said.

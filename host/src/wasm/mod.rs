@@ -46,7 +46,8 @@ mod watch;
 mod tests;
 
 pub use config::{Metering, WasmConfig};
-pub use delivery::{LogLevel, LogLine, PluginEvent, PluginPhase, WasmDelivery, WasmOutcome};
+pub use delivery::{PluginEvent, PluginPhase, WasmDelivery, WasmOutcome};
+pub use output::{LogLevel, LogLine};
 pub use engine::WasmHost;
 pub use failure::WasmFailure;
 pub use inventory::{Compiled, PluginStatus};

@@ -7,7 +7,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::{self, Level};
 use super::capabilities::{HttpPolicy, PluginCapabilities};
-use super::delivery::LogLevel;
+use super::output::LogLevel;
 use super::limits::MemoryLimiter;
 use super::output::{BoundedPipe, LogCollector};
 
