@@ -187,9 +187,10 @@ async fn print_events(mut rx: tokio::sync::broadcast::Receiver<Event>, start: In
 }
 
 fn event_line(e: &Event, start: Instant) -> String {
-    let object = match e.object.container_name() {
-        Some(c) => format!("{}/{c}", e.object.name),
-        None => e.object.name.clone(),
+    let object = match (e.object.container_name(), e.object.kind.as_str()) {
+        (Some(c), _) => format!("{}/{c}", e.object.name),
+        (None, "Pod") => e.object.name.clone(),
+        (None, kind) => format!("{}/{}", kind.to_ascii_lowercase(), e.object.name),
     };
     let count = if e.count > 1 { format!(" (x{})", e.count) } else { String::new() };
     format!(
