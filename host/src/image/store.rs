@@ -97,7 +97,8 @@ impl ImageStore {
 
     /// Imports every image of `archive` (an OCI image layout tar or a `docker save`
     /// tar): blobs checked against their digests, layers unpacked in order. A name an
-    /// older image had moves to the new one.
+    /// older image had moves to the new one. An image already stored (same config
+    /// digest) is not unpacked again: only its names are updated.
     pub fn import(&self, archive: &Path) -> Result<Vec<Imported>, ImageError> {
         let _lock = self.lock()?;
         self.sweep();
@@ -197,7 +198,12 @@ impl ImageStore {
         for entry in entries.flatten() {
             let name = entry.file_name();
             if name.to_str().is_some_and(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit())) {
-                images.push(self.read_record(&entry.path())?);
+                match self.read_record(&entry.path()) {
+                    Ok(image) => images.push(image),
+                    // Removed by another process since the directory was read.
+                    Err(ImageError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(err) => return Err(err),
+                }
             }
         }
         images.sort_by(|a, b| (a.references.is_empty(), &a.references, &a.id).cmp(&(b.references.is_empty(), &b.references, &b.id)));

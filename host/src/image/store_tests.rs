@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::*;
-use crate::image::testutil::{digest, layer, oci_layout, tar_of, E};
+use crate::image::testutil::{digest, docker_save, layer, oci_layout, tar_of, E};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -178,4 +178,42 @@ fn not_an_image_archive_says_what_is_expected() {
     let err = f.store.import(&f.archive("x.tar", &files)).unwrap_err();
     assert!(err.is_bad_input());
     assert!(err.to_string().contains("neither index.json (an OCI image layout) nor manifest.json (docker save)"), "{err}");
+}
+
+#[test]
+fn a_docker_save_archive_imports_with_its_layers_checked_against_the_diff_ids() {
+    let f = fixture();
+    let files = docker_save(&two_layers(), run_config(), &["app:2", "registry.local:5000/app:2"]);
+    let image = f.store.import(&f.archive("save.tar", &files)).unwrap().remove(0).image;
+    assert_eq!(image.references, ["docker.io/library/app:2", "registry.local:5000/app:2"]);
+    assert_eq!(image.manifest_digest, None);
+    assert_eq!(fs::read_to_string(image.rootfs().join("bin/tool")).unwrap(), "v2");
+    assert_eq!(f.store.resolve("registry.local:5000/app:2").unwrap().id, image.id);
+
+    // Into an empty store (an image already stored is not unpacked again).
+    let f = fixture();
+    let mut corrupt = files.clone();
+    corrupt.insert("1/layer.tar".into(), layer(&[E::File("bin/tool", "tampered")]));
+    let err = f.store.import(&f.archive("bad.tar", &corrupt)).unwrap_err().to_string();
+    assert!(err.contains("layer 2 of 2, uncompressed") && err.contains("is corrupt"), "{err}");
+}
+
+#[test]
+fn a_multi_platform_index_imports_the_image_for_this_machine() {
+    let f = fixture();
+    let mut files = oci_layout(&two_layers(), run_config(), None);
+    let inner: serde_json::Value = serde_json::from_slice(&files["index.json"]).unwrap();
+    let mut ours = inner["manifests"][0].clone();
+    ours["platform"] = json!({"os": "linux", "architecture": crate::image::archive::host_architecture()});
+    let other = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest(b"absent"), "size": 6,
+                       "platform": {"os": "linux", "architecture": "s390x"}});
+    let nested = json!({"schemaVersion": 2, "manifests": [other, ours]}).to_string().into_bytes();
+    let nested_digest = digest(&nested);
+    files.insert(format!("blobs/sha256/{}", &nested_digest[7..]), nested.clone());
+    let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": nested_digest, "size": nested.len(), "annotations": {"io.containerd.image.name": "docker.io/library/multi:1"}}]});
+    files.insert("index.json".into(), index.to_string().into_bytes());
+    let image = f.store.import(&f.archive("multi.tar", &files)).unwrap().remove(0).image;
+    assert_eq!(image.references, ["docker.io/library/multi:1"]);
+    assert_eq!(image.manifest_digest.as_deref(), ours["digest"].as_str());
 }

@@ -107,3 +107,26 @@ pub fn tar_of(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
     }
     builder.into_inner().unwrap()
 }
+
+/// The files of an old `docker save` archive: `HEX.json` config, `N/layer.tar` layers
+/// (uncompressed), `manifest.json` with `RepoTags`.
+pub fn docker_save(layers: &[Vec<u8>], run: serde_json::Value, tags: &[&str]) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let config = json!({
+        "architecture": host_architecture(),
+        "os": "linux",
+        "config": run,
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| digest(l)).collect::<Vec<_>>()},
+    })
+    .to_string()
+    .into_bytes();
+    let config_name = format!("{}.json", &digest(&config)[7..]);
+    files.insert(config_name.clone(), config);
+    let layer_names: Vec<String> = (0..layers.len()).map(|i| format!("{i}/layer.tar")).collect();
+    for (name, data) in layer_names.iter().zip(layers) {
+        files.insert(name.clone(), data.clone());
+    }
+    let manifest = json!([{"Config": config_name, "RepoTags": tags, "Layers": layer_names}]);
+    files.insert("manifest.json".into(), manifest.to_string().into_bytes());
+    files
+}
