@@ -9,6 +9,7 @@
 //! | [`spec`] | Pod manifests: model, parsing with warnings, apiserver-style validation |
 //! | [`runtime`] | the [`runtime::Runtime`] trait and the `process` runtime |
 //! | [`hooks`] | one dispatch path for every handler kind: exec, httpGet, sleep, tcpSocket, wasm |
+//! | [`image`] | the local image store: import (digests checked, layers unpacked), list, resolve, remove |
 //! | [`wasm`] | the wasmtime engine: plugins, fuel, deadlines |
 //! | [`events`] | a Kubernetes-style event recorder with aggregation |
 //! | [`lifecycle`] | the pod worker: container state machine, back-off, grace periods |
@@ -23,6 +24,7 @@ pub mod daemon;
 pub mod events;
 pub mod gostr;
 pub mod hooks;
+pub mod image;
 pub mod lifecycle;
 pub mod runtime;
 pub mod spec;

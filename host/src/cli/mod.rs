@@ -3,6 +3,7 @@
 pub mod client;
 pub mod describe;
 pub mod format;
+mod image;
 mod kubectl;
 mod plugin;
 mod run;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use image::{run_image_command, ImageCommand};
 pub use kubectl::run_client;
 pub use plugin::run_plugin_command;
 pub use run::{run, RunOutcome};
@@ -124,6 +126,13 @@ pub enum Command {
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+
+    /// The local image store: `hooklet image import FILE`, `image list`, `image rm NAME`
+    /// (no daemon needed).
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
     },
 
     /// Internal: a container's supervisor process (started by `hooklet serve`).

@@ -1,0 +1,28 @@
+//! Local container images: the store that `hooklet image import` fills and that a
+//! pod's `image` resolves against. hooklet never pulls; images come as archives (an
+//! OCI image layout tar, or a `docker save` tar), checked blob by blob against their
+//! digests and unpacked into one read-only rootfs per image.
+//!
+//! | file | what |
+//! |---|---|
+//! | [`reference`] | image names, normalised as Docker and the kubelet do |
+//! | [`archive`] | reading an archive: staging, the index, digest checks |
+//! | [`config`] | the image config (entrypoint, cmd, env, working dir, stop signal) |
+//! | [`unpack`] | applying a layer: whiteouts, opaque directories, no escape from the rootfs |
+//! | [`store`] | the store: import, list, resolve, remove |
+//! | [`error`] | the errors, with the kubelet's reasons |
+
+pub mod archive;
+pub mod config;
+pub mod error;
+pub mod reference;
+pub mod store;
+pub mod unpack;
+
+#[cfg(test)]
+mod testutil;
+
+pub use config::ImageConfig;
+pub use error::ImageError;
+pub use reference::Reference;
+pub use store::{Image, ImageStore, Imported, Removed};
