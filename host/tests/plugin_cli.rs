@@ -145,6 +145,11 @@ fn the_daemon_reloads_plugins_and_reports_a_refused_replacement_as_an_event() {
 
     let out = daemon.cli(&["plugin", "list"]);
     assert_eq!(out.status.code(), Some(1), "a refused replacement is a problem to report");
+    let (status, metrics) = daemon.raw(&daemon_support::request("GET", "/metrics", &[], b""));
+    assert_eq!(status, 200);
+    for series in ["hooklet_wasm_pool_slots 64", "hooklet_wasm_pool_slots_in_use 0", "hooklet_wasm_pool_waits_total 0"] {
+        assert!(metrics.lines().any(|l| l == series), "{series} in:\n{metrics}");
+    }
     assert!(text(&out.stdout).contains("refused,"), "{}", text(&out.stdout));
     let _ = watch.kill();
     let _ = watch.wait();

@@ -27,7 +27,10 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
             known(&query, &[])?;
             Ok(body::json(StatusCode::OK, &serde_json::json!({"status": "ok"})))
         }
-        (Method::GET, ["metrics"]) => Ok(body::text("text/plain; version=0.0.4", daemon.metrics.render())),
+        (Method::GET, ["metrics"]) => {
+            let text = daemon.metrics.render() + &crate::daemon::metrics::Metrics::render_pool(&daemon.node.wasm().pool_stats());
+            Ok(body::text("text/plain; version=0.0.4", text))
+        }
         (Method::GET, ["v1", "pods"]) => {
             known(&query, &["namespace"])?;
             let items = daemon.list(query.get("namespace").map(String::as_str));
