@@ -33,7 +33,7 @@ async fn scale_bench_runs_with_a_few_pods() {
         }
         assert!(r.apply_to_running_s > 0.0 && r.apply_to_last_post_start_s <= r.apply_to_running_s + 0.5, "{r:?}");
         assert!(r.delete_to_gone_s > 0.0, "{r:?}");
-        assert!(r.idle_rss_mib > 1.0 && r.peak_rss_mib >= r.idle_rss_mib, "{r:?}");
+        assert!(r.idle_rss_mib > 1.0 && r.idle_rss_compiled_mib > 1.0 && r.peak_rss_mib >= r.idle_rss_mib, "{r:?}");
         assert_eq!(r.supervisors_running, 5, "one supervisor per container: {r:?}");
         assert!(r.threads_running >= 1 && r.fds_running >= 3 && r.nofile_limit > 0, "{r:?}");
         reports.push(r);

@@ -22,14 +22,15 @@ fn mb(mib: f64) -> f64 {
     mib * 1024.0 * 1024.0 / 1e6
 }
 
-const ROWS: [Row; 19] = [
+const ROWS: [Row; 20] = [
     row("apply → all Running", Some(5.0), "s", |r| r.apply_to_running_s),
     row("apply → last PostStart done (hook records)", None, "s", |r| r.apply_to_last_post_start_s),
     row("apply request(s) answered", None, "s", |r| r.apply_request_s),
     row("delete → all gone", Some(5.0), "s", |r| r.delete_to_gone_s),
     row("delete requests answered", None, "s", |r| r.delete_requests_s),
     row("daemon peak RSS (VmHWM)", Some(150.0), "MB", |r| mb(r.peak_rss_mib)),
-    row("daemon idle RSS, no pods", Some(30.0), "MB", |r| mb(r.idle_rss_mib)),
+    row("daemon idle RSS, no pods (plugin from cache)", Some(30.0), "MB", |r| mb(r.idle_rss_mib)),
+    row("daemon idle RSS, no pods (first start, compiled)", Some(30.0), "MB", |r| mb(r.idle_rss_compiled_mib)),
     row("daemon CPU, apply → all Running", None, "s", |r| r.cpu_apply_s),
     row("daemon CPU, delete → all gone", None, "s", |r| r.cpu_delete_s),
     row("PostStart p50", None, "ms", |r| r.post_start.p50_ms),
