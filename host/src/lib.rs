@@ -17,8 +17,10 @@
 //! | [`store`] | durable state in SQLite: pods, events, hook output, the delivery journal |
 //! | [`api`] | the control API (hyper, unix socket + TCP with a bearer token) |
 //! | [`cli`] | the `hooklet` command line |
+//! | [`bench`] | benchmarks that run the real daemon (scale), shared by `cargo bench` and a smoke test |
 
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod daemon;
 pub mod events;

@@ -23,6 +23,7 @@ pub async fn serve(args: ServeArgs) -> RunOutcome {
 }
 
 async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
+    raise_open_files_limit();
     let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
     let mut node = args.node.node_config();
     if args.node.plugin_cache.is_none() {
@@ -58,6 +59,33 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The most open files the daemon asks for (containerd and Go programs do the same).
+const OPEN_FILES_WANTED: u64 = 1 << 20;
+
+/// Raises the soft limit on open files to the hard limit (at most [`OPEN_FILES_WANTED`]):
+/// the daemon holds one descriptor per supervised container (tokio watches each child
+/// with a pidfd), so the common soft default of 1024 runs out near 1,000 pods. Returns
+/// the soft limit in force afterwards. Supervisors and containers inherit it, as they
+/// would under containerd.
+pub fn raise_open_files_limit() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return 0 };
+    let wanted = hard.min(OPEN_FILES_WANTED);
+    if soft >= wanted {
+        return soft;
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, wanted, hard) {
+        Ok(()) => {
+            tracing::info!(from = soft, to = wanted, "raised the open-files limit");
+            wanted
+        }
+        Err(err) => {
+            tracing::warn!("cannot raise the open-files limit from {soft} to {wanted} ({err}); with many pods, raise it (ulimit -n, or LimitNOFILE= in the service unit)");
+            soft
+        }
+    }
+}
+
 /// The TCP token: the operator's (`--token`, also saved), else the state directory's,
 /// else a new random one written there (mode 0600).
 fn token(state_dir: &Path, given: Option<String>) -> anyhow::Result<String> {
@@ -80,4 +108,19 @@ fn token(state_dir: &Path, given: Option<String>) -> anyhow::Result<String> {
         .with_context(|| format!("cannot write the API token to {}", path.display()))?;
     std::io::Write::write_all(&mut file, token.as_bytes())?;
     Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn open_files_limit_is_raised_to_the_hard_limit() {
+        use nix::sys::resource::{getrlimit, setrlimit, Resource};
+        let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        // Just below the target, never low: other tests of this process keep their files.
+        let wanted = hard.min(super::OPEN_FILES_WANTED);
+        setrlimit(Resource::RLIMIT_NOFILE, wanted - 1, hard).unwrap();
+        let raised = super::raise_open_files_limit();
+        assert_eq!(raised, hard.min(super::OPEN_FILES_WANTED));
+        assert_eq!(getrlimit(Resource::RLIMIT_NOFILE).unwrap().0, raised);
+    }
 }

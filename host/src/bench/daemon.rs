@@ -1,0 +1,103 @@
+//! A `hooklet serve` child process on a private state directory, for benchmarks.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use hyper::Method;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::api::types::PluginList;
+use crate::cli::client::Client;
+
+/// A running daemon. Dropping it kills the daemon (if still running) and the
+/// containers left under its state directory (verified to be its own).
+pub struct BenchDaemon {
+    child: Child,
+    pid: u32,
+    pub state: PathBuf,
+    pub client: Arc<Client>,
+}
+
+impl BenchDaemon {
+    /// Starts `hooklet serve` with state, socket and log under `dir`, plugins from
+    /// `plugins`; returns once it listens.
+    pub async fn start(hooklet: &Path, dir: &Path, plugins: &Path) -> anyhow::Result<BenchDaemon> {
+        let state = dir.join("state");
+        let socket = dir.join("h.sock");
+        let log = std::fs::File::create(dir.join("daemon.log")).context("creating the daemon's log")?;
+        let mut command = Command::new(hooklet);
+        command.arg("serve");
+        for (flag, value) in [("--state-dir", state.as_path()), ("--socket", &socket), ("--plugins", plugins)] {
+            command.arg(flag).arg(value);
+        }
+        let mut child = command
+            .env("HOOKLET_LOG", std::env::var("HOOKLET_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot run {} serve", hooklet.display()))?;
+        let pid = child.id().context("the daemon exited at once")?;
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await;
+        match first {
+            Ok(Ok(Some(line))) if line.starts_with("hooklet serving on ") => {}
+            other => bail!(
+                "hooklet serve did not start ({other:?}); see {}",
+                dir.join("daemon.log").display()
+            ),
+        }
+        // Keep draining stdout so the daemon never blocks on it.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let client = Client::new(Some(&format!("unix://{}", socket.display())), None).map_err(|e| anyhow::anyhow!(e.0))?;
+        Ok(BenchDaemon { child, pid, state, client: Arc::new(client) })
+    }
+
+    /// The daemon's pid (valid until [`BenchDaemon::stop`]: it is our unreaped child).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Waits until plugin `name` is compiled and serving (plugins load in the background).
+    pub async fn wait_plugin(&self, name: &str, timeout: Duration) -> anyhow::Result<()> {
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            let list: PluginList = self.client.json(Method::GET, "/v1/plugins", None).await.map_err(|e| anyhow::anyhow!(e.0))?;
+            let plugin = list.items.iter().find(|p| p.name == name);
+            if let Some(p) = plugin.filter(|p| p.compiled == "loaded") {
+                anyhow::ensure!(p.problem.is_none(), "plugin {name} is not usable: {:?}", p.problem);
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > until {
+                bail!("plugin {name} was not loaded within {timeout:?} (the daemon reports {plugin:?})");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM (the daemon flushes its state and exits 0), then waits for the exit.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        // Our child and not yet reaped, so the pid cannot have been reused.
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid as i32), nix::sys::signal::Signal::SIGTERM)
+            .context("signalling the daemon")?;
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .context("the daemon did not exit within 30 s of SIGTERM")??;
+        anyhow::ensure!(status.success(), "the daemon exited with {status}");
+        Ok(())
+    }
+}
+
+impl Drop for BenchDaemon {
+    fn drop(&mut self) {
+        let killed = super::procfs::kill_leftover_containers(&self.state);
+        if killed > 0 {
+            tracing::warn!("killed {killed} containers the benchmark left running");
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Benchmarks that need more than a function call: they run the real `hooklet serve`
+//! and measure it from the outside. The `cargo bench` targets (`host/benches/`) are
+//! thin drivers over these modules, so a quick smoke test can run the same code with
+//! a handful of pods and keep it from rotting. Not a stable API.
+//!
+//! | module | what it measures |
+//! |---|---|
+//! | [`scale`] | many pods on the process runtime: apply → all Running, delete → all gone, the daemon's memory, CPU, threads and fds, hook latency under that load, idle memory |
+
+pub mod daemon;
+pub mod procfs;
+pub mod report;
+pub mod scale;
