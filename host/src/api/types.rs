@@ -103,6 +103,9 @@ pub struct PluginView {
     /// One line per capability granted (empty: nothing is).
     #[serde(default)]
     pub grants: Vec<String>,
+    /// The kinds granted: `env`, `dirs`, `http` (empty: nothing is).
+    #[serde(default)]
+    pub grant_kinds: Vec<String>,
     /// What is wrong with the plugin's files (manifest, pin, component), if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
@@ -127,6 +130,9 @@ impl From<&crate::wasm::PluginStatus> for PluginView {
             memory_limit: manifest.and_then(|m| m.limits.memory),
             timeout_seconds: manifest.and_then(|m| m.limits.timeout_seconds),
             grants: manifest.map(|m| m.capabilities.describe()).unwrap_or_default(),
+            grant_kinds: manifest
+                .map(|m| m.capabilities.kinds().into_iter().map(String::from).collect())
+                .unwrap_or_default(),
             problem: p.problem.clone(),
             deliveries: p.usage.deliveries,
             fuel_consumed: p.usage.fuel_consumed,

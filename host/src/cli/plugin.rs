@@ -85,7 +85,7 @@ pub fn print_plugins(dir: &str, plugins: &[PluginView]) -> i32 {
             p.fuel_limit.map(|f| f.to_string()).unwrap_or_else(|| "default".into()),
             p.memory_limit.map(mebibytes).unwrap_or_else(|| "default".into()),
             p.timeout_seconds.map(|s| format!("{s}s")).unwrap_or_else(|| "default".into()),
-            grant_kinds(&p.grants),
+            if p.grant_kinds.is_empty() { "none".into() } else { p.grant_kinds.join(",") },
             p.compiled.clone(),
             p.deliveries.to_string(),
             p.fuel_consumed.to_string(),
@@ -98,25 +98,6 @@ pub fn print_plugins(dir: &str, plugins: &[PluginView]) -> i32 {
         EXIT_INVALID
     } else {
         0
-    }
-}
-
-/// `env,dirs,http` from the grant lines ([`crate::wasm::PluginCapabilities::describe`]),
-/// or `none`.
-fn grant_kinds(grants: &[String]) -> String {
-    let mut kinds: Vec<&str> = grants
-        .iter()
-        .filter_map(|g| match g.split(':').next()? {
-            "environment" => Some("env"),
-            "directory" => Some("dirs"),
-            _ => Some("http"),
-        })
-        .collect();
-    kinds.dedup();
-    if kinds.is_empty() {
-        "none".into()
-    } else {
-        kinds.join(",")
     }
 }
 

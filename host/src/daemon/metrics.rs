@@ -89,26 +89,21 @@ impl Metrics {
         });
     }
 
-    /// Fuel consumed per plugin so far.
-    pub fn fuel_by_plugin(&self) -> BTreeMap<String, u64> {
-        self.with(|m| m.fuel.clone())
-    }
-
     /// The wasm instance pool's gauges and counter, appended to [`Metrics::render`]'s text.
-pub fn render_pool(stats: &crate::wasm::PoolStats) -> String {
-    let mut out = String::new();
-    let rows = [
-        ("hooklet_wasm_pool_slots", "gauge", "Slots of the wasm instance pool (deliveries that can run at once).", stats.slots as u64),
-        ("hooklet_wasm_pool_slots_in_use", "gauge", "Wasm deliveries holding a pool slot now.", stats.in_use as u64),
-        ("hooklet_wasm_pool_waits_total", "counter", "Wasm deliveries that waited for a free pool slot.", stats.waited),
-    ];
-    for (name, kind, help, value) in rows {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    pub fn render_pool(stats: &crate::wasm::PoolStats) -> String {
+        let mut out = String::new();
+        let rows = [
+            ("hooklet_wasm_pool_slots", "gauge", "Slots of the wasm instance pool (deliveries that can run at once).", stats.slots as u64),
+            ("hooklet_wasm_pool_slots_in_use", "gauge", "Wasm deliveries holding a pool slot now.", stats.in_use as u64),
+            ("hooklet_wasm_pool_waits_total", "counter", "Wasm deliveries that waited for a free pool slot.", stats.waited),
+        ];
+        for (name, kind, help, value) in rows {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+        out
     }
-    out
-}
 
-/// The Prometheus text exposition (format 0.0.4).
+    /// The Prometheus text exposition (format 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::new();
         self.with(|m| {

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::manifest::{sha256_hex, PluginManifest};
+use super::plugin::Stamps;
 use super::registry::{PluginUsage, Registry};
 
 /// One plugin of the plugin directory.
@@ -70,6 +71,22 @@ pub(crate) fn list(registry: &Registry) -> Result<Vec<PluginStatus>, String> {
 
 fn status(registry: &Registry, name: &str, usage: PluginUsage) -> PluginStatus {
     let (path, manifest_path) = registry.loader.paths(name);
+    // Files unchanged since the serving version was loaded: it already holds the digest
+    // and the checked manifest, so nothing is read or hashed again.
+    if let Some(serving) = registry.serving(name) {
+        if Stamps::read(name, &path, &manifest_path).is_ok_and(|now| now == serving.stamps) {
+            return PluginStatus {
+                name: name.to_owned(),
+                path,
+                sha256: Some(serving.info.sha256.clone()),
+                manifest: serving.info.manifest.clone(),
+                compiled: Compiled::Loaded,
+                serving_other: None,
+                problem: None,
+                usage,
+            };
+        }
+    }
     let mut problems = Vec::new();
     let manifest = PluginManifest::load(&manifest_path, &registry.loader.dir).unwrap_or_else(|reason| {
         problems.push(reason);

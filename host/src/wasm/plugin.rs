@@ -120,10 +120,9 @@ impl Loader {
     }
 
     /// Loads the current version of plugin `name`. When `previous` has the same component
-    /// bytes, its compiled code is reused (only the manifest is read again). Blocking: it
-    /// reads files and may compile for seconds.
+    /// bytes, its compiled code is reused (only the manifest is read again). `name` must
+    /// have passed [`check_name`]. Blocking: it reads files and may compile for seconds.
     pub fn load(&self, name: &str, previous: Option<&LoadedPlugin>) -> Result<LoadedPlugin, WasmFailure> {
-        check_name(name).map_err(|reason| invalid(name, reason))?;
         let (wasm_path, manifest_path) = self.paths(name);
         let stamps = Stamps::read(name, &wasm_path, &manifest_path)?;
         let manifest = PluginManifest::load(&manifest_path, &self.dir).map_err(|reason| invalid(name, reason))?;

@@ -37,11 +37,12 @@ pub(crate) fn pooling_config(config: &WasmConfig) -> Result<PoolingAllocationCon
     if slots == 0 {
         return Err("the wasm pool has 0 slots, so no plugin could run; set at least 1".into());
     }
-    let per_slot = |what: &str, value: u64| -> Result<u32, String> {
+    // One slot's share, and the pool's total of it: slots × share.
+    let share = |what: &str, value: u64| -> Result<(u32, u32), String> {
         u32::try_from(value)
             .ok()
-            .and_then(|v| v.checked_mul(slots))
-            .filter(|total| *total > 0)
+            .and_then(|v| Some((v, v.checked_mul(slots)?)))
+            .filter(|(_, total)| *total > 0)
             .ok_or_else(|| {
                 format!(
                     "the wasm pool cannot hold {slots} slots of {value} {what}; lower the number \
@@ -49,18 +50,21 @@ pub(crate) fn pooling_config(config: &WasmConfig) -> Result<PoolingAllocationCon
                 )
             })
     };
+    let (instances, total_instances) = share("instances", config.max_instances)?;
+    let (memories, total_memories) = share("memories", config.max_memories)?;
+    let (tables, total_tables) = share("tables", config.max_tables)?;
     let table_elements = usize::try_from(config.max_table_elements).unwrap_or(usize::MAX);
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(slots)
         .total_stacks(slots)
-        .total_core_instances(per_slot("instances", config.max_instances)?)
-        .total_memories(per_slot("memories", config.max_memories)?)
-        .total_tables(per_slot("tables", config.max_tables)?)
-        .max_core_instances_per_component(per_slot("instances", config.max_instances)? / slots)
-        .max_memories_per_component(per_slot("memories", config.max_memories)? / slots)
-        .max_tables_per_component(per_slot("tables", config.max_tables)? / slots)
-        .max_memories_per_module(per_slot("memories", config.max_memories)? / slots)
-        .max_tables_per_module(per_slot("tables", config.max_tables)? / slots)
+        .total_core_instances(total_instances)
+        .total_memories(total_memories)
+        .total_tables(total_tables)
+        .max_core_instances_per_component(instances)
+        .max_memories_per_component(memories)
+        .max_tables_per_component(tables)
+        .max_memories_per_module(memories)
+        .max_tables_per_module(tables)
         .max_memory_size(POOL_MAX_MEMORY_BYTES)
         .table_elements(table_elements)
         .max_core_instance_size(INSTANCE_METADATA_BYTES)

@@ -247,7 +247,10 @@ impl Registry {
     /// Adds one delivery's figures to `plugin`'s usage.
     pub fn record_usage(&self, plugin: &str, outcome: &WasmOutcome) {
         let mut usage = lock(&self.usage);
-        let entry = usage.entry(plugin.to_owned()).or_default();
+        if !usage.contains_key(plugin) {
+            usage.insert(plugin.to_owned(), PluginUsage::default());
+        }
+        let entry = usage.get_mut(plugin).expect("inserted above");
         entry.deliveries += 1;
         entry.failures += u64::from(outcome.result.is_err());
         entry.fuel_consumed += outcome.fuel_consumed;

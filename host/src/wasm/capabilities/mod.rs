@@ -88,6 +88,18 @@ impl PluginCapabilities {
         lines
     }
 
+    /// The kinds granted, one short word each: `env`, `dirs`, `http`.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        [
+            (!self.env.is_empty()).then_some("env"),
+            (!self.dirs.is_empty()).then_some("dirs"),
+            self.http.as_ref().map(|_| "http"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
     /// The sandbox for one delivery of `plugin`: the grants, stdout and stderr going to
     /// the given pipes, and nothing else.
     pub(crate) fn sandbox(
