@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use super::format::{age, short_duration, table};
 use crate::events::Event;
 use crate::lifecycle::{ContainerState, ContainerStatus, PodStatus};
-use crate::spec::Pod;
+use crate::spec::{Container, Pod};
 
 /// Lines of hook output shown per hook run.
 const OUTPUT_LINES: usize = 6;
@@ -32,33 +32,47 @@ pub fn describe_pod(pod: &Pod, status: &PodStatus, events: &[Event]) -> String {
         field(&mut out, "Terminating", &format!("since {} ago (grace {grace}s)", age(at)));
     }
     field(&mut out, "IP", &status.pod_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "<none>".into()));
+    if !pod.spec.init_containers.is_empty() {
+        let _ = writeln!(out, "Init Containers:");
+        for (spec, c) in pod.spec.init_containers.iter().zip(&status.init_containers) {
+            write_container(&mut out, spec, c);
+        }
+    }
     let _ = writeln!(out, "Containers:");
     for (spec, c) in pod.spec.containers.iter().zip(&status.containers) {
-        let _ = writeln!(out, "  {}:", c.name);
-        let row = |out: &mut String, name: &str, value: &str| {
-            let _ = writeln!(out, "    {:<16}{value}", format!("{name}:"));
-        };
-        row(&mut out, "Container ID", c.container_id.as_deref().unwrap_or(""));
-        row(&mut out, "Image", &c.image);
-        if !spec.command.is_empty() {
-            row(&mut out, "Command", &spec.command.join(" "));
-        }
-        if !spec.args.is_empty() {
-            row(&mut out, "Args", &spec.args.join(" "));
-        }
-        write_state(&mut out, "State", &c.state);
-        if let Some(last) = &c.last_state {
-            write_state(&mut out, "Last State", last);
-        }
-        row(&mut out, "Started", &c.started.to_string());
-        row(&mut out, "Restart Count", &c.restart_count.to_string());
-        if c.wasm_fuel_total > 0 || c.hooks.iter().any(|h| h.wasm.is_some()) {
-            row(&mut out, "Wasm Fuel", &format!("{} units (all wasm hooks of this container)", c.wasm_fuel_total));
-        }
-        write_hooks(&mut out, c);
+        write_container(&mut out, spec, c);
     }
     write_events(&mut out, events);
     out
+}
+
+/// One container's section (kubectl's layout, plus its hooks and wasm fuel).
+fn write_container(out: &mut String, spec: &Container, c: &ContainerStatus) {
+    let _ = writeln!(out, "  {}:", c.name);
+    let row = |out: &mut String, name: &str, value: &str| {
+        let _ = writeln!(out, "    {:<16}{value}", format!("{name}:"));
+    };
+    row(out, "Container ID", c.container_id.as_deref().unwrap_or(""));
+    row(out, "Image", &c.image);
+    if !spec.command.is_empty() {
+        row(out, "Command", &spec.command.join(" "));
+    }
+    if !spec.args.is_empty() {
+        row(out, "Args", &spec.args.join(" "));
+    }
+    if let Some(policy) = spec.restart_policy {
+        row(out, "Restart Policy", &format!("{policy:?}"));
+    }
+    write_state(out, "State", &c.state);
+    if let Some(last) = &c.last_state {
+        write_state(out, "Last State", last);
+    }
+    row(out, "Started", &c.started.to_string());
+    row(out, "Restart Count", &c.restart_count.to_string());
+    if c.wasm_fuel_total > 0 || c.hooks.iter().any(|h| h.wasm.is_some()) {
+        row(out, "Wasm Fuel", &format!("{} units (all wasm hooks of this container)", c.wasm_fuel_total));
+    }
+    write_hooks(out, c);
 }
 
 fn write_state(out: &mut String, label: &str, state: &ContainerState) {

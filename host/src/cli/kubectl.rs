@@ -9,10 +9,10 @@ use hyper::Method;
 use super::client::{Client, ClientError};
 use super::describe::describe_pod;
 use super::format::{age, table};
+use super::pod_row::pod_row;
 use super::{ClientArgs, ClientCommand, OutputFormat};
 use crate::api::types::{ApplyRequest, ApplyResponse, EventList, HookRunList, PluginList, PodList, PodView};
 use crate::events::Event;
-use crate::lifecycle::ContainerState;
 
 /// Runs a client command; returns the process exit code (0 ok, 1 error, 2 bad input).
 pub async fn run_client(args: ClientArgs, command: ClientCommand) -> i32 {
@@ -124,37 +124,6 @@ async fn get(client: &Client, args: &ClientArgs, name: Option<&str>, output: Opt
 fn print_json(items: &[PodView], one: bool) {
     let text = if one { serde_json::to_string_pretty(&items[0]) } else { serde_json::to_string_pretty(&PodList { items: items.to_vec() }) };
     println!("{}", text.expect("serialises"));
-}
-
-/// One `get pods` row: kubectl's READY, STATUS (reason when waiting), RESTARTS, AGE.
-fn pod_row(v: &PodView, namespace: bool, wide: bool) -> Vec<String> {
-    let s = &v.status;
-    let ready = s.containers.iter().filter(|c| c.started && matches!(c.state, ContainerState::Running { .. })).count();
-    let waiting = s.containers.iter().find_map(|c| match &c.state {
-        ContainerState::Waiting { reason, .. } => Some(reason.clone()),
-        _ => None,
-    });
-    let status = if s.deletion_requested_at.is_some() {
-        "Terminating".to_string()
-    } else {
-        waiting.unwrap_or_else(|| format!("{:?}", s.phase))
-    };
-    let restarts: u32 = s.containers.iter().map(|c| c.restart_count).sum();
-    let mut row = vec![
-        v.pod.metadata.name.clone(),
-        format!("{ready}/{}", s.containers.len()),
-        status,
-        restarts.to_string(),
-        age(v.applied_at),
-    ];
-    if namespace {
-        row.insert(0, v.pod.namespace().to_string());
-    }
-    if wide {
-        row.push(s.pod_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "<none>".into()));
-        row.push(v.pod.uid().to_string());
-    }
-    row
 }
 
 async fn describe(client: &Client, args: &ClientArgs, name: &str) -> Result<(), ClientError> {

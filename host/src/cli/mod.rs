@@ -6,6 +6,7 @@ pub mod format;
 mod image;
 mod kubectl;
 mod plugin;
+mod pod_row;
 mod run;
 mod serve;
 

@@ -10,7 +10,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use super::describe::describe_pod;
 use super::{RunArgs, EXIT_BAD_INPUT, EXIT_POD_FAILED};
 use crate::events::{Event, EventType};
-use crate::lifecycle::{Node, PodHandle, PodStatus};
+use crate::lifecycle::{ContainerState, Node, PodHandle, PodStatus};
 use crate::runtime::process::ProcessRuntime;
 use crate::spec::parse::parse_manifest_file;
 use crate::spec::{Pod, RestartPolicy};
@@ -32,12 +32,6 @@ pub async fn run(args: RunArgs) -> RunOutcome {
     for p in parsed {
         for w in &p.warnings {
             eprintln!("Warning: {w}");
-        }
-        if !p.pod.spec.init_containers.is_empty() {
-            return bad_input(format!(
-                "pod {:?}: spec.initContainers: init containers and sidecars are not supported by this hooklet yet; remove them to run the pod",
-                p.pod.metadata.name
-            ));
         }
         pods.push(p.pod);
     }
@@ -166,6 +160,15 @@ pub fn verdict(pod: &Pod, status: &PodStatus, events: &[Event]) -> Result<(), St
             let hook = reason.trim_start_matches("Failed").trim_end_matches("Hook");
             return Err(format!("{hook} hook of container {} failed: {}", e.object.container_name().unwrap_or("?"), e.message));
         }
+    }
+    // A plain init container that failed for good (a stopped sidecar is no failure).
+    let mut plain_init = pod.spec.init_containers.iter().zip(&status.init_containers).filter(|(spec, _)| !spec.is_sidecar());
+    let init_failure = plain_init.find_map(|(_, c)| match &c.state {
+        ContainerState::Terminated { exit_code, .. } if *exit_code != 0 && status.deletion_requested_at.is_none() => Some((c, exit_code)),
+        _ => None,
+    });
+    if let Some((c, code)) = init_failure {
+        return Err(format!("init container {} failed (exit code {code})", c.name));
     }
     if let Some(c) = status.containers.iter().find(|c| c.restart_count == 0 && c.state.name() == "Waiting") {
         return Err(format!("container {} never started", c.name));

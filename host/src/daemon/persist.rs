@@ -59,8 +59,9 @@ impl DeliveryJournal for StoreJournal {
 /// The container instances of a status, as the store keeps them.
 pub fn container_rows(status: &PodStatus) -> Vec<ContainerRow> {
     status
-        .containers
+        .init_containers
         .iter()
+        .chain(&status.containers)
         .map(|c| ContainerRow {
             name: c.name.clone(),
             runtime_id: c.container_id.as_deref().map(runtime_id).map(str::to_string),
@@ -108,13 +109,14 @@ pub fn runtime_id(container_id: &str) -> &str {
 pub async fn persist_status(store: Arc<Store>, metrics: Arc<Metrics>, handle: PodHandle) -> PodStatus {
     let uid = handle.pod().uid().to_string();
     let mut rx = handle.subscribe();
-    let mut restarts: Vec<u32> = rx.borrow().containers.iter().map(|c| c.restart_count).collect();
+    let all = |s: &PodStatus| s.init_containers.iter().chain(&s.containers).map(|c| c.restart_count).collect::<Vec<u32>>();
+    let mut restarts = all(&rx.borrow());
     loop {
         let status = rx.borrow_and_update().clone();
-        for (seen, c) in restarts.iter_mut().zip(&status.containers) {
-            if c.restart_count > *seen {
-                metrics.restarts(u64::from(c.restart_count - *seen));
-                *seen = c.restart_count;
+        for (seen, count) in restarts.iter_mut().zip(all(&status)) {
+            if count > *seen {
+                metrics.restarts(u64::from(count - *seen));
+                *seen = count;
             }
         }
         match serde_json::to_value(&status) {

@@ -30,13 +30,6 @@ impl Daemon {
             let pod = p.pod;
             response.warnings.extend(p.warnings);
             let (namespace, name) = (pod.namespace().to_string(), pod.metadata.name.clone());
-            if !pod.spec.init_containers.is_empty() {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("pod {name:?}: init containers and sidecars are not supported by this hooklet yet; remove spec.initContainers"),
-                    Some("spec.initContainers"),
-                ));
-            }
             match self.entry(&namespace, &name) {
                 Some(existing) => {
                     let status = existing.handle.status();
@@ -166,9 +159,14 @@ impl Daemon {
     }
 }
 
-/// The container a logs request is about: the one named, or the pod's only one.
+/// The container a logs request is about: the one named (init containers included),
+/// or the pod's only regular one.
 fn pick_container(pod: &Pod, container: Option<&str>) -> Result<String, ApiError> {
     let names: Vec<&str> = pod.spec.containers.iter().map(|c| c.name.as_str()).collect();
+    let init: Vec<&str> = pod.spec.init_containers.iter().map(|c| c.name.as_str()).collect();
+    if let Some(c) = container.filter(|c| init.contains(c)) {
+        return Ok(c.to_string());
+    }
     match container {
         Some(c) if names.contains(&c) => Ok(c.to_string()),
         Some(c) => Err(ApiError::new(

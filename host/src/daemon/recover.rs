@@ -22,7 +22,7 @@ use crate::lifecycle::Node;
 use crate::store::Store;
 use crate::hooks::Delivery;
 use crate::lifecycle::adopt::container_config;
-use crate::lifecycle::{AdoptedContainer, Adoption, ContainerState, PodStatus, Redelivery};
+use crate::lifecycle::{AdoptedContainer, Adoption, ContainerState, PodStatus, Redelivery, Slot};
 use crate::runtime::{Adopted, ContainerId};
 use crate::spec::{HookPhase, Pod};
 use crate::store::{DeliveryRow, DeliveryState};
@@ -51,24 +51,29 @@ pub(super) async fn recover(daemon: &Arc<Daemon>) -> anyhow::Result<()> {
         };
         // The back-off entries are kept with the container rows, not in the status.
         for saved in store.containers(&row.uid)? {
-            if let Some(c) = status.iter_mut().flat_map(|s| s.containers.iter_mut()).find(|c| c.name == saved.name) {
+            let all = status.iter_mut().flat_map(|s| s.init_containers.iter_mut().chain(s.containers.iter_mut()));
+            if let Some(c) = all.into_iter().find(|c| c.name == saved.name) {
                 c.backoff = backoff_state(&saved.backoff_state);
             }
         }
         let adoption = match status {
             Some(status) => {
-                let mut containers = Vec::new();
-                for (index, c) in status.containers.iter().enumerate() {
-                    let adopted = adopt_container(daemon, &pod, index, c, &by_runtime_id).await;
+                let slots = (0..status.init_containers.len()).map(Slot::Init).chain((0..status.containers.len()).map(Slot::Regular));
+                let (mut init_containers, mut containers) = (Vec::new(), Vec::new());
+                for slot in slots {
+                    let adopted = adopt_container(daemon, &pod, slot, slot.status(&status), &by_runtime_id).await;
                     if let AdoptedContainer::Live { id, .. } | AdoptedContainer::Exited { id, .. } = &adopted {
                         adopted_ids.push(id.0.clone());
                     }
                     if let AdoptedContainer::Live { id, .. } = &adopted {
                         live_ids.push(id.0.clone());
                     }
-                    containers.push(adopted);
+                    match slot {
+                        Slot::Init(_) => init_containers.push(adopted),
+                        Slot::Regular(_) => containers.push(adopted),
+                    }
                 }
-                Some(Adoption { status, containers })
+                Some(Adoption { status, init_containers, containers })
             }
             None => None,
         };
@@ -118,11 +123,12 @@ pub(super) fn restore_events(store: &Store, node: &Node, retention: Duration) ->
     Ok(())
 }
 
-/// What to do with container `index` of `pod`, whose last saved status is `saved`.
+/// What to do with the container in `slot` of `pod`, whose last saved status is
+/// `saved`. A completed init container is `Done`: it does not run again.
 async fn adopt_container(
     daemon: &Daemon,
     pod: &Pod,
-    index: usize,
+    slot: Slot,
     saved: &crate::lifecycle::ContainerStatus,
     deliveries: &HashMap<String, Vec<DeliveryRow>>,
 ) -> AdoptedContainer {
@@ -153,7 +159,7 @@ async fn adopt_container(
         _ => SystemTime::now(),
     };
     let id = ContainerId(id);
-    match daemon.runtime_adopt(pod, index, &id).await {
+    match daemon.runtime_adopt(pod, slot, &id).await {
         Adopted::Running => {
             let rows = deliveries.get(&id.0).map(Vec::as_slice).unwrap_or_default();
             let pending = rows.iter().filter(|d| d.state == DeliveryState::Pending).max_by_key(|d| d.pending_at);
@@ -178,9 +184,9 @@ async fn adopt_container(
 }
 
 impl Daemon {
-    async fn runtime_adopt(&self, pod: &Pod, index: usize, id: &ContainerId) -> Adopted {
+    async fn runtime_adopt(&self, pod: &Pod, slot: Slot, id: &ContainerId) -> Adopted {
         use crate::runtime::Runtime;
-        match self.runtime.adopt(id, container_config(pod, index)).await {
+        match self.runtime.adopt(id, container_config(pod, slot)).await {
             Ok(a) => a,
             Err(err) => {
                 tracing::warn!(id = %id, "cannot adopt container: {err:#}");

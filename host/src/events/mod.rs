@@ -52,7 +52,8 @@ impl std::fmt::Display for EventType {
 }
 
 /// The object an event is about: a pod, or one of its containers (`field_path`
-/// `spec.containers{name}`, as the kubelet sets it), or a wasm plugin of the node.
+/// `spec.containers{name}` or `spec.initContainers{name}`, as the kubelet sets it),
+/// or a wasm plugin of the node.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ObjectRef {
     /// `Pod` (the default, omitted in JSON) or `Plugin`.
@@ -110,6 +111,14 @@ impl ObjectRef {
     pub fn container(&self, container: &str) -> Self {
         ObjectRef {
             field_path: Some(format!("spec.containers{{{container}}}")),
+            ..self.clone()
+        }
+    }
+
+    /// An init container (sidecars included) of this pod.
+    pub fn init_container(&self, container: &str) -> Self {
+        ObjectRef {
+            field_path: Some(format!("spec.initContainers{{{container}}}")),
             ..self.clone()
         }
     }

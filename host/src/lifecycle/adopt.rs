@@ -10,6 +10,7 @@ use crate::hooks::Delivery;
 use crate::runtime::{ContainerConfig, ContainerId, ExitStatus, PodRef};
 use crate::spec::{HookPhase, Pod};
 
+use super::slot::Slot;
 use super::PodStatus;
 
 /// A delivery that was pending when hooklet stopped: run it again.
@@ -52,6 +53,9 @@ pub enum AdoptedContainer {
 pub struct Adoption {
     /// The last saved status (restart counts, hook records, last states).
     pub status: PodStatus,
+    /// One entry per `spec.initContainers[]`, in order: a completed init container is
+    /// `Done` (not run again), a running sidecar `Live`.
+    pub init_containers: Vec<AdoptedContainer>,
     /// One entry per `spec.containers[]`, in order.
     pub containers: Vec<AdoptedContainer>,
 }
@@ -62,9 +66,9 @@ pub fn remaining(began: SystemTime, grace: Duration) -> Duration {
     grace.saturating_sub(elapsed)
 }
 
-/// The runtime configuration of container `index` of `pod`.
-pub fn container_config(pod: &Pod, index: usize) -> ContainerConfig {
-    let c = &pod.spec.containers[index];
+/// The runtime configuration of the container in `slot` of `pod`.
+pub fn container_config(pod: &Pod, slot: Slot) -> ContainerConfig {
+    let c = slot.spec(pod);
     ContainerConfig {
         pod: PodRef {
             namespace: pod.namespace().to_string(),

@@ -6,26 +6,25 @@
 //!   │           └──(failed)──┴─► Kill ───┘   (Kill: PreStop, stop signal, KILL)
 //!   └──(create/start error)──────────────┘
 //! ```
-//! Deletion moves a started container to `Kill` (cancelling a running PostStart) and
-//! ends the loop after `Exited`; back-off waits end early on deletion.
+//! The pod stopping (deletion, or completion with sidecars left) moves a started
+//! container to `Kill` (cancelling a running PostStart) and ends the loop after
+//! `Exited`; back-off waits end early. `Kill` itself is in [`super::termination`].
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::oneshot;
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
-use super::adopt::{container_config, remaining, AdoptedContainer, Redelivery};
+use super::adopt::{container_config, AdoptedContainer, Redelivery};
 use super::backoff::Backoff;
 use super::deliver::Source;
-use super::grace::{kill_at, kill_grace};
+use super::grace::kill_grace;
 use super::pod::PodShared;
+use super::slot::Slot;
 use super::status::ContainerState;
 use crate::events::{EventType, ObjectRef};
-use crate::hooks::deadline::Deadline;
-use crate::hooks::{Delivery, HookLimits, HookOutcome, HookRun};
-use crate::runtime::{ContainerConfig, ContainerId, ExitStatus, Signal};
+use crate::hooks::{Delivery, HookLimits, HookRun};
+use crate::runtime::{ContainerConfig, ContainerId, ExitStatus};
 use crate::spec::{Container, HookPhase};
 
 /// A container instance whose process was started.
@@ -33,9 +32,9 @@ pub(super) struct Started {
     pub id: ContainerId,
     pub started_at: SystemTime,
     /// A delivery to this instance left pending by an earlier hooklet process.
-    redelivery: Option<Redelivery>,
+    pub redelivery: Option<Redelivery>,
     /// Its PreStop already completed (before a hooklet restart).
-    pre_stop_done: bool,
+    pub pre_stop_done: bool,
     /// Its PostStart delivery, journaled as pending before the container started.
     journaled: Option<Delivery>,
 }
@@ -45,7 +44,7 @@ impl Started {
         Started { id, started_at, redelivery: None, pre_stop_done: false, journaled: None }
     }
 
-    fn take_redelivery(&mut self, phase: HookPhase) -> Option<Redelivery> {
+    pub fn take_redelivery(&mut self, phase: HookPhase) -> Option<Redelivery> {
         match &self.redelivery {
             Some(r) if r.phase == phase => self.redelivery.take(),
             _ => None,
@@ -55,7 +54,8 @@ impl Started {
 
 /// Why a started container is being killed.
 pub(super) enum KillReason {
-    Deletion,
+    /// The pod stops: deleted, or completed with sidecars still running.
+    PodStopping,
     PostStartFailed(String),
     /// A kill that was under way when hooklet stopped (not a deletion): termination
     /// began at this wall-clock time with this grace.
@@ -78,7 +78,7 @@ pub(super) enum Step {
 /// Drives one container of a pod.
 pub(super) struct ContainerWorker {
     pub(super) shared: Arc<PodShared>,
-    pub(super) index: usize,
+    pub(super) slot: Slot,
     pub(super) container: Arc<Container>,
     object: ObjectRef,
     pub(super) backoff: Backoff,
@@ -86,21 +86,20 @@ pub(super) struct ContainerWorker {
 }
 
 impl ContainerWorker {
-    pub(super) fn new(shared: Arc<PodShared>, index: usize) -> Self {
-        let container = Arc::new(shared.pod.spec.containers[index].clone());
-        let object = shared.object.container(&container.name);
+    pub(super) fn new(shared: Arc<PodShared>, slot: Slot) -> Self {
+        let container = Arc::new(slot.spec(&shared.pod).clone());
+        let object = slot.object(&shared.object, &container.name);
         let policy = shared.node.config.backoff;
         // A back-off entry saved by an earlier hooklet process continues.
-        let saved = shared.status.borrow().containers[index].backoff;
+        let saved = slot.status(&shared.status.borrow()).backoff;
         let backoff = saved.map_or_else(|| Backoff::new(policy), |s| Backoff::restore(policy, s));
-        ContainerWorker { shared, index, container, object, backoff, instances: 0 }
+        ContainerWorker { shared, slot, container, object, backoff, instances: 0 }
     }
 
     /// Runs the machine; `first_start` fires once the first start attempt (PostStart
     /// included) is over, so the pod worker can start the next container.
     /// `adopted`: resume a container instance of an earlier hooklet process.
-    pub(super) async fn run(mut self, first_start: oneshot::Sender<()>, adopted: Option<AdoptedContainer>) {
-        let mut first_start = Some(first_start);
+    pub(super) async fn run(mut self, mut first_start: Option<oneshot::Sender<()>>, adopted: Option<AdoptedContainer>) {
         let mut step = match adopted {
             Some(adopted) => self.adopted_step(adopted),
             None => Step::Start,
@@ -137,7 +136,7 @@ impl ContainerWorker {
 
     /// Where an adopted container resumes.
     fn adopted_step(&mut self, adopted: AdoptedContainer) -> Step {
-        let deleting = self.shared.deleting.is_cancelled();
+        let stopping = self.shared.stopping.is_cancelled();
         match adopted {
             AdoptedContainer::Start => Step::Start,
             AdoptedContainer::Done => Step::Done,
@@ -157,7 +156,7 @@ impl ContainerWorker {
                 match phase {
                     // Deletion cancels a redelivered PostStart as it would the original.
                     Some(HookPhase::PostStart) => Step::PostStart(started),
-                    _ if deleting => Step::Kill(started, KillReason::Deletion),
+                    _ if stopping => Step::Kill(started, KillReason::PodStopping),
                     Some(HookPhase::PreStop) => {
                         let (began, grace) =
                             termination.unwrap_or_else(|| (SystemTime::now(), kill_grace(&self.shared.pod.spec)));
@@ -169,7 +168,7 @@ impl ContainerWorker {
                         Step::Kill(started, KillReason::Resumed(began, kill_grace(&self.shared.pod.spec)))
                     }
                     None => {
-                        self.shared.update_container(self.index, |c| c.started = true);
+                        self.shared.update_container(self.slot, |c| c.started = true);
                         Step::Running(started)
                     }
                 }
@@ -183,23 +182,23 @@ impl ContainerWorker {
     }
 
     pub(super) fn set_state(&self, state: ContainerState) {
-        self.shared.update_container(self.index, |c| c.state = state);
+        self.shared.update_container(self.slot, |c| c.state = state);
     }
 
     fn config(&self) -> ContainerConfig {
-        container_config(&self.shared.pod, self.index)
+        container_config(&self.shared.pod, self.slot)
     }
 
     async fn start(&mut self) -> Step {
-        if self.shared.deleting.is_cancelled() {
+        if self.shared.stopping.is_cancelled() {
             return Step::Done;
         }
         let runtime = self.shared.node.runtime.clone();
         self.instances += 1;
         if self.instances > 1 {
-            self.shared.update_container(self.index, |c| c.restart_count += 1);
+            self.shared.update_container(self.slot, |c| c.restart_count += 1);
         }
-        self.set_state(ContainerState::waiting("ContainerCreating", None));
+        self.set_state(ContainerState::waiting(self.slot.creating_reason(), None));
         let id = match runtime.create(self.config()).await {
             Ok(id) => id,
             Err(err) => {
@@ -210,7 +209,7 @@ impl ContainerWorker {
             }
         };
         let name = &self.container.name;
-        self.shared.update_container(self.index, |c| c.container_id = Some(format!("{}://{id}", runtime.name())));
+        self.shared.update_container(self.slot, |c| c.container_id = Some(format!("{}://{id}", runtime.name())));
         self.event(EventType::Normal, "Created", &format!("Created container: {name}"));
         // PostStart is journaled before the start: a crash right after the start
         // still finds it pending (kubernetes#60053 cannot happen).
@@ -246,10 +245,10 @@ impl ContainerWorker {
 
     async fn post_start(&mut self, mut started: Started) -> Step {
         let Some(handler) = self.container.hook(HookPhase::PostStart).cloned() else {
-            self.shared.update_container(self.index, |c| c.started = true);
+            self.shared.update_container(self.slot, |c| c.started = true);
             return Step::Running(started);
         };
-        let limits = HookLimits { deadline: None, cancel: self.shared.deleting.child_token() };
+        let limits = HookLimits { deadline: None, cancel: self.shared.stopping.child_token() };
         let source = match (started.take_redelivery(HookPhase::PostStart), started.journaled.take()) {
             (Some(r), _) => Source::Redelivered(r),
             (None, Some(d)) => Source::Journaled(d),
@@ -260,8 +259,8 @@ impl ContainerWorker {
         let mut kill = None;
         let on_outcome = |run: &HookRun| {
             kill = run.outcome.failure().map(|failure| {
-                if self.shared.deleting.is_cancelled() {
-                    KillReason::Deletion
+                if self.shared.stopping.is_cancelled() {
+                    KillReason::PodStopping
                 } else {
                     self.event(EventType::Normal, "Killing", "FailedPostStartHook");
                     KillReason::PostStartFailed(failure.to_string())
@@ -271,7 +270,7 @@ impl ContainerWorker {
         self.deliver(&started, HookPhase::PostStart, &handler, limits, source, None, on_outcome).await;
         match kill {
             None => {
-                self.shared.update_container(self.index, |c| c.started = true);
+                self.shared.update_container(self.slot, |c| c.started = true);
                 Step::Running(started)
             }
             Some(reason) => Step::Kill(started, reason),
@@ -285,94 +284,10 @@ impl ContainerWorker {
                 Ok(exit) => Step::Exited(Some(started), exit, None),
                 Err(err) => {
                     tracing::error!("lost track of container {}: {err:#}", self.container.name);
-                    Step::Kill(started, KillReason::Deletion)
+                    Step::Kill(started, KillReason::PodStopping)
                 }
             },
-            _ = self.shared.deleting.cancelled() => Step::Kill(started, KillReason::Deletion),
+            _ = self.shared.stopping.cancelled() => Step::Kill(started, KillReason::PodStopping),
         }
-    }
-
-    /// `killContainer`: Killing event, PreStop within the grace, stop signal, KILL.
-    async fn kill(&mut self, mut started: Started, reason: KillReason) -> Step {
-        let name = self.container.name.clone();
-        let (message, deadline, post_start_failure) = match reason {
-            KillReason::Deletion => {
-                let deadline = self.shared.termination_deadline().expect("deletion sets a deadline");
-                (Some(format!("Stopping container {name}")), deadline, None)
-            }
-            KillReason::PostStartFailed(failure) => {
-                // The kubelet's `killContainer` with no override: the pod's TGPS. A
-                // deletion arriving meanwhile does not shorten this kill; it is bounded
-                // by the TGPS anyway and the pod's own containers are then stopped.
-                // Its Killing event was recorded with the PostStart's outcome.
-                let at = Instant::now() + kill_grace(&self.shared.pod.spec);
-                (None, Deadline::fixed(at), Some(failure))
-            }
-            // Its Killing event was recorded before the restart.
-            KillReason::Resumed(began, grace) => (None, Deadline::fixed(Instant::now() + remaining(began, grace)), None),
-        };
-        if let Some(message) = message {
-            self.event(EventType::Normal, "Killing", &message);
-        }
-        let termination = self.termination_times(&deadline);
-        let runtime = self.shared.node.runtime.clone();
-        let already_exited = tokio::time::timeout(Duration::ZERO, runtime.wait(&started.id)).await.is_ok();
-        if let Some(handler) = self.container.hook(HookPhase::PreStop).cloned() {
-            // No PreStop for a container that already exited, nor without time to run.
-            if !already_exited && deadline.at() > Instant::now() && !started.pre_stop_done {
-                let limits = HookLimits { deadline: Some(deadline.clone()), cancel: CancellationToken::new() };
-                let source = started.take_redelivery(HookPhase::PreStop).map_or(Source::Fresh, Source::Redelivered);
-                let run = self.deliver(&started, HookPhase::PreStop, &handler, limits, source, Some(termination), |_| {}).await;
-                if run.outcome == HookOutcome::GraceExpired {
-                    tracing::info!(container = %name, "PreStop hook not completed in grace period");
-                }
-            }
-        }
-        let exit = self.stop(&started.id, deadline).await;
-        let message = post_start_failure;
-        Step::Exited(Some(started), exit, message)
-    }
-
-    /// When this termination began (wall clock) and its grace, for the journal: a
-    /// deletion began when it was requested; any other kill begins now.
-    fn termination_times(&self, deadline: &Deadline) -> (SystemTime, Duration) {
-        let now = SystemTime::now();
-        let end = now + deadline.at().saturating_duration_since(Instant::now());
-        let began = self.shared.status.borrow().deletion_requested_at.filter(|_| self.shared.deleting.is_cancelled());
-        let began = began.unwrap_or(now);
-        (began, end.duration_since(began).unwrap_or_default())
-    }
-
-    /// Stop signal now, KILL at the deadline (but not before the minimal window).
-    async fn stop(&self, id: &ContainerId, mut deadline: Deadline) -> ExitStatus {
-        let runtime = self.shared.node.runtime.clone();
-        let min_window = self.shared.node.config.min_stop_window;
-        if let Err(err) = runtime.signal(id, Signal::SIGTERM).await {
-            tracing::warn!("stop signal to {}: {err:#}", self.container.name);
-        }
-        let signal_sent = Instant::now();
-        let wait = runtime.wait(id);
-        tokio::pin!(wait);
-        loop {
-            let kill_time = kill_at(deadline.at(), signal_sent, min_window);
-            tokio::select! {
-                exit = &mut wait => return self.exit_or_unknown(exit),
-                _ = tokio::time::sleep_until(kill_time) => break,
-                // A shorter grace (a second delete) recomputes the kill time.
-                _ = deadline.reached() => {}
-            }
-        }
-        tracing::info!(container = %self.container.name, "grace period over; sending SIGKILL");
-        if let Err(err) = runtime.signal(id, Signal::SIGKILL).await {
-            tracing::warn!("KILL to {}: {err:#}", self.container.name);
-        }
-        self.exit_or_unknown(wait.await)
-    }
-
-    fn exit_or_unknown(&self, exit: anyhow::Result<ExitStatus>) -> ExitStatus {
-        exit.unwrap_or_else(|err| {
-            tracing::error!("exit of {} unknown: {err:#}", self.container.name);
-            ExitStatus { exit_code: 137, signal: None, finished_at: SystemTime::now() }
-        })
     }
 }

@@ -28,14 +28,14 @@ impl ContainerWorker {
                 tracing::warn!("removing container {}: {err:#}", self.container.name);
             }
         }
-        let restart = !self.shared.deleting.is_cancelled() && self.should_restart(&exit);
-        self.shared.update_container(self.index, |c| {
+        let restart = !self.shared.stopping.is_cancelled() && self.should_restart(&exit);
+        self.shared.update_container(self.slot, |c| {
             c.started = false;
             if restart {
                 c.last_state = Some(state);
                 c.state = match &message {
                     Some(m) if started.is_some() => ContainerState::waiting("PostStartHookError", Some(m.clone())),
-                    _ => ContainerState::waiting("ContainerCreating", None),
+                    _ => ContainerState::waiting(self.slot.creating_reason(), None),
                 };
             } else {
                 c.state = state;
@@ -44,9 +44,16 @@ impl ContainerWorker {
         if restart { Step::BackOff } else { Step::Done }
     }
 
-    /// Whether `restartPolicy` restarts a container that exited with `exit`.
+    /// Whether a container that exited with `exit` is restarted: a sidecar always;
+    /// a plain init container per the pod's `restartPolicy`, `Always` acting as
+    /// `OnFailure` (it ran to completion); a regular container per the policy.
     pub(super) fn should_restart(&self, exit: &ExitStatus) -> bool {
-        match self.shared.pod.spec.restart_policy {
+        let pod = &self.shared.pod;
+        if self.slot.is_sidecar(pod) {
+            return true;
+        }
+        match pod.spec.restart_policy {
+            RestartPolicy::Always if self.slot.is_plain_init(pod) => exit.exit_code != 0,
             RestartPolicy::Always => true,
             RestartPolicy::OnFailure => exit.exit_code != 0,
             RestartPolicy::Never => false,
@@ -60,7 +67,7 @@ impl ContainerWorker {
         let delay = self.backoff.delay_before_restart(now);
         let mut state = self.backoff.state();
         state.restart_at = (!delay.is_zero()).then(|| to_wall(now + delay));
-        self.shared.update_container(self.index, |c| c.backoff = Some(state));
+        self.shared.update_container(self.slot, |c| c.backoff = Some(state));
         if delay.is_zero() {
             return Step::Start;
         }
@@ -85,7 +92,7 @@ impl ContainerWorker {
     async fn wait_until(&self, at: Instant) -> Step {
         tokio::select! {
             _ = tokio::time::sleep_until(at) => Step::Start,
-            _ = self.shared.deleting.cancelled() => Step::Done,
+            _ = self.shared.stopping.cancelled() => Step::Done,
         }
     }
 }

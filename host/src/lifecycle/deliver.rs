@@ -103,7 +103,7 @@ impl ContainerWorker {
     /// Records a hook run on the container and emits the events it calls for.
     fn record_hook(&self, run: &HookRun) {
         let keep = self.shared.node.config.hook_history.max(1);
-        self.shared.update_container(self.index, |c| {
+        self.shared.update_container(self.slot, |c| {
             if let Some(w) = &run.wasm {
                 c.wasm_fuel_total += w.fuel_consumed;
             }

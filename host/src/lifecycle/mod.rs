@@ -2,11 +2,13 @@
 //!
 //! A [`Node`] holds the services every pod shares (runtime, hook runner, event
 //! recorder, configuration) and starts pods. Each pod gets a [`PodHandle`] and a
-//! worker task that starts its containers in order (a container's PostStart blocks
-//! the next container's start), supervises each container through its states
-//! (`container::Step`), restarts per `restartPolicy` with CrashLoopBackOff, and on
-//! [`PodHandle::delete`] stops all containers in parallel: PreStop, stop signal, KILL
-//! when the grace runs out.
+//! worker task that runs its init containers in order (`init`: plain ones to
+//! completion, sidecars started and kept running), then starts its regular
+//! containers in order (a container's PostStart blocks the next container's start),
+//! supervises each container through its states (`container::Step`), restarts per
+//! `restartPolicy` with CrashLoopBackOff, and on [`PodHandle::delete`] stops all
+//! containers in parallel: PreStop, stop signal (sidecars last, `termination`),
+//! KILL when the grace runs out. A [`Slot`] names a container: init or regular.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -34,9 +36,12 @@ mod container;
 mod crashloop;
 mod deliver;
 pub mod grace;
+mod init;
 pub mod journal;
 mod pod;
+pub mod slot;
 pub mod status;
+mod termination;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +50,7 @@ pub use adopt::{AdoptedContainer, Adoption, Redelivery};
 pub use backoff::{BackoffPolicy, BackoffState};
 pub use journal::{DeliveryJournal, JournalEntry, MemoryJournal, NoJournal};
 pub use pod::PodHandle;
+pub use slot::Slot;
 pub use status::{ContainerState, ContainerStatus, PodPhase, PodStatus};
 
 use crate::events::EventRecorder;

@@ -11,12 +11,15 @@ use tokio_util::sync::CancellationToken;
 use super::adopt::{remaining, AdoptedContainer, Adoption};
 use super::container::ContainerWorker;
 use super::grace::effective_grace;
+use super::init::run_init_containers;
+use super::slot::Slot;
 use super::status::{ContainerState, ContainerStatus, PodPhase, PodStatus};
+use super::termination::TerminationOrder;
 use super::Node;
 use crate::events::{EventType, ObjectRef};
 use crate::hooks::deadline::{deadline, Deadline, DeadlineSetter};
 use crate::runtime::PodRef;
-use crate::spec::Pod;
+use crate::spec::{Container, Pod};
 
 /// State shared by a pod's handle, its worker and its container workers.
 pub(super) struct PodShared {
@@ -26,6 +29,12 @@ pub(super) struct PodShared {
     pub status: watch::Sender<PodStatus>,
     /// Cancelled when deletion begins: cancels PostStart hooks and back-off waits.
     pub deleting: CancellationToken,
+    /// Cancelled when the pod stops: on deletion (a child of `deleting`), or when
+    /// its regular containers are done for good or its initialization failed, which
+    /// stops the sidecars still running. Container workers stop on it.
+    pub stopping: CancellationToken,
+    /// The order of stop signals to sidecars (spec 3.7).
+    pub order: TerminationOrder,
     /// The termination deadline, set by the first delete, shortened by later ones.
     termination: Mutex<Option<DeadlineSetter>>,
 }
@@ -43,11 +52,11 @@ impl PodShared {
     }
 
     /// Updates one container's status and recomputes the phase.
-    pub fn update_container(&self, index: usize, f: impl FnOnce(&mut ContainerStatus)) {
-        let policy = self.pod.spec.restart_policy;
+    pub fn update_container(&self, slot: Slot, f: impl FnOnce(&mut ContainerStatus)) {
+        let spec = &self.pod.spec;
         self.status.send_modify(|s| {
-            f(&mut s.containers[index]);
-            s.update_phase(policy);
+            f(slot.status_mut(s));
+            s.update_phase(spec);
         });
     }
 
@@ -69,45 +78,37 @@ pub struct PodHandle {
 impl PodHandle {
     pub(super) fn spawn(node: Arc<Node>, pod: Pod, adoption: Option<Adoption>) -> PodHandle {
         let object = ObjectRef::pod(pod.namespace(), &pod.metadata.name, pod.uid());
-        let containers = pod
-            .spec
-            .containers
-            .iter()
-            .map(|c| ContainerStatus {
-                name: c.name.clone(),
-                image: c.image.clone(),
-                container_id: None,
-                state: ContainerState::waiting("ContainerCreating", None),
-                last_state: None,
-                started: false,
-                restart_count: 0,
-                hooks: Vec::new(),
-                wasm_fuel_total: 0,
-                backoff: None,
-            })
-            .collect();
+        // Regular containers wait for the init containers (`PodInitializing`).
+        let regular_reason = if pod.spec.init_containers.is_empty() { "ContainerCreating" } else { "PodInitializing" };
         let fresh = PodStatus {
             phase: PodPhase::Pending,
             pod_ip: None,
-            containers,
+            init_containers: pod.spec.init_containers.iter().map(|c| waiting_status(c, "PodInitializing")).collect(),
+            containers: pod.spec.containers.iter().map(|c| waiting_status(c, regular_reason)).collect(),
             deletion_requested_at: None,
             deletion_grace_seconds: None,
             finished: false,
         };
         let (initial, adopted) = match adoption {
-            Some(a) if a.status.containers.len() == fresh.containers.len() => {
-                (PodStatus { finished: false, ..a.status }, Some(a.containers))
+            Some(a)
+                if a.status.containers.len() == fresh.containers.len()
+                    && a.status.init_containers.len() == fresh.init_containers.len() =>
+            {
+                (PodStatus { finished: false, ..a.status }, Some((a.init_containers, a.containers)))
             }
             _ => (fresh, None),
         };
         let resume_deletion = initial.deletion_requested_at.zip(initial.deletion_grace_seconds);
         let (status, _) = watch::channel(initial);
+        let deleting = CancellationToken::new();
         let shared = Arc::new(PodShared {
             node,
             pod: Arc::new(pod),
             object,
             status,
-            deleting: CancellationToken::new(),
+            stopping: deleting.child_token(),
+            deleting,
+            order: TerminationOrder::default(),
             termination: Mutex::new(None),
         });
         if let Some((began, grace)) = resume_deletion {
@@ -182,8 +183,9 @@ impl PodHandle {
     }
 }
 
-/// The pod worker: sandbox, containers in order, wait for all, clean up.
-async fn run(shared: Arc<PodShared>, adopted: Option<Vec<AdoptedContainer>>) {
+/// The pod worker: sandbox, init containers, regular containers in order, wait for
+/// all, stop the sidecars, clean up.
+async fn run(shared: Arc<PodShared>, adopted: Option<(Vec<AdoptedContainer>, Vec<AdoptedContainer>)>) {
     let node = shared.node.clone();
     match node.runtime.create_sandbox(&shared.pod_ref()).await {
         Ok(sandbox) => shared.status.send_modify(|s| s.pod_ip = sandbox.ip),
@@ -193,37 +195,78 @@ async fn run(shared: Arc<PodShared>, adopted: Option<Vec<AdoptedContainer>>) {
             return;
         }
     }
-    let mut workers = JoinSet::new();
-    for index in 0..shared.pod.spec.containers.len() {
-        let adopted = adopted.as_ref().and_then(|a| a.get(index).cloned());
-        // An adopted instance is resumed even during deletion (its PreStop, its stop).
-        let resumed = matches!(adopted, Some(AdoptedContainer::Live { .. } | AdoptedContainer::Exited { .. }));
-        if shared.deleting.is_cancelled() && !resumed {
-            continue;
-        }
-        let (first_start, started) = oneshot::channel();
-        workers.spawn(ContainerWorker::new(shared.clone(), index).run(first_start, adopted));
-        // A container's start, PostStart included, blocks the next one (spec 2.3).
-        tokio::select! {
-            _ = started => {}
-            _ = shared.deleting.cancelled() => {}
-        }
+    let (adopted_init, adopted) = adopted.unzip();
+    let mut sidecars = JoinSet::new();
+    let initialized = run_init_containers(&shared, adopted_init, &mut sidecars).await;
+    // During a deletion, adopted regular containers are resumed (their PreStop, stop).
+    if initialized || shared.deleting.is_cancelled() {
+        run_regular_containers(&shared, adopted).await;
     }
-    while let Some(result) = workers.join_next().await {
-        if let Err(err) = result {
-            tracing::error!("container worker failed: {err}");
-        }
+    shared.order.regular_containers_done();
+    if !shared.stopping.is_cancelled() {
+        // Completed, or the initialization failed: the sidecars are stopped.
+        tracing::info!(pod = %shared.pod.metadata.name, "regular containers done; stopping the pod");
+        shared.stopping.cancel();
     }
+    join_all(sidecars).await;
     if let Err(err) = node.runtime.remove_sandbox(&shared.pod_ref()).await {
         tracing::warn!("removing the pod sandbox failed: {err:#}");
     }
     finish(&shared);
 }
 
+/// Starts the regular containers in order (a container's PostStart blocks the next
+/// one's start, spec 2.3) and waits until every one is done.
+async fn run_regular_containers(shared: &Arc<PodShared>, adopted: Option<Vec<AdoptedContainer>>) {
+    let mut workers = JoinSet::new();
+    for index in 0..shared.pod.spec.containers.len() {
+        let adopted = adopted.as_ref().and_then(|a| a.get(index).cloned());
+        if shared.deleting.is_cancelled() && !resumes_instance(&adopted) {
+            continue;
+        }
+        let (first_start, started) = oneshot::channel();
+        workers.spawn(ContainerWorker::new(shared.clone(), Slot::Regular(index)).run(Some(first_start), adopted));
+        tokio::select! {
+            _ = started => {}
+            _ = shared.deleting.cancelled() => {}
+        }
+    }
+    join_all(workers).await;
+}
+
+/// Whether an adopted container has an instance to resume, even during deletion.
+pub(super) fn resumes_instance(adopted: &Option<AdoptedContainer>) -> bool {
+    matches!(adopted, Some(AdoptedContainer::Live { .. } | AdoptedContainer::Exited { .. }))
+}
+
+async fn join_all(mut workers: JoinSet<()>) {
+    while let Some(result) = workers.join_next().await {
+        if let Err(err) = result {
+            tracing::error!("container worker failed: {err}");
+        }
+    }
+}
+
+/// A container's status before its first start.
+fn waiting_status(c: &Container, reason: &str) -> ContainerStatus {
+    ContainerStatus {
+        name: c.name.clone(),
+        image: c.image.clone(),
+        container_id: None,
+        state: ContainerState::waiting(reason, None),
+        last_state: None,
+        started: false,
+        restart_count: 0,
+        hooks: Vec::new(),
+        wasm_fuel_total: 0,
+        backoff: None,
+    }
+}
+
 fn finish(shared: &PodShared) {
-    let policy = shared.pod.spec.restart_policy;
+    let spec = &shared.pod.spec;
     shared.status.send_modify(|s| {
         s.finished = true;
-        s.update_phase(policy);
+        s.update_phase(spec);
     });
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::backoff::BackoffState;
 use crate::hooks::HookRun;
 use crate::runtime::ExitStatus;
-use crate::spec::RestartPolicy;
+use crate::spec::{Container, PodSpec, RestartPolicy};
 
 /// `containerStatuses[].state`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +107,10 @@ pub struct PodStatus {
     pub phase: PodPhase,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_ip: Option<IpAddr>,
+    /// `initContainerStatuses`: one per `spec.initContainers[]`, sidecars included.
+    /// Absent from statuses saved before init containers were supported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "initContainerStatuses")]
+    pub init_containers: Vec<ContainerStatus>,
     pub containers: Vec<ContainerStatus>,
     /// When deletion was requested, and with which effective grace (seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,19 +122,76 @@ pub struct PodStatus {
 }
 
 impl PodStatus {
-    /// The status of container `name`.
+    /// The status of container `name` (init containers included: names are unique).
     pub fn container(&self, name: &str) -> Option<&ContainerStatus> {
-        self.containers.iter().find(|c| c.name == name)
+        self.init_containers.iter().chain(&self.containers).find(|c| c.name == name)
     }
 
     /// Recomputes `phase` from the containers (the kubelet's `getPhase`).
-    pub fn update_phase(&mut self, policy: RestartPolicy) {
-        self.phase = phase_of(&self.containers, policy, self.finished);
+    pub fn update_phase(&mut self, spec: &PodSpec) {
+        let init = InitCounts::of(&spec.init_containers, &self.init_containers, &self.containers);
+        self.phase = phase_of(&self.containers, spec.restart_policy, self.finished, init);
     }
 }
 
-fn phase_of(containers: &[ContainerStatus], policy: RestartPolicy, finished: bool) -> PodPhase {
+/// What the init containers contribute to the phase (`getPhase`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct InitCounts {
+    /// Plain init containers not yet completed, and sidecars not yet started.
+    pending: u32,
+    /// Plain init containers that exited with an error.
+    failed: u32,
+    /// Sidecars running: they keep the pod Running.
+    running_sidecars: u32,
+    /// Sidecars waiting for their first start.
+    waiting_sidecars: u32,
+    /// Some regular container has run (a restarting sidecar does not make the
+    /// pod Pending again).
+    regular_started: bool,
+}
+
+impl InitCounts {
+    fn of(specs: &[Container], init: &[ContainerStatus], regular: &[ContainerStatus]) -> Self {
+        let mut counts = InitCounts {
+            regular_started: regular.iter().any(|c| c.container_id.is_some() || c.last_state.is_some()),
+            ..InitCounts::default()
+        };
+        for (spec, c) in specs.iter().zip(init) {
+            let last_exit = match &c.last_state {
+                Some(ContainerState::Terminated { exit_code, .. }) => Some(*exit_code),
+                _ => None,
+            };
+            match (&c.state, spec.is_sidecar()) {
+                (ContainerState::Running { .. }, false) => counts.pending += 1,
+                (ContainerState::Running { .. }, true) => {
+                    counts.running_sidecars += 1;
+                    counts.pending += u32::from(!c.started);
+                }
+                (ContainerState::Terminated { exit_code, .. }, false) => counts.failed += u32::from(*exit_code != 0),
+                // A stopped sidecar does not count.
+                (ContainerState::Terminated { .. }, true) => {}
+                (ContainerState::Waiting { .. }, sidecar) => match last_exit {
+                    Some(code) => counts.failed += u32::from(code != 0 && !sidecar),
+                    None => {
+                        counts.pending += 1;
+                        counts.waiting_sidecars += u32::from(sidecar);
+                    }
+                },
+            }
+        }
+        counts
+    }
+}
+
+fn phase_of(containers: &[ContainerStatus], policy: RestartPolicy, finished: bool, init: InitCounts) -> PodPhase {
+    if init.failed > 0 && policy == RestartPolicy::Never {
+        return PodPhase::Failed;
+    }
+    if (init.pending > 0 && !init.regular_started || init.waiting_sidecars > 0) && !finished {
+        return PodPhase::Pending;
+    }
     let (mut waiting, mut running, mut stopped, mut succeeded) = (0, 0, 0, 0);
+    running += init.running_sidecars;
     for c in containers {
         match &c.state {
             ContainerState::Running { .. } => running += 1,
@@ -209,6 +270,7 @@ mod tests {
         let creating = status(ContainerState::waiting("ContainerCreating", None), None);
         let running = status(ContainerState::Running { started_at: SystemTime::now() }, None);
         let backoff = status(ContainerState::waiting("CrashLoopBackOff", None), Some(exited(1)));
+        let phase_of = |c: &[ContainerStatus], policy, finished| phase_of(c, policy, finished, InitCounts::default());
         assert_eq!(phase_of(&[creating.clone()], Always, false), PodPhase::Pending);
         assert_eq!(phase_of(&[running.clone(), creating], Always, false), PodPhase::Pending);
         assert_eq!(phase_of(&[running.clone(), backoff.clone()], Always, false), PodPhase::Running);
@@ -218,5 +280,35 @@ mod tests {
         assert_eq!(phase_of(&[status(exited(2), None)], OnFailure, false), PodPhase::Running);
         assert_eq!(phase_of(&[status(exited(143), None)], Always, true), PodPhase::Failed);
         assert_eq!(phase_of(&[status(exited(0), None)], Always, true), PodPhase::Succeeded);
+    }
+
+    #[test]
+    fn init_containers_in_the_phase() {
+        use RestartPolicy::*;
+        let plain = Container { name: "setup".into(), ..Container::default() };
+        let sidecar = Container { restart_policy: Some(Always), ..plain.clone() };
+        let creating = status(ContainerState::waiting("PodInitializing", None), None);
+        let running = status(ContainerState::Running { started_at: SystemTime::now() }, None);
+        let started = ContainerStatus { started: true, ..running.clone() };
+        let backoff = status(ContainerState::waiting("CrashLoopBackOff", None), Some(exited(1)));
+        let app_running = ContainerStatus { container_id: Some("process://1".into()), ..started.clone() };
+        let phase = |specs: &[Container], init: &[ContainerStatus], app: &ContainerStatus, policy| {
+            let counts = InitCounts::of(specs, init, std::slice::from_ref(app));
+            phase_of(std::slice::from_ref(app), policy, false, counts)
+        };
+        // Initializing: Pending, whatever the policy.
+        assert_eq!(phase(&[plain.clone()], &[running.clone()], &creating, Always), PodPhase::Pending);
+        assert_eq!(phase(&[plain.clone()], &[backoff.clone()], &creating, OnFailure), PodPhase::Pending);
+        // A failed init container fails a Never pod.
+        assert_eq!(phase(&[plain.clone()], &[status(exited(1), None)], &creating, Never), PodPhase::Failed);
+        // A sidecar not started yet keeps it Pending; started, the pod goes on.
+        assert_eq!(phase(&[sidecar.clone()], &[running.clone()], &creating, Never), PodPhase::Pending);
+        assert_eq!(phase(&[sidecar.clone()], &[started.clone()], &app_running, Never), PodPhase::Running);
+        // Main container done, sidecar still running: Running; sidecar stopped: done.
+        let app_done = ContainerStatus { container_id: Some("process://1".into()), ..status(exited(0), None) };
+        assert_eq!(phase(&[sidecar.clone()], &[started.clone()], &app_done, Never), PodPhase::Running);
+        assert_eq!(phase(&[sidecar.clone()], &[status(exited(143), None)], &app_done, Never), PodPhase::Succeeded);
+        // A sidecar restarting after the pod initialized does not make it Pending.
+        assert_eq!(phase(&[sidecar], &[backoff], &app_running, Always), PodPhase::Running);
     }
 }

@@ -297,4 +297,9 @@ impl Container {
             HookPhase::PreStop => lifecycle.pre_stop.as_ref(),
         }
     }
+
+    /// Whether this (init) container is a sidecar: `restartPolicy: Always`.
+    pub fn is_sidecar(&self) -> bool {
+        self.restart_policy == Some(RestartPolicy::Always)
+    }
 }
