@@ -74,6 +74,57 @@ fn restart_adopts_running_containers_and_records_exits_while_down() {
     daemon.ok(&["delete", "pod", "keeper", "--grace-period", "1", "--wait"]);
 }
 
+const INIT_POD: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: initialized}
+spec:
+  initContainers:
+  - name: setup
+    image: busybox
+    command: [sh, -c, "echo setup ran; echo setup >> RUNS"]
+  - name: proxy
+    image: busybox
+    restartPolicy: Always
+    command: [sh, -c, "echo proxy >> RUNS; exec sleep 600"]
+    lifecycle:
+      postStart:
+        exec: {command: [sh, -c, "echo poststart"]}
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "echo app >> RUNS; exec sleep 600"]
+"#;
+
+/// After a restart, completed init containers are not run again and a running
+/// sidecar is adopted like a regular container (its PostStart not run again).
+#[test]
+fn restart_keeps_completed_init_containers_and_adopts_sidecars() {
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
+    let runs = dir.path().join("runs");
+    let file = write(dir.path(), "init.yaml", &INIT_POD.replace("RUNS", &runs.display().to_string()));
+    let daemon = Daemon::start(dir.path(), &[]);
+    daemon.ok(&["apply", "-f", &file]);
+    let before = daemon.wait_pod("initialized", 10, started);
+    let proxy_id = before["status"]["initContainers"][1]["containerId"].clone();
+    assert!(proxy_id.is_string(), "{before:#}");
+    assert!(daemon.ok(&["logs", "initialized", "-c", "setup"]).contains("setup ran"));
+    assert!(daemon.terminate().success());
+
+    let daemon = Daemon::start(dir.path(), &[]);
+    let after = daemon.wait_pod("initialized", 10, |v| started(v) && v["status"]["initContainers"][1]["started"] == true);
+    let init = &after["status"]["initContainers"];
+    assert_eq!(init[0]["state"]["terminated"]["exitCode"], 0, "{after:#}");
+    assert_eq!(init[0]["restartCount"], 0);
+    assert_eq!(init[1]["containerId"], proxy_id, "the same sidecar instance, adopted");
+    assert_eq!(init[1]["restartCount"], 0);
+    assert_eq!(init[1]["hooks"].as_array().unwrap().len(), 1, "PostStart is not run again");
+    assert_eq!(after["status"]["phase"], "Running");
+    assert_eq!(std::fs::read_to_string(&runs).unwrap(), "setup\nproxy\napp\n", "nothing ran twice");
+    daemon.ok(&["delete", "pod", "initialized", "--grace-period", "1", "--wait"]);
+}
+
 /// A tiny HTTP server answering every request after `delay`; counts requests per path.
 fn slow_http_server(delay: Duration) -> (u16, std::sync::Arc<std::sync::Mutex<BTreeMap<String, u32>>>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
