@@ -179,3 +179,52 @@ fn help_documents_run() {
         assert!(help.contains(flag), "missing {flag} in:\n{help}");
     }
 }
+
+const JOB_WITH_INIT: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: job}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 5
+  initContainers:
+  - name: setup
+    image: busybox
+    command: [sh, -c, "exit CODE"]
+  - name: proxy
+    image: busybox
+    restartPolicy: Always
+    command: [sleep, "300"]
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "echo done"]
+"#;
+
+#[test]
+fn init_containers_and_a_sidecar_run_and_are_described() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "pod.yaml", &JOB_WITH_INIT.replace("CODE", "0"));
+    let out = hooklet(dir.path(), &["run", "-f", &file]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let order: Vec<usize> = ["Created container: setup", "Created container: proxy", "Created container: app", "Stopping container proxy"]
+        .iter()
+        .map(|m| stdout.find(m).unwrap_or_else(|| panic!("{m}: {stdout}")))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{stdout}");
+    let init = stdout.find("Init Containers:\n  setup:").expect("init containers described");
+    assert!(init < stdout.find("Containers:\n  app:").unwrap(), "{stdout}");
+    assert!(stdout.contains("    Restart Policy: Always"), "the sidecar's policy: {stdout}");
+}
+
+#[test]
+fn a_failed_init_container_exits_1_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "pod.yaml", &JOB_WITH_INIT.replace("CODE", "3"));
+    let out = hooklet(dir.path(), &["run", "-f", &file]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("pod job: init container setup failed (exit code 3)"), "{stderr}");
+    assert!(!text(&out.stdout).contains("Created container: app"));
+}
