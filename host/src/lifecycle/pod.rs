@@ -27,11 +27,12 @@ pub(super) struct PodShared {
     pub pod: Arc<Pod>,
     pub object: ObjectRef,
     pub status: watch::Sender<PodStatus>,
-    /// Cancelled when deletion begins: cancels PostStart hooks and back-off waits.
+    /// Cancelled when deletion begins: nothing new starts; cancels `stopping` too.
     pub deleting: CancellationToken,
     /// Cancelled when the pod stops: on deletion (a child of `deleting`), or when
     /// its regular containers are done for good or its initialization failed, which
-    /// stops the sidecars still running. Container workers stop on it.
+    /// stops the sidecars still running. Container workers stop on it: it cancels
+    /// PostStart hooks and back-off waits and moves running containers to `Kill`.
     pub stopping: CancellationToken,
     /// The order of stop signals to sidecars (spec 3.7).
     pub order: TerminationOrder,

@@ -292,23 +292,24 @@ mod tests {
         let started = ContainerStatus { started: true, ..running.clone() };
         let backoff = status(ContainerState::waiting("CrashLoopBackOff", None), Some(exited(1)));
         let app_running = ContainerStatus { container_id: Some("process://1".into()), ..started.clone() };
-        let phase = |specs: &[Container], init: &[ContainerStatus], app: &ContainerStatus, policy| {
-            let counts = InitCounts::of(specs, init, std::slice::from_ref(app));
+        // One init container (its spec and status) and one regular container.
+        let phase = |spec: &Container, init: &ContainerStatus, app: &ContainerStatus, policy| {
+            let counts = InitCounts::of(std::slice::from_ref(spec), std::slice::from_ref(init), std::slice::from_ref(app));
             phase_of(std::slice::from_ref(app), policy, false, counts)
         };
         // Initializing: Pending, whatever the policy.
-        assert_eq!(phase(&[plain.clone()], &[running.clone()], &creating, Always), PodPhase::Pending);
-        assert_eq!(phase(&[plain.clone()], &[backoff.clone()], &creating, OnFailure), PodPhase::Pending);
+        assert_eq!(phase(&plain, &running, &creating, Always), PodPhase::Pending);
+        assert_eq!(phase(&plain, &backoff, &creating, OnFailure), PodPhase::Pending);
         // A failed init container fails a Never pod.
-        assert_eq!(phase(&[plain.clone()], &[status(exited(1), None)], &creating, Never), PodPhase::Failed);
+        assert_eq!(phase(&plain, &status(exited(1), None), &creating, Never), PodPhase::Failed);
         // A sidecar not started yet keeps it Pending; started, the pod goes on.
-        assert_eq!(phase(&[sidecar.clone()], &[running.clone()], &creating, Never), PodPhase::Pending);
-        assert_eq!(phase(&[sidecar.clone()], &[started.clone()], &app_running, Never), PodPhase::Running);
+        assert_eq!(phase(&sidecar, &running, &creating, Never), PodPhase::Pending);
+        assert_eq!(phase(&sidecar, &started, &app_running, Never), PodPhase::Running);
         // Main container done, sidecar still running: Running; sidecar stopped: done.
         let app_done = ContainerStatus { container_id: Some("process://1".into()), ..status(exited(0), None) };
-        assert_eq!(phase(&[sidecar.clone()], &[started.clone()], &app_done, Never), PodPhase::Running);
-        assert_eq!(phase(&[sidecar.clone()], &[status(exited(143), None)], &app_done, Never), PodPhase::Succeeded);
+        assert_eq!(phase(&sidecar, &started, &app_done, Never), PodPhase::Running);
+        assert_eq!(phase(&sidecar, &status(exited(143), None), &app_done, Never), PodPhase::Succeeded);
         // A sidecar restarting after the pod initialized does not make it Pending.
-        assert_eq!(phase(&[sidecar], &[backoff], &app_running, Always), PodPhase::Running);
+        assert_eq!(phase(&sidecar, &backoff, &app_running, Always), PodPhase::Running);
     }
 }
