@@ -7,9 +7,14 @@ mod common;
 
 use std::path::Path;
 
-use common::{node, pod, reasons, within, RecordingServer};
-use hooklet::lifecycle::{ContainerState, PodPhase, PodStatus};
+use std::sync::Arc;
+
+use common::{node, pod, reasons, test_config, within, RecordingServer};
+use hooklet::hooks::{HandlerKind, HookOutcome};
+use hooklet::lifecycle::{ContainerState, MemoryJournal, Node, PodPhase, PodStatus};
+use hooklet::runtime::process::ProcessRuntime;
 use hooklet::spec::parse::parse_manifests;
+use hooklet::spec::HookPhase;
 
 /// Appends `line` to `file` (a shell fragment).
 fn append(line: &str, file: &Path) -> String {
@@ -311,6 +316,45 @@ spec:
     assert_eq!(killing.len(), 3, "{killing:?}");
 }
 
+/// A wasm hook on a sidecar goes through the same dispatch, and the journal names
+/// each delivery's container (names are unique across init and regular containers).
+#[tokio::test]
+async fn sidecar_wasm_hook_and_journal_entries_name_the_container() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(hooklet::testing::example_plugins_dir().join("noop.wasm"), dir.path().join("noop.wasm")).unwrap();
+    let journal = Arc::new(MemoryJournal::default());
+    let runtime = Arc::new(ProcessRuntime::new(dir.path().join("logs")));
+    let node = Node::with_journal(runtime, test_config(dir.path()), journal.clone()).unwrap();
+    let handle = node.start_pod(pod(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: wasm-sidecar}
+spec:
+  initContainers:
+  - name: proxy
+    image: busybox
+    restartPolicy: Always
+    command: [sleep, "300"]
+    lifecycle:
+      postStart: {wasm: {plugin: noop}}
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, "300"]
+    lifecycle:
+      postStart: {exec: {command: [sh, -c, "echo app"]}}
+"#,
+    ));
+    let status = within(60, "app started", handle.wait_for(all_started)).await;
+    let hook = &status.init_containers[0].hooks[0];
+    assert_eq!((hook.kind, &hook.outcome), (HandlerKind::Wasm, &HookOutcome::Succeeded));
+    let done: Vec<(String, HookPhase)> = journal.calls().into_iter().filter(|(_, run)| run.is_some()).map(|(e, _)| (e.container, e.phase)).collect();
+    assert_eq!(done, [("proxy".to_string(), HookPhase::PostStart), ("app".to_string(), HookPhase::PostStart)]);
+    handle.delete(Some(1));
+    within(60, "termination", handle.finished()).await;
+}
+
 /// Spec 3.7: every PreStop (sidecars included) starts at once; the stop signal goes
 /// to the main container first, then to the sidecars in reverse init order, each
 /// once the previous one has exited.
@@ -330,8 +374,8 @@ async fn deletion_stops_the_main_container_first_then_sidecars_in_reverse_order(
     lifecycle:
       postStart:  # started once the trap is installed
         exec: {{command: [sh, -c, "until [ -e {trace}.{name} ]; do sleep 0.02; done"]}}
-      preStop:
-        exec: {{command: [sh, -c, "{prestop}"]}}"#,
+      preStop:  # ends once all three PreStops have begun: they run together
+        exec: {{command: [sh, -c, "{prestop}; until [ $(grep -c prestop {trace}) -ge 3 ]; do sleep 0.02; done"]}}"#,
             term = append(&format!("term-{name}"), &trace),
             exit = append(&format!("exit-{name}"), &trace),
             prestop = append(&format!("prestop-{name}"), &trace),
