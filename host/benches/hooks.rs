@@ -106,6 +106,7 @@ async fn main() {
                 argv: c.command.clone(),
                 env: vec![],
                 working_dir: None,
+                ..Default::default()
             })
             .await
             .unwrap();

@@ -282,6 +282,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
 
+    /// With --runtime runc: the state directory whose image store (STATE_DIR/images,
+    /// filled by `hooklet image import`) pods' images come from; containers' bundles
+    /// are kept under STATE_DIR/run. Default: as for `hooklet serve`.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
     #[command(flatten)]
     pub node: NodeArgs,
 }
@@ -318,6 +324,21 @@ pub struct NodeArgs {
     /// ~/.cache/hooklet/plugins for `run`).
     #[arg(long, value_name = "DIR")]
     pub plugin_cache: Option<PathBuf>,
+
+    /// The container runtime: `process` (host processes, no root, no images) or `runc`
+    /// (real containers from images in STATE_DIR/images, pod network namespaces with
+    /// pod IPs; needs root and Debian's runc package).
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Process)]
+    pub runtime: RuntimeKind,
+}
+
+/// `--runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeKind {
+    /// Containers are host processes.
+    Process,
+    /// Containers are runc containers.
+    Runc,
 }
 
 impl NodeArgs {

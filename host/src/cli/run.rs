@@ -8,10 +8,12 @@ use anyhow::Context;
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::describe::describe_pod;
-use super::{RunArgs, EXIT_BAD_INPUT, EXIT_POD_FAILED};
+use super::{RunArgs, RuntimeKind, EXIT_BAD_INPUT, EXIT_POD_FAILED};
 use crate::events::{Event, EventType};
 use crate::lifecycle::{Node, PodHandle, PodStatus};
 use crate::runtime::process::ProcessRuntime;
+use crate::runtime::runc::{RuncConfig, RuncRuntime};
+use crate::runtime::Runtime;
 use crate::spec::parse::parse_manifest_file;
 use crate::spec::{Pod, RestartPolicy};
 
@@ -57,7 +59,13 @@ async fn run_pods(args: &RunArgs, pods: Vec<Pod>) -> anyhow::Result<RunOutcome> 
     // must reach us, not the default action.
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let runtime = Arc::new(ProcessRuntime::new(&log_dir));
+    let runtime: Arc<dyn Runtime> = match args.node.runtime {
+        RuntimeKind::Process => Arc::new(ProcessRuntime::new(&log_dir)),
+        RuntimeKind::Runc => {
+            let state_dir = args.state_dir.clone().unwrap_or_else(super::client::default_state_dir);
+            Arc::new(RuncRuntime::open(RuncConfig::under(&state_dir, "run", log_dir.clone())).await?)
+        }
+    };
     let node = Node::new(runtime, args.node.node_config()).context("starting the node agent")?;
     let printer = tokio::spawn(print_events(node.events().subscribe(), Instant::now()));
     let handles: Vec<PodHandle> = pods.into_iter().map(|p| node.start_pod(p)).collect();

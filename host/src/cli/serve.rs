@@ -33,7 +33,7 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let retention = args.deleted_pod_retention;
-    let config = DaemonConfig { state_dir: state_dir.clone(), node, supervisor_exe: exe, deleted_pod_retention: retention };
+    let config = DaemonConfig { state_dir: state_dir.clone(), node, supervisor_exe: exe, deleted_pod_retention: retention, runtime: args.node.runtime };
     let daemon = Daemon::start(config).await?;
     let socket = args.socket.clone().unwrap_or_else(|| state_dir.join("hooklet.sock"));
     let tcp = match &args.listen {

@@ -24,9 +24,13 @@ use super::pod::PodShared;
 use super::status::ContainerState;
 use crate::events::{EventType, ObjectRef};
 use crate::hooks::deadline::Deadline;
+use crate::image::ImageError;
 use crate::hooks::{Delivery, HookLimits, HookOutcome, HookRun};
 use crate::runtime::{ContainerConfig, ContainerId, ExitStatus, Signal};
 use crate::spec::{Container, HookPhase};
+
+/// The shortest wait before trying a missing image again.
+const IMAGE_RETRY_MIN: Duration = Duration::from_millis(100);
 
 /// A container instance whose process was started.
 pub(super) struct Started {
@@ -202,6 +206,10 @@ impl ContainerWorker {
         self.set_state(ContainerState::waiting("ContainerCreating", None));
         let id = match runtime.create(self.config()).await {
             Ok(id) => id,
+            Err(err) if err.downcast_ref::<ImageError>().is_some() => {
+                let image_error = err.downcast_ref::<ImageError>().expect("checked");
+                return self.image_unavailable(image_error.reason(), image_error.to_string()).await;
+            }
             Err(err) => {
                 let message = format!("{err:#}");
                 self.event(EventType::Warning, "Failed", &format!("Error: {message}"));
@@ -237,10 +245,29 @@ impl ContainerWorker {
         Step::PostStart(Started { journaled, ..Started::new(id, started_at) })
     }
 
+    /// The image is not in the store, or its name is invalid (the kubelet's
+    /// `ErrImageNeverPull`, `InvalidImageName`): the container waits with that reason
+    /// and is tried again after a back-off, since the image may be imported meanwhile.
+    /// No container was made, so this is not a restart.
+    async fn image_unavailable(&mut self, reason: &str, message: String) -> Step {
+        self.instances -= 1;
+        if self.instances > 0 {
+            self.shared.update_container(self.index, |c| c.restart_count -= 1);
+        }
+        self.event(EventType::Warning, reason, &message);
+        self.event(EventType::Warning, "Failed", &format!("Error: {reason}"));
+        self.set_state(ContainerState::waiting(reason, Some(message)));
+        let delay = self.backoff.delay_before_restart(Instant::now());
+        tokio::select! {
+            _ = tokio::time::sleep(delay.max(IMAGE_RETRY_MIN)) => Step::Start,
+            _ = self.shared.deleting.cancelled() => Step::Done,
+        }
+    }
+
     /// A container that could not be created or started counts as exited with 128
     /// (`StartError`), and the restart policy decides what follows.
     fn start_failed(&self, message: String) -> Step {
-        let exit = ExitStatus { exit_code: 128, signal: None, finished_at: SystemTime::now() };
+        let exit = ExitStatus { exit_code: 128, signal: None, finished_at: SystemTime::now(), oom_killed: false };
         Step::Exited(None, exit, Some(message))
     }
 
@@ -347,7 +374,7 @@ impl ContainerWorker {
     async fn stop(&self, id: &ContainerId, mut deadline: Deadline) -> ExitStatus {
         let runtime = self.shared.node.runtime.clone();
         let min_window = self.shared.node.config.min_stop_window;
-        if let Err(err) = runtime.signal(id, Signal::SIGTERM).await {
+        if let Err(err) = runtime.signal(id, runtime.stop_signal(id)).await {
             tracing::warn!("stop signal to {}: {err:#}", self.container.name);
         }
         let signal_sent = Instant::now();
@@ -372,7 +399,7 @@ impl ContainerWorker {
     fn exit_or_unknown(&self, exit: anyhow::Result<ExitStatus>) -> ExitStatus {
         exit.unwrap_or_else(|err| {
             tracing::error!("exit of {} unknown: {err:#}", self.container.name);
-            ExitStatus { exit_code: 137, signal: None, finished_at: SystemTime::now() }
+            ExitStatus { exit_code: 137, signal: None, finished_at: SystemTime::now(), oom_killed: false }
         })
     }
 }
