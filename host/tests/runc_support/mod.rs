@@ -1,0 +1,99 @@
+//! Shared pieces of the runc end-to-end tests: the busybox image (built once per test
+//! binary with `scripts/build-busybox-image`, from Debian's busybox-static), a state
+//! directory with it imported, and a node on the runc runtime.
+//!
+//! These tests need root and Debian's `runc` (CI runs as root and installs it). Run as
+//! another user they print why they are skipped and pass.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use hooklet::image::ImageStore;
+use hooklet::lifecycle::{Node, NodeConfig};
+use hooklet::runtime::runc::{RuncConfig, RuncRuntime};
+
+/// Whether this process can run runc containers; prints why not.
+pub fn can_run() -> bool {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: the runc runtime needs root");
+        return false;
+    }
+    true
+}
+
+/// The busybox OCI archive, built once for this test binary.
+pub fn busybox_archive() -> &'static Path {
+    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
+    ARCHIVE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("hooklet-runc-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("busybox-oci.tar");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-busybox-image");
+        let status = std::process::Command::new(script).arg(&out).stdout(std::process::Stdio::null()).status().unwrap();
+        assert!(status.success(), "scripts/build-busybox-image failed");
+        out
+    })
+}
+
+/// A state directory (`dir/state`) with the busybox image imported.
+pub fn state_with_busybox(dir: &Path) -> PathBuf {
+    let state = dir.join("state");
+    let store = ImageStore::open(state.join("images")).unwrap();
+    store.import(busybox_archive()).unwrap();
+    state
+}
+
+/// A runc runtime under `state` (images from `state/images`).
+pub async fn runtime(state: &Path) -> Arc<RuncRuntime> {
+    Arc::new(RuncRuntime::open(RuncConfig::under(state, "runc", state.join("logs"))).await.expect("the runc runtime opens"))
+}
+
+/// A node on the runc runtime with the busybox image, and its runtime.
+pub async fn node(dir: &Path, config: NodeConfig) -> (Arc<Node>, Arc<RuncRuntime>) {
+    let state = state_with_busybox(dir);
+    let runtime = runtime(&state).await;
+    let node = Node::new(runtime.clone(), config).expect("node starts");
+    (node, runtime)
+}
+
+/// The runc containers in the runtime's state directory (`runc list`).
+pub fn runc_list(state: &Path) -> Vec<String> {
+    let out = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(state.join("runc/runc"))
+        .args(["list", "--quiet"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// Mounts whose mount point is under `dir`.
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let dir = dir.to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .filter(|m| m.starts_with(&dir))
+        .collect()
+}
+
+/// The cgroup directories (any hierarchy) of a runc container id.
+pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let mut stack = vec![hierarchy.path()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for e in entries.flatten().filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false)) {
+                if e.file_name().to_string_lossy() == id {
+                    found.push(e.path());
+                } else if stack.len() < 64 {
+                    stack.push(e.path());
+                }
+            }
+        }
+    }
+    found
+}
