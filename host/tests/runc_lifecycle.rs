@@ -10,16 +10,22 @@ use hooklet::hooks::{HandlerKind, HookOutcome};
 use hooklet::lifecycle::{ContainerState, PodPhase};
 use hooklet::runtime::{ContainerConfig, PodRef, Runtime};
 
+/// A node on the runc runtime with test timings, or `None` when not root.
+async fn setup() -> Option<(tempfile::TempDir, std::sync::Arc<hooklet::lifecycle::Node>)> {
+    if !runc_support::can_run() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (node, _runtime) = runc_support::node(dir.path(), test_config(dir.path())).await;
+    Some((dir, node))
+}
+
 /// Exec hooks run inside the container: PostStart writes into the container's
 /// filesystem, PreStop reads it back, the host never sees the file, and each hook's
 /// CPU time and memory are read from its cgroup inside the container's (D8).
 #[tokio::test]
 async fn exec_hooks_run_inside_the_container() {
-    if !runc_support::can_run() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (node, _runtime) = runc_support::node(dir.path(), test_config(dir.path())).await;
+    let Some((_dir, node)) = setup().await else { return };
     let marker = format!("/tmp/hooklet-marker-{}", std::process::id());
     let handle = node.start_pod(pod(&format!(
         r#"
@@ -66,11 +72,7 @@ spec:
 /// message shape (spec 5); the PostStart failure kills the container.
 #[tokio::test]
 async fn missing_binary_in_an_exec_hook() {
-    if !runc_support::can_run() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (node, _runtime) = runc_support::node(dir.path(), test_config(dir.path())).await;
+    let Some((_dir, node)) = setup().await else { return };
     let handle = node.start_pod(pod(r#"
 apiVersion: v1
 kind: Pod
@@ -100,11 +102,7 @@ spec:
 /// A container over its memory limit is killed by the kernel: `OOMKilled`, 137.
 #[tokio::test]
 async fn memory_limit_gives_oomkilled() {
-    if !runc_support::can_run() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (node, _runtime) = runc_support::node(dir.path(), test_config(dir.path())).await;
+    let Some((_dir, node)) = setup().await else { return };
     let handle = node.start_pod(pod(r#"
 apiVersion: v1
 kind: Pod
@@ -131,11 +129,7 @@ spec:
 /// container waits (no restart counted), and deletion ends it.
 #[tokio::test]
 async fn missing_image_waits_with_err_image_never_pull() {
-    if !runc_support::can_run() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (node, _runtime) = runc_support::node(dir.path(), test_config(dir.path())).await;
+    let Some((_dir, node)) = setup().await else { return };
     let handle = node.start_pod(pod(r#"
 apiVersion: v1
 kind: Pod
