@@ -78,7 +78,7 @@ pub(super) async fn recover(daemon: &Arc<Daemon>) -> anyhow::Result<()> {
     let known = adopted_ids.iter().cloned().collect();
     let pods = resumed.iter().map(|(pod, _, _)| pod.uid().to_string()).collect();
     for id in daemon.runtime.reap_orphans(&known, &pods).await {
-        tracing::warn!(id = %id, "removed a container that an earlier hooklet started but never recorded");
+        tracing::warn!(id = %id, "removed a container of an earlier hooklet that this one cannot adopt");
     }
     for (pod, adoption, applied_at) in resumed {
         tracing::info!(namespace = %pod.namespace(), pod = %pod.metadata.name, "resuming pod");

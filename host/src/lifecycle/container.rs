@@ -203,7 +203,12 @@ impl ContainerWorker {
         if self.instances > 1 {
             self.shared.update_container(self.index, |c| c.restart_count += 1);
         }
-        self.set_state(ContainerState::waiting("ContainerCreating", None));
+        // A new instance is not started until its PostStart is done (also when a
+        // restarted hooklet starts again a container whose status said `started`).
+        self.shared.update_container(self.index, |c| {
+            c.started = false;
+            c.state = ContainerState::waiting("ContainerCreating", None);
+        });
         let id = match runtime.create(self.config()).await {
             Ok(id) => id,
             Err(err) if err.downcast_ref::<ImageError>().is_some() => {

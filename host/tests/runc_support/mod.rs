@@ -97,3 +97,25 @@ pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
     }
     found
 }
+
+/// Removes every runc container and bundle mount under a hooklet state directory's
+/// runtime dir `runtime_dir` (e.g. `STATE/runc`), for cleanup when a test fails.
+pub fn remove_all(runtime_dir: &Path) {
+    let root = runtime_dir.join("runc");
+    let out = std::process::Command::new("runc").arg("--root").arg(&root).args(["list", "--quiet"]).output();
+    for id in out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default().lines() {
+        let _ = std::process::Command::new("runc").arg("--root").arg(&root).args(["delete", "--force", id]).status();
+    }
+    for mount in mounts_under(runtime_dir) {
+        let _ = nix::mount::umount2(mount.as_str(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// Removes the runc containers under a runtime dir when dropped (also when a test fails).
+pub struct RuncGuard(pub PathBuf);
+
+impl Drop for RuncGuard {
+    fn drop(&mut self) {
+        remove_all(&self.0);
+    }
+}
