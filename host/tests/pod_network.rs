@@ -202,6 +202,27 @@ async fn a_server_in_the_pod_answers_the_node_at_the_pod_ip_and_on_loopback_insi
 }
 
 #[tokio::test]
+async fn a_new_pod_that_reuses_an_ip_answers_at_once() {
+    let Some((_t, net)) = start(8).await else { return };
+    let www = tempfile::tempdir().unwrap();
+    std::fs::write(www.path().join("index.html"), "hello from the pod\n").unwrap();
+    // Another pod keeps the bridge's carrier up (else the kernel forgets neighbours).
+    net.setup(&pod("reuse", "bystander")).await.unwrap();
+    let old = pod("reuse", "old");
+    let ns = net.setup(&old).await.unwrap();
+    let httpd = Httpd::start(&ns, www.path());
+    http_get(ns.ip).await; // the node now has a neighbour entry for the old pod's MAC
+    drop(httpd);
+    net.teardown(&old).await.unwrap();
+    let new = net.setup(&pod("reuse", "new")).await.unwrap();
+    assert_eq!(new.ip, ns.ip);
+    let _httpd = Httpd::start(&new, www.path());
+    let started = Instant::now();
+    assert!(http_get(new.ip).await.ends_with("hello from the pod\n"));
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
 async fn the_pod_has_its_hostname_and_its_own_ipc_and_net_namespaces() {
     let Some((_t, net)) = start(4).await else { return };
     let (a, b) = (pod("ns", "frontend-7f9c"), pod("ns", "backend"));

@@ -3,6 +3,7 @@
 //! module runs them on blocking threads only. hooklet itself never enters a
 //! namespace: `nsenter` and `unshare` do, in child processes.
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -27,7 +28,11 @@ pub(super) fn check_prerequisites() -> anyhow::Result<()> {
              run hooklet as root, or use the `process` runtime"
         );
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
+    check_tools(&std::env::var_os("PATH").unwrap_or_default())
+}
+
+/// Checks that every tool is in a directory of `path` (a `PATH` value).
+fn check_tools(path: &OsStr) -> anyhow::Result<()> {
     let missing: Vec<_> = TOOLS
         .iter()
         .filter(|(tool, _)| !std::env::split_paths(&path).any(|dir| is_executable(&dir.join(tool))))
@@ -109,4 +114,25 @@ pub(super) fn is_no_such_device(err: &anyhow::Error) -> bool {
     err.downcast_ref::<CommandFailed>().is_some_and(|f| {
         f.stderr.contains("does not exist") || f.stderr.contains("Cannot find device")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_tools_are_named_with_their_packages() {
+        let e = check_tools(OsStr::new("/nonexistent")).unwrap_err().to_string();
+        assert!(e.contains("`ip`, `unshare`, `nsenter`, `mount`, `umount`"), "{e}");
+        assert!(e.contains("apt-get install iproute2 util-linux mount"), "{e}");
+    }
+
+    #[test]
+    fn failures_name_the_command_and_its_stderr() {
+        let e = run("sh", &["-c", "echo oops >&2; exit 3"], None).unwrap_err();
+        let failed = e.downcast_ref::<CommandFailed>().unwrap();
+        assert_eq!(failed.stderr, "oops");
+        assert!(e.to_string().starts_with("`sh -c echo oops >&2; exit 3` failed (exit status: 3): oops"), "{e}");
+        assert_eq!(run("sh", &["-c", "cat"], Some("in")).unwrap(), "in");
+    }
 }

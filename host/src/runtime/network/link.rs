@@ -194,8 +194,13 @@ impl Veth<'_> {
         ip_batch(Some(self.netns), &batch).with_context(|| {
             format!("setting up eth0 of pod {} in {} (is the namespace file mounted?)", self.uid, self.netns.display())
         })?;
-        ip_batch(None, &format!("link set dev {name} master {}\nlink set dev {name} up\n", self.bridge))
-            .with_context(|| format!("attaching the pod veth {name} to the bridge {}", self.bridge))
+        // The node may remember another MAC for this IP (a deleted pod's): forget it.
+        let attach = format!(
+            "link set dev {name} master {bridge}\nlink set dev {name} up\nneigh flush to {ip} dev {bridge}\n",
+            bridge = self.bridge,
+            ip = self.ip,
+        );
+        ip_batch(None, &attach).with_context(|| format!("attaching the pod veth {name} to the bridge {}", self.bridge))
     }
 }
 

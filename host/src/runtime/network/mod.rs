@@ -216,6 +216,7 @@ impl Inner {
             tracing::debug!(pod = %pod.name, ip = %alloc.ip, "pod network: already set up");
         } else {
             link::delete_veth(bridge, &pod.uid)?;
+            link::ensure_bridge(bridge, subnet)?; // in case it was deleted since `open`
             let hostname = state::hostname(&pod.name);
             if files.all_mounted()? {
                 files.set_hostname(&hostname)?;
