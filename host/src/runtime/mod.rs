@@ -6,6 +6,7 @@
 //! equivalent (`create`, `start`, `exec`, `kill`, `state`/wait, `delete`), and pod-level
 //! resources (the network namespace, the pod IP) live in [`Runtime::create_sandbox`].
 
+pub mod network;
 pub mod output;
 pub mod process;
 pub mod runc;
