@@ -27,6 +27,9 @@ spec:
         exec: {command: [cat, /tmp/poststart]}
 "#;
 
+/// `serve --runtime runc` on test network 20 (`runc_support::network`).
+const RUNC: &[&str] = &["--runtime", "runc", "--pod-bridge", "hkt-rc20", "--pod-subnet", "10.217.20.0/24"];
+
 /// Imports the busybox image into `STATE/images` with the CLI.
 fn import_busybox(state: &std::path::Path) {
     let out = Command::new(hooklet())
@@ -52,8 +55,8 @@ fn serve_runs_pods_in_runc_and_cleans_up_after_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     import_busybox(&state);
-    let _guard = runc_support::RuncGuard(state.join("runc"));
-    let daemon = Daemon::start(dir.path(), &["--runtime", "runc"]);
+    let _guard = runc_support::RuncGuard::new(&state.join("runc"), 20);
+    let daemon = Daemon::start(dir.path(), RUNC);
     daemon.ok(&["apply", "-f", &write(dir.path(), "web.yaml", WEB)]);
     let pod = daemon.wait_pod("web", 60, started);
     let first = container_id(&pod);
@@ -63,7 +66,7 @@ fn serve_runs_pods_in_runc_and_cleans_up_after_a_crash() {
 
     // A crash: the next daemon removes the old container and starts the pod again.
     daemon.kill();
-    let daemon = Daemon::start(dir.path(), &["--runtime", "runc"]);
+    let daemon = Daemon::start(dir.path(), RUNC);
     let pod = daemon.wait_pod("web", 60, |p| started(p) && container_id(p) != first);
     let second = container_id(&pod);
     assert_eq!(runc_support::runc_list(&state), [second.clone()], "the crashed daemon's container was removed");
@@ -71,7 +74,9 @@ fn serve_runs_pods_in_runc_and_cleans_up_after_a_crash() {
 
     daemon.ok(&["delete", "pod", "web", "--wait"]);
     assert!(runc_support::runc_list(&state).is_empty());
-    assert!(runc_support::mounts_under(&state).is_empty(), "{:?}", runc_support::mounts_under(&state));
+    let ns_dir = state.join("runc/network/ns").display().to_string();
+    let left: Vec<String> = runc_support::mounts_under(&state).into_iter().filter(|m| *m != ns_dir).collect();
+    assert!(left.is_empty(), "no rootfs or namespace mount is left: {left:?}");
     let logs = std::fs::read_to_string(
         std::fs::read_dir(state.join("logs")).unwrap().flatten().next().unwrap().path().join("app.log"),
     )

@@ -6,26 +6,17 @@ mod common;
 mod runc_support;
 
 use common::{pod, reasons, test_config, within};
+
 use hooklet::hooks::{HandlerKind, HookOutcome};
 use hooklet::lifecycle::{ContainerState, PodPhase};
 use hooklet::runtime::{ContainerConfig, PodRef, Runtime};
-
-/// A node on the runc runtime with test timings, or `None` when not root.
-async fn setup() -> Option<(tempfile::TempDir, std::sync::Arc<hooklet::lifecycle::Node>)> {
-    if !runc_support::can_run() {
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (node, _runtime) = runc_support::node(dir.path(), test_config(dir.path())).await;
-    Some((dir, node))
-}
 
 /// Exec hooks run inside the container: PostStart writes into the container's
 /// filesystem, PreStop reads it back, the host never sees the file, and each hook's
 /// CPU time and memory are read from its cgroup inside the container's (D8).
 #[tokio::test]
 async fn exec_hooks_run_inside_the_container() {
-    let Some((_dir, node)) = setup().await else { return };
+    let Some((_dir, node, _guard)) = runc_support::setup(1, test_config).await else { return };
     let marker = format!("/tmp/hooklet-marker-{}", std::process::id());
     let handle = node.start_pod(pod(&format!(
         r#"
@@ -40,7 +31,7 @@ spec:
     command: [sh, -c, 'trap "exit 0" TERM; while true; do sleep 0.1; done']
     lifecycle:
       postStart:
-        exec: {{command: [sh, -c, 'echo poststart > {marker}; i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; cat /proc/self/cgroup']}}
+        exec: {{command: [sh, -c, 'echo poststart > {marker}; i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; cat /proc/self/cgroup; hostname']}}
       preStop:
         exec: {{command: [cat, {marker}]}}
 "#
@@ -52,6 +43,7 @@ spec:
     let id = status.containers[0].container_id.clone().unwrap();
     let id = id.strip_prefix("runc://").unwrap();
     assert!(post_start.output.contains(&format!("/hooklet/{id}/hook-")), "the hook ran in a cgroup of the container's: {}", post_start.output);
+    assert!(post_start.output.ends_with("runc-exec-hooks\n"), "the pod's UTS namespace: {}", post_start.output);
     let usage = post_start.exec.expect("exec usage is recorded");
     assert!(usage.cpu_nanos > 0, "{usage:?}");
     assert!(!std::path::Path::new(&marker).exists(), "the hook wrote into the container, not the host");
@@ -72,7 +64,7 @@ spec:
 /// message shape (spec 5); the PostStart failure kills the container.
 #[tokio::test]
 async fn missing_binary_in_an_exec_hook() {
-    let Some((_dir, node)) = setup().await else { return };
+    let Some((_dir, node, _guard)) = runc_support::setup(2, test_config).await else { return };
     let handle = node.start_pod(pod(r#"
 apiVersion: v1
 kind: Pod
@@ -102,7 +94,7 @@ spec:
 /// A container over its memory limit is killed by the kernel: `OOMKilled`, 137.
 #[tokio::test]
 async fn memory_limit_gives_oomkilled() {
-    let Some((_dir, node)) = setup().await else { return };
+    let Some((_dir, node, _guard)) = runc_support::setup(3, test_config).await else { return };
     let handle = node.start_pod(pod(r#"
 apiVersion: v1
 kind: Pod
@@ -129,7 +121,7 @@ spec:
 /// container waits (no restart counted), and deletion ends it.
 #[tokio::test]
 async fn missing_image_waits_with_err_image_never_pull() {
-    let Some((_dir, node)) = setup().await else { return };
+    let Some((_dir, node, _guard)) = runc_support::setup(4, test_config).await else { return };
     let handle = node.start_pod(pod(r#"
 apiVersion: v1
 kind: Pod
@@ -166,7 +158,8 @@ async fn cleanup_after_delete_and_after_a_crash() {
     }
     let dir = tempfile::tempdir().unwrap();
     let state = runc_support::state_with_busybox(dir.path());
-    let runtime = runc_support::runtime(&state).await;
+    let _guard = runc_support::RuncGuard::new(&state.join("runc"), 9);
+    let runtime = runc_support::runtime(&state, 9).await;
     let pod = PodRef { namespace: "default".into(), name: "leftover".into(), uid: "0f1e2d3c-aaaa".into() };
     runtime.create_sandbox(&pod).await.unwrap();
     let config = |name: &str| ContainerConfig {
@@ -190,11 +183,14 @@ async fn cleanup_after_delete_and_after_a_crash() {
 
     // A crash: nobody removes `crashed`.
     drop(runtime);
-    let next = runc_support::runtime(&state).await;
+    let next = runc_support::runtime(&state, 9).await;
     let removed = next.reap_orphans(&Default::default(), &Default::default()).await;
     assert_eq!(removed, [crashed.0.clone()]);
     assert!(runc_support::runc_list(&state).is_empty());
     assert!(runc_support::cgroup_dirs(&crashed.0).is_empty(), "cgroups removed");
-    assert!(runc_support::mounts_under(&state).is_empty(), "{:?}", runc_support::mounts_under(&state));
+    let ns_dir = state.join("runc/network/ns").display().to_string();
+    let left: Vec<String> = runc_support::mounts_under(&state).into_iter().filter(|m| *m != ns_dir).collect();
+    assert!(left.is_empty(), "no rootfs or namespace mount is left: {left:?}");
     assert!(std::fs::read_dir(state.join("runc/bundles")).unwrap().next().is_none());
+    assert!(std::fs::read_dir(state.join("runc/network/pods")).unwrap().next().is_none(), "the pod's network was swept");
 }

@@ -20,9 +20,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 
 use crate::lifecycle::{Node, NodeConfig, PodHandle};
-use crate::cli::RuntimeKind;
 use crate::runtime::process::ProcessRuntime;
-use crate::runtime::runc::{RuncConfig, RuncRuntime};
+use crate::runtime::runc::{RuncConfig, RuncRuntime, RuntimeChoice};
 use crate::runtime::Runtime;
 use crate::store::Store;
 use event_log::EventLog;
@@ -41,7 +40,7 @@ pub struct DaemonConfig {
     /// How long a deleted pod's events, hook runs and journal rows are kept.
     pub deleted_pod_retention: Duration,
     /// The container runtime.
-    pub runtime: RuntimeKind,
+    pub runtime: RuntimeChoice,
 }
 
 /// A pod the daemon runs.
@@ -77,13 +76,15 @@ impl Daemon {
         let store = Arc::new(Store::open(&config.state_dir)?);
         let metrics = Arc::new(Metrics::default());
         let logs = config.state_dir.join("logs");
-        let runtime: Arc<dyn Runtime> = match config.runtime {
-            RuntimeKind::Process => Arc::new(ProcessRuntime::supervised(
+        let runtime: Arc<dyn Runtime> = match &config.runtime {
+            RuntimeChoice::Process => Arc::new(ProcessRuntime::supervised(
                 logs,
                 config.state_dir.join("containers"),
                 config.supervisor_exe.clone(),
             )),
-            RuntimeKind::Runc => Arc::new(RuncRuntime::open(RuncConfig::under(&config.state_dir, "runc", logs)).await?),
+            RuntimeChoice::Runc(network) => {
+                Arc::new(RuncRuntime::open(RuncConfig::under(&config.state_dir, "runc", logs, network)).await?)
+            }
         };
         let event_log = EventLog::start(store.clone(), metrics.clone())?;
         let journal = Arc::new(StoreJournal { store: store.clone(), events: event_log.clone(), metrics: metrics.clone() });

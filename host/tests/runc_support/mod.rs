@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use hooklet::image::ImageStore;
 use hooklet::lifecycle::{Node, NodeConfig};
-use hooklet::runtime::runc::{RuncConfig, RuncRuntime};
+use hooklet::runtime::runc::{PodNetworkOptions, RuncConfig, RuncRuntime};
 
 /// Whether this process can run runc containers; prints why not.
 pub fn can_run() -> bool {
@@ -44,17 +44,37 @@ pub fn state_with_busybox(dir: &Path) -> PathBuf {
     state
 }
 
-/// A runc runtime under `state` (images from `state/images`).
-pub async fn runtime(state: &Path) -> Arc<RuncRuntime> {
-    Arc::new(RuncRuntime::open(RuncConfig::under(state, "runc", state.join("logs"))).await.expect("the runc runtime opens"))
+/// Test `net`'s own pod network: bridge `hkt-rcNET`, subnet `10.217.NET.0/24`, so
+/// tests running at once never share addresses (nor disturb a real hooklet bridge).
+pub fn network(net: u8) -> PodNetworkOptions {
+    PodNetworkOptions { bridge: format!("hkt-rc{net}"), subnet: format!("10.217.{net}.0/24").parse().unwrap() }
 }
 
-/// A node on the runc runtime with the busybox image, and its runtime.
-pub async fn node(dir: &Path, config: NodeConfig) -> (Arc<Node>, Arc<RuncRuntime>) {
+/// A runc runtime under `state` (images from `state/images`) on test network `net`.
+pub async fn runtime(state: &Path, net: u8) -> Arc<RuncRuntime> {
+    let config = RuncConfig::under(state, "runc", state.join("logs"), &network(net));
+    Arc::new(RuncRuntime::open(config).await.expect("the runc runtime opens"))
+}
+
+/// A node on the runc runtime with the busybox image on test network `net`, and a
+/// guard that removes what the test leaves (containers, mounts, the bridge).
+pub async fn node(dir: &Path, net: u8, config: NodeConfig) -> (Arc<Node>, RuncGuard) {
     let state = state_with_busybox(dir);
-    let runtime = runtime(&state).await;
-    let node = Node::new(runtime.clone(), config).expect("node starts");
-    (node, runtime)
+    let guard = RuncGuard::new(&state.join("runc"), net);
+    let runtime = runtime(&state, net).await;
+    let node = Node::new(runtime, config).expect("node starts");
+    (node, guard)
+}
+
+/// What a runc test needs: its temp dir, a node (configured by `config` from that
+/// dir) on test network `net`, and the cleanup guard; `None` when not root.
+pub async fn setup(net: u8, config: impl FnOnce(&Path) -> NodeConfig) -> Option<(tempfile::TempDir, Arc<Node>, RuncGuard)> {
+    if !can_run() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (node, guard) = node(dir.path(), net, config(dir.path())).await;
+    Some((dir, node, guard))
 }
 
 /// The runc containers in the runtime's state directory (`runc list`).
@@ -111,11 +131,23 @@ pub fn remove_all(runtime_dir: &Path) {
     }
 }
 
-/// Removes the runc containers under a runtime dir when dropped (also when a test fails).
-pub struct RuncGuard(pub PathBuf);
+/// Removes the runc containers and mounts under a runtime dir, and a test network's
+/// bridge, when dropped (also when a test fails).
+pub struct RuncGuard {
+    runtime_dir: PathBuf,
+    bridge: String,
+}
+
+impl RuncGuard {
+    /// Guards runtime dir `runtime_dir` (e.g. `STATE/runc`) and test network `net`.
+    pub fn new(runtime_dir: &Path, net: u8) -> RuncGuard {
+        RuncGuard { runtime_dir: runtime_dir.to_path_buf(), bridge: network(net).bridge }
+    }
+}
 
 impl Drop for RuncGuard {
     fn drop(&mut self) {
-        remove_all(&self.0);
+        remove_all(&self.runtime_dir);
+        let _ = std::process::Command::new("ip").args(["link", "del", &self.bridge]).status();
     }
 }

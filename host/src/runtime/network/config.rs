@@ -34,6 +34,12 @@ pub struct Ipv4Subnet {
 
 impl Ipv4Subnet {
     /// A subnet from its network address and prefix length (host bits must be zero).
+    /// A subnet for a constant; unchecked ([`Ipv4Subnet::validate_for_pods`] runs when
+    /// a network opens).
+    pub const fn from_octets(octets: [u8; 4], prefix: u8) -> Self {
+        Ipv4Subnet { network: Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3]), prefix }
+    }
+
     pub fn new(network: Ipv4Addr, prefix: u8) -> anyhow::Result<Self> {
         if prefix > 32 {
             bail!("prefix /{prefix} is longer than 32");

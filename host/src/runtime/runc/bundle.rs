@@ -21,7 +21,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 use crate::runtime::DEFAULT_PATH;
-use super::PodNamespaces;
+use crate::runtime::network::PodNamespaces;
 use crate::image::Image;
 use crate::runtime::ContainerConfig;
 
@@ -133,14 +133,13 @@ pub fn write_config(bundle: &Path, id: &str, config: &ContainerConfig, image: &I
 }
 
 fn namespaces(pod: &PodNamespaces) -> Vec<Value> {
-    let mut list = vec![json!({ "type": "pid" }), json!({ "type": "mount" })];
-    for (kind, path) in [("network", &pod.net), ("ipc", &pod.ipc), ("uts", &pod.uts)] {
-        list.push(match path {
-            Some(path) => json!({ "type": kind, "path": path }),
-            None => json!({ "type": kind }),
-        });
-    }
-    list
+    vec![
+        json!({ "type": "pid" }),
+        json!({ "type": "mount" }),
+        json!({ "type": "network", "path": pod.net }),
+        json!({ "type": "ipc", "path": pod.ipc }),
+        json!({ "type": "uts", "path": pod.uts }),
+    ]
 }
 
 /// `/etc/hosts` and `/etc/hostname` of the pod, as the kubelet mounts them.
@@ -151,10 +150,7 @@ struct EtcFiles {
 
 fn write_etc_files(bundle: &Path, config: &ContainerConfig, pod: &PodNamespaces) -> anyhow::Result<EtcFiles> {
     let name = &config.pod.name;
-    let mut hosts = format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-    if let Some(ip) = pod.ip {
-        hosts.push_str(&format!("{ip}\t{name}\n"));
-    }
+    let hosts = format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{}\t{name}\n", pod.ip);
     let files = EtcFiles { hosts: bundle.join("hosts"), hostname: bundle.join("hostname") };
     std::fs::write(&files.hosts, hosts).with_context(|| format!("cannot write {}", files.hosts.display()))?;
     std::fs::write(&files.hostname, format!("{name}\n")).with_context(|| format!("cannot write {}", files.hostname.display()))?;

@@ -41,6 +41,7 @@ use tokio::sync::watch;
 
 use super::output::{container_log_path, open_log};
 use super::{ContainerConfig, ContainerId, ExecRequest, ExecResult, ExitStatus, PodRef, Runtime, Sandbox};
+use super::network::{Ipv4Subnet, NetworkConfig, PodNamespaces, PodNetwork};
 use crate::image::ImageStore;
 use cgroup::{ContainerCgroups, Layout};
 use cli::Runc;
@@ -57,14 +58,35 @@ pub struct RuncConfig {
     pub image_dir: PathBuf,
     /// The runc binary (`runc` on `PATH` by default).
     pub runc: PathBuf,
+    /// The pod network: bridge, subnet, namespace files and IP allocations.
+    pub network: NetworkConfig,
+}
+
+/// Which runtime a node runs its containers on (`--runtime`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeChoice {
+    /// Host processes ([`ProcessRuntime`](crate::runtime::process::ProcessRuntime)).
+    Process,
+    /// runc containers on this pod network.
+    Runc(PodNetworkOptions),
+}
+
+/// The pod network's bridge and subnet (`--pod-bridge`, `--pod-subnet`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodNetworkOptions {
+    pub bridge: String,
+    pub subnet: Ipv4Subnet,
 }
 
 impl RuncConfig {
-    /// The runtime's layout under a hooklet state directory: runc state and bundles in
-    /// `STATE_DIR/SUBDIR`, images from `STATE_DIR/images`, the `runc` on `PATH`.
-    pub fn under(state_dir: &std::path::Path, subdir: &str, log_dir: PathBuf) -> RuncConfig {
+    /// The runtime's layout under a hooklet state directory: runc state, bundles and
+    /// the pod network's state in `STATE_DIR/SUBDIR`, images from `STATE_DIR/images`,
+    /// the `runc` on `PATH`.
+    pub fn under(state_dir: &std::path::Path, subdir: &str, log_dir: PathBuf, network: &PodNetworkOptions) -> RuncConfig {
+        let dir = state_dir.join(subdir);
         RuncConfig {
-            state_dir: state_dir.join(subdir),
+            network: NetworkConfig { bridge: network.bridge.clone(), subnet: network.subnet, state_dir: dir.join("network") },
+            state_dir: dir,
             log_dir,
             image_dir: state_dir.join("images"),
             runc: PathBuf::from("runc"),
@@ -72,14 +94,6 @@ impl RuncConfig {
     }
 }
 
-/// The namespaces a pod's containers join, and the pod's IP.
-#[derive(Debug, Clone, Default)]
-pub struct PodNamespaces {
-    pub net: Option<PathBuf>,
-    pub ipc: Option<PathBuf>,
-    pub uts: Option<PathBuf>,
-    pub ip: Option<IpAddr>,
-}
 
 struct Entry {
     bundle: PathBuf,
@@ -99,6 +113,8 @@ pub struct RuncRuntime {
     layout: Layout,
     reaper: Reaper,
     containers: Containers,
+    network: PodNetwork,
+    /// The namespaces of each pod with a sandbox, by pod uid.
     pods: Mutex<HashMap<String, PodNamespaces>>,
 }
 
@@ -119,9 +135,11 @@ impl RuncRuntime {
         for dir in [&runc.root, &config.state_dir.join("bundles"), &config.log_dir] {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
+        let network = PodNetwork::open(config.network.clone()).await.context("the pod network")?;
         let layout = Layout::detect();
         tracing::info!(%version, cgroups = ?layout, "runc runtime ready");
         Ok(RuncRuntime {
+            network,
             runc,
             images,
             layout,
@@ -212,13 +230,14 @@ impl Runtime for RuncRuntime {
     }
 
     async fn create_sandbox(&self, pod: &PodRef) -> anyhow::Result<Sandbox> {
-        let namespaces = PodNamespaces::default();
-        let ip = namespaces.ip;
+        let namespaces = self.network.setup(pod).await?;
+        let ip = Some(IpAddr::V4(namespaces.ip));
         self.pods.lock().unwrap_or_else(|e| e.into_inner()).insert(pod.uid.clone(), namespaces);
         Ok(Sandbox { ip })
     }
 
     async fn remove_sandbox(&self, pod: &PodRef) -> anyhow::Result<()> {
+        self.network.teardown(pod).await?;
         self.pods.lock().unwrap_or_else(|e| e.into_inner()).remove(&pod.uid);
         Ok(())
     }
@@ -318,7 +337,7 @@ impl Runtime for RuncRuntime {
         Some(container_log_path(&self.config.log_dir, pod, container))
     }
 
-    async fn reap_orphans(&self, known: &HashSet<String>, _pods: &HashSet<String>) -> Vec<String> {
+    async fn reap_orphans(&self, known: &HashSet<String>, pods: &HashSet<String>) -> Vec<String> {
         let log = self.config.state_dir.join("reap.log");
         let mut ids: HashSet<String> = self.runc.list(&log).await.unwrap_or_default().into_iter().collect();
         if let Ok(dir) = std::fs::read_dir(self.config.state_dir.join("bundles")) {
@@ -333,6 +352,10 @@ impl Runtime for RuncRuntime {
                 Ok(()) => removed.push(id),
                 Err(err) => tracing::warn!(container = %id, "cannot remove a leftover container: {err:#}"),
             }
+        }
+        match self.network.sweep(pods).await {
+            Ok(swept) => swept.iter().for_each(|uid| tracing::info!(pod = %uid, "removed the network of a pod that is gone")),
+            Err(err) => tracing::warn!("cleaning up pod networks: {err:#}"),
         }
         removed
     }
