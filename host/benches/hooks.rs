@@ -2,6 +2,11 @@
 //! measured in the same run, reported as p50/p99 and as ratios to a baseline measured
 //! in that run (spawning `/bin/true` directly). No target is asserted here.
 //!
+//! Run as root with Debian's `runc` installed, it adds the runc runtime in the same run:
+//! an exec hook through `runc exec` (in the container's namespaces and a cgroup of its
+//! own), and container start latency (create + start) under runc against the process
+//! runtime, with the busybox image from `scripts/build-busybox-image`.
+//!
 //! `cargo bench -p hooklet --bench hooks` (iterations: `HOOKLET_BENCH_ITERS`, default 300).
 
 use std::sync::Arc;
@@ -39,6 +44,7 @@ spec:
       postStart: {httpGet: {path: /, port: PORT}}
 "#;
 
+#[derive(Clone)]
 struct Stats {
     p50: Duration,
     p99: Duration,
@@ -106,6 +112,7 @@ async fn main() {
                 argv: c.command.clone(),
                 env: vec![],
                 working_dir: None,
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -140,6 +147,9 @@ async fn main() {
         ("httpGet hook, loopback", measure(iters, || run(2, hook(2, HookPhase::PostStart))).await),
         ("wasm hook, noop plugin (fuel + deadline)", measure(iters, || run(1, hook(1, HookPhase::PostStart))).await),
     ];
+    let mut rows = rows;
+    let runc = runc_rows(iters, &pod, &hook(0, HookPhase::PostStart), &runtime).await;
+    rows.extend(runc.iter().flatten().cloned());
     let base = rows[0].1.p50.as_secs_f64();
     println!("hook latency, {iters} iterations each, same run (ratio = p50 / baseline p50)");
     println!("{:<44} {:>12} {:>12} {:>10}", "kind", "p50", "p99", "ratio");
@@ -149,7 +159,90 @@ async fn main() {
     let exec = rows[1].1.p50.as_secs_f64();
     let wasm = rows[4].1.p50.as_secs_f64();
     println!("wasm noop hook p50 = 1/{:.1} of the exec /bin/true hook p50", exec / wasm);
+    if let Some(runc) = &runc {
+        println!("wasm noop hook p50 = 1/{:.0} of the runc exec /bin/true hook p50", runc[0].1.p50.as_secs_f64() / wasm);
+        println!("container start p50: runc / process = {:.1}", runc[2].1.p50.as_secs_f64() / runc[1].1.p50.as_secs_f64());
+    }
     for t in &targets {
         runtime.remove(&t.container_id).await.unwrap();
     }
+}
+
+/// The runc rows (exec hook via `runc exec`, container start under both runtimes), or
+/// `None` (with the reason on stderr) when not root or runc is missing.
+async fn runc_rows(
+    iters: usize,
+    pod: &Arc<hooklet::spec::Pod>,
+    exec: &LifecycleHandler,
+    process: &Arc<ProcessRuntime>,
+) -> Option<Vec<(&'static str, Stats)>> {
+    use hooklet::runtime::runc::{PodNetworkOptions, RuncConfig, RuncRuntime};
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("runc rows skipped: the runc runtime needs root");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("busybox.tar");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-busybox-image");
+    let built = std::process::Command::new(script).arg(&archive).stdout(std::process::Stdio::null()).status().unwrap();
+    assert!(built.success(), "scripts/build-busybox-image failed");
+    hooklet::image::ImageStore::open(dir.path().join("images")).unwrap().import(&archive).unwrap();
+    let network = PodNetworkOptions { bridge: "hkb-bench0".into(), subnet: "10.217.250.0/24".parse().unwrap() };
+    let config = RuncConfig::under(dir.path(), "runc", dir.path().join("logs"), &network);
+    let runc = match RuncRuntime::open(config).await {
+        Ok(runc) => Arc::new(runc),
+        Err(err) => {
+            eprintln!("runc rows skipped: {err:#}");
+            return None;
+        }
+    };
+    let pod_ref = PodRef { namespace: "default".into(), name: "bench".into(), uid: pod.uid().into() };
+    let sandbox = runc.create_sandbox(&pod_ref).await.unwrap();
+    let config = |name: &str| ContainerConfig {
+        pod: pod_ref.clone(),
+        name: name.into(),
+        image: "busybox".into(),
+        argv: vec!["sleep".into(), "3600".into()],
+        command_len: 2,
+        ..Default::default()
+    };
+    let id = runc.create(config("app")).await.unwrap();
+    runc.start(&id).await.unwrap();
+    let target = HookTarget {
+        pod: pod.clone(),
+        container: Arc::new(pod.spec.containers[0].clone()),
+        container_id: id.clone(),
+        pod_ip: sandbox.ip,
+        phase: HookPhase::PostStart,
+        delivery: Delivery::new(),
+    };
+    let wasm = WasmHost::new(WasmConfig::default()).unwrap();
+    let runner = HookRunner::new(runc.clone(), HttpHookClient::new("kube-lifecycle/1.34".into()), wasm);
+    let exec_hook = measure(iters, || async {
+        let r = runner.run(&target, exec, HookLimits::default()).await;
+        assert_eq!(r.outcome, HookOutcome::Succeeded, "{}", r.output);
+    })
+    .await;
+    let starts = (iters / 10).max(5);
+    let start_on = |runtime: Arc<dyn Runtime>, name: &'static str| async move {
+        let mut samples = Vec::new();
+        for _ in 0..starts {
+            let t = Instant::now();
+            let id = runtime.create(config(name)).await.unwrap();
+            runtime.start(&id).await.unwrap();
+            samples.push(t.elapsed());
+            runtime.remove(&id).await.unwrap();
+        }
+        stats(samples)
+    };
+    let process_start = start_on(process.clone(), "start").await;
+    let runc_start = start_on(runc.clone(), "start").await;
+    runc.remove(&id).await.unwrap();
+    runc.remove_sandbox(&pod_ref).await.unwrap();
+    let _ = std::process::Command::new("ip").args(["link", "del", &network.bridge]).status();
+    Some(vec![
+        ("exec hook /bin/true via runc exec", exec_hook),
+        ("container create+start, process runtime", process_start),
+        ("container create+start, runc", runc_start),
+    ])
 }

@@ -110,7 +110,7 @@ fn write_hooks(out: &mut String, c: &ContainerStatus) {
         return;
     }
     let _ = writeln!(out, "    Hooks:");
-    let mut rows = vec![["Phase", "Kind", "Handler", "Attempt", "Duration", "Fuel", "Result"].map(String::from).to_vec()];
+    let mut rows = vec![["Phase", "Kind", "Handler", "Attempt", "Duration", "Usage", "Result"].map(String::from).to_vec()];
     for h in &c.hooks {
         rows.push(vec![
             h.phase.as_str().to_string(),
@@ -118,7 +118,7 @@ fn write_hooks(out: &mut String, c: &ContainerStatus) {
             ellipsize(&h.detail, HANDLER_WIDTH),
             h.delivery.attempt.to_string(),
             short_duration(h.duration),
-            h.wasm.map(|w| w.fuel_consumed.to_string()).unwrap_or_else(|| "-".into()),
+            usage(h),
             h.outcome.summary().to_string(),
         ]);
     }
@@ -183,4 +183,20 @@ fn ellipsize(s: &str, width: usize) -> String {
     }
     let kept: String = s.chars().take(width - 1).collect();
     format!("{kept}…")
+}
+
+/// What a hook run consumed (D8): a wasm run's fuel, an exec's CPU time and peak
+/// memory in its container's cgroup, or `-`.
+fn usage(run: &crate::hooks::HookRun) -> String {
+    match (&run.wasm, &run.exec) {
+        (Some(w), _) => format!("fuel {}", w.fuel_consumed),
+        (None, Some(e)) => {
+            let cpu = format!("cpu {}", short_duration(std::time::Duration::from_nanos(e.cpu_nanos)));
+            match e.memory_peak_bytes {
+                Some(bytes) => format!("{cpu}, mem {}Ki", bytes.div_ceil(1024)),
+                None => cpu,
+            }
+        }
+        (None, None) => "-".into(),
+    }
 }

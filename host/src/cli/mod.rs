@@ -22,6 +22,8 @@ pub use run::{run, RunOutcome};
 pub use serve::serve;
 
 use crate::lifecycle::{BackoffPolicy, NodeConfig};
+use crate::runtime::network::Ipv4Subnet;
+pub use crate::runtime::runc::{PodNetworkOptions, RuntimeChoice};
 use crate::runtime::process::supervisor::SuperviseArgs;
 use crate::wasm::WasmConfig;
 
@@ -283,6 +285,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
 
+    /// With --runtime runc: the state directory whose image store (STATE_DIR/images,
+    /// filled by `hooklet image import`) pods' images come from; containers' bundles
+    /// are kept under STATE_DIR/run. Default: as for `hooklet serve`.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
     #[command(flatten)]
     pub node: NodeArgs,
 }
@@ -319,6 +327,44 @@ pub struct NodeArgs {
     /// ~/.cache/hooklet/plugins for `run`).
     #[arg(long, value_name = "DIR")]
     pub plugin_cache: Option<PathBuf>,
+
+    /// The container runtime: `process` (host processes, no root, no images) or `runc`
+    /// (real containers from images in STATE_DIR/images, pod network namespaces with
+    /// pod IPs; needs root and Debian's runc package).
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Process)]
+    pub runtime: RuntimeKind,
+
+    /// With --runtime runc: the node bridge pods' veths attach to (default `hooklet0`
+    /// for `serve`, `hooklet1` for `run`, so both can run at once).
+    #[arg(long, value_name = "NAME")]
+    pub pod_bridge: Option<String>,
+
+    /// With --runtime runc: the private range pod IPs come from, its first address
+    /// being the bridge's (default 10.213.0.0/16 for `serve`, 10.214.0.0/16 for `run`).
+    #[arg(long, value_name = "CIDR")]
+    pub pod_subnet: Option<Ipv4Subnet>,
+}
+
+impl NodeArgs {
+    /// The runtime these flags choose; `serve` and `run` have their own network defaults.
+    pub fn runtime_choice(&self, default_bridge: &str, default_subnet: Ipv4Subnet) -> RuntimeChoice {
+        match self.runtime {
+            RuntimeKind::Process => RuntimeChoice::Process,
+            RuntimeKind::Runc => RuntimeChoice::Runc(PodNetworkOptions {
+                bridge: self.pod_bridge.clone().unwrap_or_else(|| default_bridge.to_string()),
+                subnet: self.pod_subnet.unwrap_or(default_subnet),
+            }),
+        }
+    }
+}
+
+/// `--runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeKind {
+    /// Containers are host processes.
+    Process,
+    /// Containers are runc containers.
+    Runc,
 }
 
 impl NodeArgs {

@@ -8,10 +8,13 @@ use anyhow::Context;
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::describe::describe_pod;
-use super::{RunArgs, EXIT_BAD_INPUT, EXIT_POD_FAILED};
+use super::{RunArgs, RuntimeChoice, EXIT_BAD_INPUT, EXIT_POD_FAILED};
 use crate::events::{Event, EventType};
 use crate::lifecycle::{ContainerState, Node, PodHandle, PodStatus};
 use crate::runtime::process::ProcessRuntime;
+use crate::runtime::runc::{RuncConfig, RuncRuntime};
+use crate::runtime::network::Ipv4Subnet;
+use crate::runtime::Runtime;
 use crate::spec::parse::parse_manifest_file;
 use crate::spec::{Pod, RestartPolicy};
 
@@ -45,13 +48,23 @@ fn bad_input(reason: String) -> RunOutcome {
     RunOutcome { exit_code: EXIT_BAD_INPUT, reason: Some(reason) }
 }
 
+/// `hooklet run --runtime runc`'s own bridge and subnet, beside `serve`'s defaults.
+const RUN_BRIDGE: &str = "hooklet1";
+const RUN_SUBNET: Ipv4Subnet = Ipv4Subnet::from_octets([10, 214, 0, 0], 16);
+
 async fn run_pods(args: &RunArgs, pods: Vec<Pod>) -> anyhow::Result<RunOutcome> {
     let log_dir = args.log_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("hooklet-logs"));
     // Signal handlers before anything starts: a SIGTERM that arrives once a pod runs
     // must reach us, not the default action.
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let runtime = Arc::new(ProcessRuntime::new(&log_dir));
+    let runtime: Arc<dyn Runtime> = match args.node.runtime_choice(RUN_BRIDGE, RUN_SUBNET) {
+        RuntimeChoice::Process => Arc::new(ProcessRuntime::new(&log_dir)),
+        RuntimeChoice::Runc(network) => {
+            let state_dir = args.state_dir.clone().unwrap_or_else(super::client::default_state_dir);
+            Arc::new(RuncRuntime::open(RuncConfig::under(&state_dir, "run", log_dir.clone(), &network)).await?)
+        }
+    };
     let node = Node::new(runtime, args.node.node_config()).context("starting the node agent")?;
     let printer = tokio::spawn(print_events(node.events().subscribe(), Instant::now()));
     let handles: Vec<PodHandle> = pods.into_iter().map(|p| node.start_pod(p)).collect();

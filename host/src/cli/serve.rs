@@ -7,6 +7,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use super::client::default_state_dir;
+use crate::runtime::network::{DEFAULT_BRIDGE, DEFAULT_SUBNET};
 use super::{RunOutcome, ServeArgs, EXIT_POD_FAILED};
 use crate::daemon::{Daemon, DaemonConfig};
 
@@ -33,7 +34,7 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let retention = args.deleted_pod_retention;
-    let config = DaemonConfig { state_dir: state_dir.clone(), node, supervisor_exe: exe, deleted_pod_retention: retention };
+    let config = DaemonConfig { state_dir: state_dir.clone(), node, supervisor_exe: exe, deleted_pod_retention: retention, runtime: args.node.runtime_choice(DEFAULT_BRIDGE, DEFAULT_SUBNET) };
     let daemon = Daemon::start(config).await?;
     let socket = args.socket.clone().unwrap_or_else(|| state_dir.join("hooklet.sock"));
     let tcp = match &args.listen {

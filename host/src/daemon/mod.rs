@@ -21,6 +21,8 @@ use anyhow::Context;
 
 use crate::lifecycle::{Node, NodeConfig, PodHandle};
 use crate::runtime::process::ProcessRuntime;
+use crate::runtime::runc::{RuncConfig, RuncRuntime, RuntimeChoice};
+use crate::runtime::Runtime;
 use crate::store::Store;
 use event_log::EventLog;
 use metrics::Metrics;
@@ -37,6 +39,8 @@ pub struct DaemonConfig {
     pub supervisor_exe: PathBuf,
     /// How long a deleted pod's events, hook runs and journal rows are kept.
     pub deleted_pod_retention: Duration,
+    /// The container runtime.
+    pub runtime: RuntimeChoice,
 }
 
 /// A pod the daemon runs.
@@ -50,7 +54,7 @@ pub(crate) struct PodEntry {
 pub struct Daemon {
     pub(crate) store: Arc<Store>,
     pub(crate) node: Arc<Node>,
-    pub(crate) runtime: Arc<ProcessRuntime>,
+    pub(crate) runtime: Arc<dyn Runtime>,
     pub(crate) metrics: Arc<Metrics>,
     /// The durable event queue (and the journal's `done` path).
     pub(crate) event_log: Arc<EventLog>,
@@ -71,11 +75,17 @@ impl Daemon {
             .with_context(|| format!("state directory {}", config.state_dir.display()))?;
         let store = Arc::new(Store::open(&config.state_dir)?);
         let metrics = Arc::new(Metrics::default());
-        let runtime = Arc::new(ProcessRuntime::supervised(
-            config.state_dir.join("logs"),
-            config.state_dir.join("containers"),
-            config.supervisor_exe.clone(),
-        ));
+        let logs = config.state_dir.join("logs");
+        let runtime: Arc<dyn Runtime> = match &config.runtime {
+            RuntimeChoice::Process => Arc::new(ProcessRuntime::supervised(
+                logs,
+                config.state_dir.join("containers"),
+                config.supervisor_exe.clone(),
+            )),
+            RuntimeChoice::Runc(network) => {
+                Arc::new(RuncRuntime::open(RuncConfig::under(&config.state_dir, "runc", logs, network)).await?)
+            }
+        };
         let event_log = EventLog::start(store.clone(), metrics.clone())?;
         let journal = Arc::new(StoreJournal { store: store.clone(), events: event_log.clone(), metrics: metrics.clone() });
         let node = Node::with_journal(runtime.clone(), config.node.clone(), journal).context("starting the node")?;

@@ -123,7 +123,9 @@ impl Daemon {
             name: name.to_string(),
             uid: pod.uid().to_string(),
         };
-        let path = self.runtime.log_path(&pod_ref, &container);
+        let Some(path) = self.runtime.log_path(&pod_ref, &container) else {
+            return Ok(Vec::new());
+        };
         let Ok(mut file) = std::fs::File::open(&path) else {
             return Ok(Vec::new());
         };

@@ -81,8 +81,9 @@ pub(super) async fn recover(daemon: &Arc<Daemon>) -> anyhow::Result<()> {
     }
     // Before any pod worker starts a container: nothing unknown may keep running.
     let known = adopted_ids.iter().cloned().collect();
-    for id in daemon.runtime.reap_orphans(&known) {
-        tracing::warn!(id = %id, "removed a container that an earlier hooklet started but never recorded");
+    let pods = resumed.iter().map(|(pod, _, _)| pod.uid().to_string()).collect();
+    for id in daemon.runtime.reap_orphans(&known, &pods).await {
+        tracing::warn!(id = %id, "removed a container of an earlier hooklet that this one cannot adopt");
     }
     for (pod, adoption, applied_at) in resumed {
         tracing::info!(namespace = %pod.namespace(), pod = %pod.metadata.name, "resuming pod");
@@ -185,7 +186,6 @@ async fn adopt_container(
 
 impl Daemon {
     async fn runtime_adopt(&self, pod: &Pod, slot: Slot, id: &ContainerId) -> Adopted {
-        use crate::runtime::Runtime;
         match self.runtime.adopt(id, container_config(pod, slot)).await {
             Ok(a) => a,
             Err(err) => {

@@ -4,7 +4,7 @@ use tokio::time::Instant;
 
 use super::message::{self, truncate};
 use super::{sleep, ActionReport, HandlerKind, HookLimits, HookRunner, HookTarget, WasmUsage, HOOK_OUTPUT_LIMIT};
-use crate::runtime::ExecRequest;
+use crate::runtime::{ExecRequest, ExecUsage};
 use crate::spec::{HookPhase, LifecycleHandler};
 use crate::wasm::{PluginEvent, PluginPhase, WasmDelivery, WasmOutcome};
 
@@ -23,12 +23,13 @@ pub(super) async fn run(
         result,
         output,
         wasm: None,
+        exec: None,
         http_fallback: None,
     };
     match kind {
         HandlerKind::Exec => {
-            let (result, output) = exec(runner, target, handler).await;
-            report(result, output)
+            let (result, output, usage) = exec(runner, target, handler).await;
+            ActionReport { exec: usage, ..report(result, output) }
         }
         HandlerKind::HttpGet => {
             let action = handler.http_get.as_ref().expect("kind is httpGet");
@@ -53,7 +54,12 @@ pub(super) async fn run(
     }
 }
 
-async fn exec(runner: &HookRunner, target: &HookTarget, handler: &LifecycleHandler) -> (Result<(), String>, String) {
+/// Runs an exec hook; its result, output and (where the runtime has cgroups) usage.
+async fn exec(
+    runner: &HookRunner,
+    target: &HookTarget,
+    handler: &LifecycleHandler,
+) -> (Result<(), String>, String, Option<ExecUsage>) {
     let argv = &handler.exec.as_ref().expect("kind is exec").command;
     let request = ExecRequest {
         argv: argv.clone(),
@@ -73,13 +79,13 @@ async fn exec(runner: &HookRunner, target: &HookTarget, handler: &LifecycleHandl
                 output.push_str(&format!("\n[{} more bytes of output dropped]", result.dropped_bytes));
             }
             if result.exit_code == 0 {
-                (Ok(()), output)
+                (Ok(()), output, result.usage)
             } else {
                 let error = message::exec_exit_error(argv, result.exit_code, &stderr);
-                (fail(&error, &output), output)
+                (fail(&error, &output), output, result.usage)
             }
         }
-        Err(err) => (fail(&format!("{err:#}"), ""), String::new()),
+        Err(err) => (fail(&format!("{err:#}"), ""), String::new(), None),
     }
 }
 
@@ -133,6 +139,7 @@ async fn wasm(
             peak_memory_bytes: outcome.peak_memory_bytes,
             memory_cap_bytes: outcome.memory_cap_bytes,
         }),
+        exec: None,
         http_fallback: None,
     }
 }

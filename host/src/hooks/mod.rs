@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::runtime::{ContainerId, Runtime};
+use crate::runtime::{ContainerId, ExecUsage, Runtime};
 use crate::spec::{Container, HookPhase, LifecycleHandler, Pod};
 use crate::wasm::WasmHost;
 use deadline::Deadline;
@@ -181,6 +181,9 @@ pub struct HookRun {
     pub output: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wasm: Option<WasmUsage>,
+    /// CPU and memory an exec hook used inside the container's cgroup (D8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecUsage>,
     /// `host:port` when an HTTPS hook fell back to HTTP (`LifecycleHTTPFallback`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_fallback: Option<String>,
@@ -193,6 +196,7 @@ struct ActionReport {
     result: Result<(), String>,
     output: String,
     wasm: Option<WasmUsage>,
+    exec: Option<ExecUsage>,
     http_fallback: Option<String>,
 }
 
@@ -288,6 +292,7 @@ impl HookRunner {
             result: Ok(()),
             output: String::new(),
             wasm: None,
+            exec: None,
             http_fallback: None,
         });
         HookRun {
@@ -300,6 +305,7 @@ impl HookRunner {
             outcome,
             output: report.output,
             wasm: report.wasm,
+            exec: report.exec,
             http_fallback: report.http_fallback,
         }
     }

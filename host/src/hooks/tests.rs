@@ -38,6 +38,7 @@ async fn fixture(argv: &[&str]) -> Fixture {
             argv: argv.iter().map(|s| s.to_string()).collect(),
             env: vec![],
             working_dir: None,
+            ..Default::default()
         })
         .await
         .unwrap();

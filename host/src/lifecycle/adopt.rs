@@ -7,7 +7,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::hooks::Delivery;
-use crate::runtime::{ContainerConfig, ContainerId, ExitStatus, PodRef};
+use crate::runtime::{ContainerConfig, ContainerId, ExitStatus, PodRef, ResourceLimits};
 use crate::spec::{HookPhase, Pod};
 
 use super::slot::Slot;
@@ -78,7 +78,9 @@ pub fn container_config(pod: &Pod, slot: Slot) -> ContainerConfig {
         name: c.name.clone(),
         image: c.image.clone(),
         argv: c.command.iter().chain(c.args.iter()).cloned().collect(),
+        command_len: c.command.len(),
         env: c.env.iter().map(|e| (e.name.clone(), e.value.clone())).collect(),
         working_dir: c.working_dir.as_ref().map(Into::into),
+        limits: ResourceLimits { memory_bytes: c.resources.memory_limit(), cpu_millis: c.resources.cpu_limit_millis() },
     }
 }

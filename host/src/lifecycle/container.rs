@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::adopt::{container_config, AdoptedContainer, Redelivery};
 use super::backoff::Backoff;
@@ -24,8 +25,12 @@ use super::slot::Slot;
 use super::status::ContainerState;
 use crate::events::{EventType, ObjectRef};
 use crate::hooks::{Delivery, HookLimits, HookRun};
+use crate::image::ImageError;
 use crate::runtime::{ContainerConfig, ContainerId, ExitStatus};
 use crate::spec::{Container, HookPhase};
+
+/// The shortest wait before trying a missing image again.
+const IMAGE_RETRY_MIN: Duration = Duration::from_millis(100);
 
 /// A container instance whose process was started.
 pub(super) struct Started {
@@ -198,9 +203,19 @@ impl ContainerWorker {
         if self.instances > 1 {
             self.shared.update_container(self.slot, |c| c.restart_count += 1);
         }
-        self.set_state(ContainerState::waiting(self.slot.creating_reason(), None));
+        // A new instance is not started until its PostStart is done (also when a
+        // restarted hooklet starts again a container whose status said `started`).
+        let creating = self.slot.creating_reason();
+        self.shared.update_container(self.slot, |c| {
+            c.started = false;
+            c.state = ContainerState::waiting(creating, None);
+        });
         let id = match runtime.create(self.config()).await {
             Ok(id) => id,
+            Err(err) if err.downcast_ref::<ImageError>().is_some() => {
+                let image_error = err.downcast_ref::<ImageError>().expect("checked");
+                return self.image_unavailable(image_error.reason(), image_error.to_string()).await;
+            }
             Err(err) => {
                 let message = format!("{err:#}");
                 self.event(EventType::Warning, "Failed", &format!("Error: {message}"));
@@ -236,10 +251,29 @@ impl ContainerWorker {
         Step::PostStart(Started { journaled, ..Started::new(id, started_at) })
     }
 
+    /// The image is not in the store, or its name is invalid (the kubelet's
+    /// `ErrImageNeverPull`, `InvalidImageName`): the container waits with that reason
+    /// and is tried again after a back-off, since the image may be imported meanwhile.
+    /// No container was made, so this is not a restart.
+    async fn image_unavailable(&mut self, reason: &str, message: String) -> Step {
+        self.instances -= 1;
+        if self.instances > 0 {
+            self.shared.update_container(self.slot, |c| c.restart_count -= 1);
+        }
+        self.event(EventType::Warning, reason, &message);
+        self.event(EventType::Warning, "Failed", &format!("Error: {reason}"));
+        self.set_state(ContainerState::waiting(reason, Some(message)));
+        let delay = self.backoff.delay_before_restart(Instant::now());
+        tokio::select! {
+            _ = tokio::time::sleep(delay.max(IMAGE_RETRY_MIN)) => Step::Start,
+            _ = self.shared.stopping.cancelled() => Step::Done,
+        }
+    }
+
     /// A container that could not be created or started counts as exited with 128
     /// (`StartError`), and the restart policy decides what follows.
     fn start_failed(&self, message: String) -> Step {
-        let exit = ExitStatus { exit_code: 128, signal: None, finished_at: SystemTime::now() };
+        let exit = ExitStatus { exit_code: 128, signal: None, finished_at: SystemTime::now(), oom_killed: false };
         Step::Exited(None, exit, Some(message))
     }
 

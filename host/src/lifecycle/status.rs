@@ -44,9 +44,13 @@ impl ContainerState {
         }
     }
 
-    /// `Terminated` from an observed exit (`Completed` for 0, else `Error`).
+    /// `Terminated` from an observed exit (`OOMKilled`, `Completed` for 0, else `Error`).
     pub fn terminated(exit: &ExitStatus, started_at: Option<SystemTime>) -> Self {
-        let reason = if exit.exit_code == 0 { "Completed" } else { "Error" };
+        let reason = match exit.exit_code {
+            _ if exit.oom_killed => "OOMKilled",
+            0 => "Completed",
+            _ => "Error",
+        };
         ContainerState::Terminated {
             exit_code: exit.exit_code,
             signal: exit.signal,
@@ -259,6 +263,7 @@ mod tests {
                 exit_code: code,
                 signal: None,
                 finished_at: SystemTime::now(),
+                oom_killed: false,
             },
             None,
         )

@@ -134,7 +134,7 @@ impl ContainerWorker {
     async fn stop(&self, id: &ContainerId, mut deadline: Deadline) -> ExitStatus {
         let runtime = self.shared.node.runtime.clone();
         let min_window = self.shared.node.config.min_stop_window;
-        if let Err(err) = runtime.signal(id, Signal::SIGTERM).await {
+        if let Err(err) = runtime.signal(id, runtime.stop_signal(id)).await {
             tracing::warn!("stop signal to {}: {err:#}", self.container.name);
         }
         let signal_sent = Instant::now();
@@ -159,7 +159,7 @@ impl ContainerWorker {
     fn exit_or_unknown(&self, exit: anyhow::Result<ExitStatus>) -> ExitStatus {
         exit.unwrap_or_else(|err| {
             tracing::error!("exit of {} unknown: {err:#}", self.container.name);
-            ExitStatus { exit_code: 137, signal: None, finished_at: SystemTime::now() }
+            ExitStatus { exit_code: 137, signal: None, finished_at: SystemTime::now(), oom_killed: false }
         })
     }
 }

@@ -6,8 +6,12 @@
 //! equivalent (`create`, `start`, `exec`, `kill`, `state`/wait, `delete`), and pod-level
 //! resources (the network namespace, the pod IP) live in [`Runtime::create_sandbox`].
 
+pub mod network;
+pub mod output;
 pub mod process;
+pub mod runc;
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -16,6 +20,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use nix::sys::signal::Signal;
+
+/// The base `PATH` of containers and exec hooks (an image's `Env` may replace it).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// A container's identity within a runtime.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -28,7 +35,7 @@ impl std::fmt::Display for ContainerId {
 }
 
 /// Which pod a sandbox or container belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct PodRef {
     pub namespace: String,
     pub name: String,
@@ -43,15 +50,42 @@ pub struct Sandbox {
 }
 
 /// Everything a runtime needs to create one container.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ContainerConfig {
     pub pod: PodRef,
     pub name: String,
     pub image: String,
     /// `command` followed by `args` (the process runtime has no image entrypoint).
     pub argv: Vec<String>,
+    /// How many leading entries of `argv` are the manifest's `command`; the rest are
+    /// its `args`. Runtimes with images fill in what is missing from the image's
+    /// entrypoint and cmd, as Kubernetes does.
+    pub command_len: usize,
     pub env: Vec<(String, String)>,
     pub working_dir: Option<PathBuf>,
+    /// `resources.limits`, for runtimes that enforce them.
+    pub limits: ResourceLimits,
+}
+
+impl ContainerConfig {
+    /// The manifest's `command` (empty: the image's entrypoint).
+    pub fn command(&self) -> &[String] {
+        &self.argv[..self.command_len.min(self.argv.len())]
+    }
+
+    /// The manifest's `args` (empty: the image's cmd, unless `command` is set).
+    pub fn args(&self) -> &[String] {
+        &self.argv[self.command_len.min(self.argv.len())..]
+    }
+}
+
+/// A container's resource limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceLimits {
+    /// `limits.memory` in bytes.
+    pub memory_bytes: Option<u64>,
+    /// `limits.cpu` in millicores.
+    pub cpu_millis: Option<u64>,
 }
 
 /// A command to run in a container's context (an exec hook).
@@ -72,6 +106,21 @@ pub struct ExecResult {
     pub stderr: Vec<u8>,
     /// Output bytes dropped beyond `output_limit`.
     pub dropped_bytes: u64,
+    /// CPU and memory the exec used, charged to the container's cgroup (D8); `None`
+    /// where the runtime has no cgroups (the process runtime).
+    pub usage: Option<ExecUsage>,
+}
+
+/// What one exec consumed, read from its own cgroup inside the container's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecUsage {
+    /// CPU time (user + system) in nanoseconds.
+    pub cpu_nanos: u64,
+    /// Peak memory in bytes, where the cgroup layout reports it (cgroup v1; v2 with
+    /// `memory.peak`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_peak_bytes: Option<u64>,
 }
 
 /// How a container's main process ended.
@@ -82,6 +131,9 @@ pub struct ExitStatus {
     /// The signal that killed it, if any.
     pub signal: Option<i32>,
     pub finished_at: SystemTime,
+    /// The kernel's OOM killer ended it (reason `OOMKilled`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_killed: bool,
 }
 
 /// What a runtime found when asked to adopt a container it did not start.
@@ -119,6 +171,26 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Sends a signal to the container's processes.
     async fn signal(&self, id: &ContainerId, signal: Signal) -> anyhow::Result<()>;
+
+    /// The signal that asks the container to stop: its image's `STOPSIGNAL`, or TERM.
+    fn stop_signal(&self, id: &ContainerId) -> Signal {
+        let _ = id;
+        Signal::SIGTERM
+    }
+
+    /// Where the container's stdout and stderr are kept, if this runtime keeps them.
+    fn log_path(&self, pod: &PodRef, container: &str) -> Option<PathBuf> {
+        let _ = (pod, container);
+        None
+    }
+
+    /// At start-up, after adoption: removes every container an earlier hooklet left
+    /// whose id is not in `known`, and pod-level resources of pods whose uid is not in
+    /// `pods`. Returns the container ids removed.
+    async fn reap_orphans(&self, known: &HashSet<String>, pods: &HashSet<String>) -> Vec<String> {
+        let _ = (known, pods);
+        Vec::new()
+    }
 
     /// Resolves when the container's main process has exited (at once if it has).
     /// Exits are observed, not polled. Any number of callers may wait.

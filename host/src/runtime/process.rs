@@ -26,10 +26,11 @@ use anyhow::{anyhow, bail, Context};
 use async_trait::async_trait;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 use tokio::sync::watch;
 
+use super::output::read_bounded;
+use super::DEFAULT_PATH;
 use super::{
     Adopted, ContainerConfig, ContainerId, ExecRequest, ExecResult, ExitStatus, PodRef, Runtime,
     Sandbox,
@@ -39,8 +40,6 @@ pub use supervised::Supervision;
 mod supervised;
 pub mod supervisor;
 
-/// The base `PATH` of containers and exec hooks.
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Exit code of an exec whose binary could not be run (as runc reports it).
 const EXEC_CANNOT_RUN: i32 = 126;
@@ -96,9 +95,7 @@ impl ProcessRuntime {
 
     /// The log file of a container (stdout and stderr, appended across restarts).
     pub fn log_path(&self, pod: &PodRef, container: &str) -> PathBuf {
-        self.log_dir
-            .join(format!("{}_{}_{}", pod.namespace, pod.name, pod.uid))
-            .join(format!("{container}.log"))
+        super::output::container_log_path(&self.log_dir, pod, container)
     }
 
     fn with_entry<T>(
@@ -141,25 +138,8 @@ fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
         exit_code,
         signal,
         finished_at: SystemTime::now(),
+        oom_killed: false,
     }
-}
-
-/// Reads all of `reader`, keeping the first `limit` bytes.
-async fn read_bounded(mut reader: impl AsyncRead + Unpin, limit: usize) -> (Vec<u8>, u64) {
-    let mut kept = Vec::new();
-    let mut dropped = 0u64;
-    let mut buf = [0u8; 8192];
-    loop {
-        match reader.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let room = limit.saturating_sub(kept.len()).min(n);
-                kept.extend_from_slice(&buf[..room]);
-                dropped += (n - room) as u64;
-            }
-        }
-    }
-    (kept, dropped)
 }
 
 /// Kills a process group when dropped: cancelling an exec by dropping its future
@@ -221,11 +201,7 @@ impl Runtime for ProcessRuntime {
                 Ok(())
             });
         }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .with_context(|| format!("cannot open container log {}", log_path.display()))?;
+        let log = super::output::open_log(&log_path)?;
         let mut cmd = command_for(&config.argv, &base_env(&config), config.working_dir.as_deref());
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -256,6 +232,7 @@ impl Runtime for ProcessRuntime {
                         exit_code: 255,
                         signal: None,
                         finished_at: SystemTime::now(),
+                        oom_killed: false,
                     }
                 }
             };
@@ -316,6 +293,7 @@ impl Runtime for ProcessRuntime {
             stdout: out,
             stderr: err,
             dropped_bytes: out_dropped + err_dropped,
+            usage: None,
         })
     }
 
@@ -358,6 +336,14 @@ impl Runtime for ProcessRuntime {
             supervised::forget(sup, id);
         }
         Ok(())
+    }
+
+    fn log_path(&self, pod: &PodRef, container: &str) -> Option<PathBuf> {
+        Some(ProcessRuntime::log_path(self, pod, container))
+    }
+
+    async fn reap_orphans(&self, known: &std::collections::HashSet<String>, _pods: &std::collections::HashSet<String>) -> Vec<String> {
+        ProcessRuntime::reap_orphans(self, known)
     }
 
     async fn adopt(&self, id: &ContainerId, config: ContainerConfig) -> anyhow::Result<Adopted> {

@@ -6,6 +6,7 @@
 //! | [`model`] | the Pod subset hooklet reads, plus its extension fields |
 //! | [`parse`] | [`parse::parse_manifests`], [`parse::parse_manifest_file`], defaults, warnings, [`parse::ManifestError`] |
 //! | [`validate`] | [`validate::validate_pod`]: apiserver rules and messages |
+//! | [`resources`] | `resources` requests/limits and Kubernetes quantities |
 //! | [`names`] | apimachinery's name / port / header format checks |
 
 mod error;
@@ -14,6 +15,7 @@ mod handler;
 pub mod model;
 pub mod names;
 pub mod parse;
+pub mod resources;
 pub mod validate;
 
 #[cfg(test)]

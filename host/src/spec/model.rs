@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::resources::ResourceRequirements;
+
 /// Default `terminationGracePeriodSeconds` when the manifest sets none.
 pub const DEFAULT_TERMINATION_GRACE_SECONDS: i64 = 30;
 
@@ -100,6 +102,9 @@ pub struct Container {
     /// Only meaningful on init containers: `Always` makes a sidecar.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<RestartPolicy>,
+    /// Requests and limits; the runc runtime enforces `limits.memory` and `limits.cpu`.
+    #[serde(default, skip_serializing_if = "ResourceRequirements::is_empty")]
+    pub resources: ResourceRequirements,
 }
 
 /// `env[]` entry. Only literal `value`s are supported (no `valueFrom`).

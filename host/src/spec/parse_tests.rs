@@ -156,7 +156,7 @@ spec:
   containers:
   - name: app
     image: nginx
-    resources: {limits: {cpu: "1"}}
+    securityContext: {runAsUser: 1000}
     lifecycle:
       preStop:
         exec: {command: [x]}
@@ -171,7 +171,7 @@ status: {phase: Running}
     let expected: Vec<String> = [
         "metadata.creationTimestamp",
         "spec.nodeSelector",
-        "spec.containers[0].resources",
+        "spec.containers[0].securityContext",
         "spec.containers[0].lifecycle.preStop.grpc",
         "spec.containers[1].readinessProbe",
         "spec.containers[1].ports[0].hostPort",

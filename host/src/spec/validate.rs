@@ -162,6 +162,7 @@ fn validate_container_common(ctr: &Container, path: &str, errs: &mut Vec<FieldEr
         errs.push(FieldError::required(&format!("{path}.image"), ""));
     }
     validate_ports(ctr, &format!("{path}.ports"), errs);
+    super::resources::validate(&ctr.resources, &format!("{path}.resources"), errs);
     for (i, env) in ctr.env.iter().enumerate() {
         let env_name = format!("{path}.env[{i}].name");
         if env.name.is_empty() {

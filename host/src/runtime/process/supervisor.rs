@@ -107,9 +107,10 @@ pub fn supervise(args: SuperviseArgs) -> i32 {
                 exit_code: status.code().unwrap_or_else(|| 128 + signal.unwrap_or(0)),
                 signal,
                 finished_at: SystemTime::now(),
+                oom_killed: false,
             }
         }
-        Err(_) => ExitStatus { exit_code: 255, signal: None, finished_at: SystemTime::now() },
+        Err(_) => ExitStatus { exit_code: 255, signal: None, finished_at: SystemTime::now(), oom_killed: false },
     };
     let json = serde_json::to_vec(&status).expect("an exit status serialises");
     match write_atomically(&args.dir, EXIT_FILE, &json) {
@@ -138,7 +139,7 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result
 /// signal).
 pub fn killed_with_supervisor() -> ExitStatus {
     tracing::warn!("a container's supervisor was killed without recording the exit; the container was killed with it");
-    ExitStatus { exit_code: 137, signal: Some(9), finished_at: SystemTime::now() }
+    ExitStatus { exit_code: 137, signal: Some(9), finished_at: SystemTime::now(), oom_killed: false }
 }
 
 /// The exit status recorded in `dir`, if the container has exited.

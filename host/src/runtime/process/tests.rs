@@ -18,6 +18,7 @@ fn config(argv: &[&str]) -> ContainerConfig {
         argv: argv.iter().map(|s| s.to_string()).collect(),
         env: vec![("GREETING".into(), "hello".into())],
         working_dir: None,
+        ..Default::default()
     }
 }
 
