@@ -9,7 +9,7 @@ use std::path::Path;
 
 use std::sync::Arc;
 
-use common::{node, pod, reasons, test_config, within, RecordingServer};
+use common::{exit_code, node, pod, reasons, test_config, within, RecordingServer};
 use hooklet::hooks::{HandlerKind, HookOutcome};
 use hooklet::lifecycle::{ContainerState, MemoryJournal, Node, PodPhase, PodStatus};
 use hooklet::runtime::process::ProcessRuntime;
@@ -34,13 +34,6 @@ async fn wait_lines(file: &Path, n: usize) {
         }
     })
     .await;
-}
-
-fn exit_code(state: &ContainerState) -> Option<i32> {
-    match state {
-        ContainerState::Terminated { exit_code, .. } => Some(*exit_code),
-        _ => None,
-    }
 }
 
 fn all_started(s: &PodStatus) -> bool {

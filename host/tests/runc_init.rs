@@ -5,17 +5,10 @@
 mod common;
 mod runc_support;
 
-use common::{pod, test_config, within};
+use common::{exit_code, pod, test_config, within};
 
 use hooklet::hooks::HookOutcome;
-use hooklet::lifecycle::{ContainerState, PodPhase};
-
-fn exit_code(state: &ContainerState) -> Option<i32> {
-    match state {
-        ContainerState::Terminated { exit_code, .. } => Some(*exit_code),
-        _ => None,
-    }
-}
+use hooklet::lifecycle::PodPhase;
 
 /// An init container runs to completion, a sidecar starts (its PostStart inside it),
 /// then the main container. On deletion the main container serves HTTP on the pod's

@@ -60,6 +60,14 @@ pub fn reasons(node: &Node, uid: &str) -> Vec<String> {
     node.events().for_pod(uid).into_iter().map(|e| e.reason).collect()
 }
 
+/// The exit code of a terminated container state.
+pub fn exit_code(state: &hooklet::lifecycle::ContainerState) -> Option<i32> {
+    match state {
+        hooklet::lifecycle::ContainerState::Terminated { exit_code, .. } => Some(*exit_code),
+        _ => None,
+    }
+}
+
 /// Safety net against hangs (not a speed assertion): fails the test after `secs`.
 pub async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(secs), fut)
