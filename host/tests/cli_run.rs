@@ -37,7 +37,7 @@ spec:
   - name: app
     image: busybox
     command: [sleep, "300"]
-    readinessProbe: {exec: {command: ["true"]}}
+    securityContext: {runAsUser: 1000}
     lifecycle:
       postStart:
         exec: {command: [sh, -c, "echo hello from postStart"]}
@@ -53,7 +53,7 @@ fn run_for_prints_events_then_describes_and_exits_0() {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
     // Fields hooklet does not act on are named, one warning each.
-    assert!(stderr.contains("Warning: spec.containers[0].readinessProbe: hooklet does not act on this field"), "{stderr}");
+    assert!(stderr.contains("Warning: spec.containers[0].securityContext: hooklet does not act on this field"), "{stderr}");
     // Events as they happen, in order.
     let created = stdout.find("Created container: app").expect("Created");
     let started = stdout.find("Started container app").expect("Started");

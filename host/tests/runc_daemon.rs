@@ -109,4 +109,16 @@ fn runc_without_root_fails_clearly() {
     assert!(stderr.contains("--runtime runc needs root"), "{stderr}");
     assert!(stderr.contains("--runtime process"), "{stderr}");
     assert!(!state.exists(), "nothing was created");
+
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"])
+        .arg(hooklet())
+        .args(["serve", "--runtime", "runc", "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("--runtime runc needs root"), "{stderr}");
+    assert!(!state.exists(), "serve created nothing either");
 }

@@ -60,6 +60,43 @@ spec:
     assert_eq!(reasons(&node, handle.pod().uid()), ["Created", "Started", "Killing"]);
 }
 
+/// The image's `StopSignal` (here SIGUSR1, from `STOP_SIGNAL` of the image script) is
+/// what a deletion sends first, not TERM.
+#[tokio::test]
+async fn the_image_stop_signal_stops_the_container() {
+    let Some((dir, node, _guard)) = runc_support::setup(5, test_config).await else { return };
+    let archive = dir.path().join("usr1.tar");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-busybox-image");
+    let built = std::process::Command::new(script)
+        .arg(&archive)
+        .env("STOP_SIGNAL", "SIGUSR1")
+        .env("IMAGE_REF", "busybox:usr1")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(built.success());
+    hooklet::image::ImageStore::open(dir.path().join("state/images")).unwrap().import(&archive).unwrap();
+    let handle = node.start_pod(pod(r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: runc-stopsignal}
+spec:
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: app
+    image: busybox:usr1
+    command: [sh, -c, 'trap "echo got USR1; exit 3" USR1; trap "echo got TERM; exit 4" TERM; echo ready; while true; do sleep 0.1; done']
+"#));
+    runc_support::wait_log(&node, &handle, "app", "ready").await;
+    handle.delete(None);
+    let status = within(60, "termination", handle.finished()).await;
+    match &status.containers[0].state {
+        ContainerState::Terminated { exit_code, .. } => assert_eq!(*exit_code, 3, "{}", runc_support::log(&node, &handle, "app")),
+        other => panic!("{other:?}"),
+    }
+    assert!(runc_support::log(&node, &handle, "app").contains("got USR1"));
+}
+
 /// A missing binary in an exec hook: exit 126 and runc's reason, in the kubelet's
 /// message shape (spec 5); the PostStart failure kills the container.
 #[tokio::test]

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use common::{pod, reasons, test_config, within};
 use hooklet::hooks::{HandlerKind, HookOutcome};
 use hooklet::lifecycle::{Node, PodHandle};
-use hooklet::runtime::PodRef;
 
 /// A container that serves `/cgi-bin/echo?msg=…` with busybox httpd on port 8080: each
 /// request appends `handled: QUERY` to the container's log, before the answer.
@@ -34,14 +33,6 @@ const HANDLER: &str = r#"
       while true; do sleep 0.1; done
 "#;
 
-/// The log of `container` in the pod of `handle`.
-fn log(node: &Node, handle: &PodHandle, container: &str) -> String {
-    let pod = handle.pod();
-    let pod_ref = PodRef { namespace: pod.namespace().into(), name: pod.metadata.name.clone(), uid: pod.uid().into() };
-    let path = node.runtime().log_path(&pod_ref, container).expect("runc keeps logs");
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
 /// A plain HTTP GET from the node: the response.
 fn get(ip: IpAddr, port: u16, path: &str) -> String {
     let mut stream = std::net::TcpStream::connect((ip, port)).expect("the pod IP is reachable from the node");
@@ -51,18 +42,6 @@ fn get(ip: IpAddr, port: u16, path: &str) -> String {
     answer
 }
 
-/// Waits until the handler container logged `ready` (its httpd daemonised before).
-/// A process inside a container gives no event to await, so its log is read again
-/// every 20 ms.
-async fn server_ready(node: &Node, handle: &PodHandle) {
-    within(60, "the handler's server", async {
-        while !log(node, handle, "handler").contains("ready") {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-}
-
 /// Starts the handler pod and waits until its server answers; returns it and its IP.
 async fn handler_pod(node: &Arc<Node>) -> (PodHandle, IpAddr) {
     let handle = node.start_pod(pod(&format!(
@@ -70,7 +49,7 @@ async fn handler_pod(node: &Arc<Node>) -> (PodHandle, IpAddr) {
     )));
     let status = within(60, "the handler pod", handle.wait_for(|s| s.containers[0].started)).await;
     let ip = status.pod_ip.expect("a runc pod has an IP");
-    server_ready(node, &handle).await;
+    runc_support::wait_log(node, &handle, "handler", "ready").await;
     (handle, ip)
 }
 
@@ -113,7 +92,7 @@ spec:
         assert_eq!((c.hooks[0].kind, &c.hooks[0].outcome), (HandlerKind::HttpGet, &HookOutcome::Succeeded), "{}", c.name);
     }
     assert_eq!(status.containers[1].hooks[0].http_fallback.as_deref(), Some(format!("{target}:8080").as_str()));
-    let handled = log(&node, &handler, "handler");
+    let handled = runc_support::log(&node, &handler, "handler");
     assert!(handled.contains("handled: msg=poststart\n"), "{handled}");
     assert!(handled.contains("handled: msg=poststart-https\n"), "{handled}");
     assert!(reasons(&node, hooked.pod().uid()).contains(&"LifecycleHTTPFallback".to_string()));
@@ -148,17 +127,17 @@ spec:
 "#
     )));
     within(60, "started", handle.wait_for(|s| s.containers.iter().all(|c| c.started))).await;
-    server_ready(&node, &handle).await;
+    runc_support::wait_log(&node, &handle, "handler", "ready").await;
     handle.delete(None);
     let status = within(60, "termination", handle.finished()).await;
     let handler = &status.containers[0].hooks[0];
     assert_eq!((handler.kind, &handler.outcome), (HandlerKind::HttpGet, &HookOutcome::Succeeded));
-    let text = log(&node, &handle, "handler");
+    let text = runc_support::log(&node, &handle, "handler");
     let hook_at = text.find("handled: msg=prestop").unwrap_or_else(|| panic!("the PreStop reached the pod's server: {text}"));
     let term_at = text.find("got TERM").unwrap_or_else(|| panic!("TERM arrived: {text}"));
     assert!(hook_at < term_at, "the hook ran before the TERM: {text}");
     let sleep = &status.containers[1].hooks[0];
     assert_eq!((sleep.kind, &sleep.outcome), (HandlerKind::Sleep, &HookOutcome::Succeeded));
     assert!(sleep.duration >= std::time::Duration::from_secs(1), "{:?}", sleep.duration);
-    assert!(log(&node, &handle, "sleeper").contains("got TERM"));
+    assert!(runc_support::log(&node, &handle, "sleeper").contains("got TERM"));
 }

@@ -69,6 +69,10 @@ impl Daemon {
     /// Opens the state directory (creating it, mode 0700), the database and the
     /// node, and re-adopts the pods found there. Must run inside a tokio runtime.
     pub async fn start(mut config: DaemonConfig) -> anyhow::Result<Arc<Daemon>> {
+        if let RuntimeChoice::Runc(_) = &config.runtime {
+            // Nothing is created (not even the state directory) when runc cannot run.
+            RuncRuntime::preflight(std::path::Path::new("runc")).await?;
+        }
         create_private_dir(&config.state_dir)?;
         // Supervisors record absolute paths: a daemon started elsewhere finds them.
         config.state_dir = std::fs::canonicalize(&config.state_dir)

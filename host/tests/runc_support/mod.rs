@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use hooklet::image::ImageStore;
-use hooklet::lifecycle::{Node, NodeConfig};
+use hooklet::lifecycle::{Node, NodeConfig, PodHandle};
+use hooklet::runtime::PodRef;
 use hooklet::runtime::runc::{PodNetworkOptions, RuncConfig, RuncRuntime};
 
 /// Whether this process can run runc containers; prints why not.
@@ -75,6 +76,28 @@ pub async fn setup(net: u8, config: impl FnOnce(&Path) -> NodeConfig) -> Option<
     let dir = tempfile::tempdir().unwrap();
     let (node, guard) = node(dir.path(), net, config(dir.path())).await;
     Some((dir, node, guard))
+}
+
+/// The log of `container` in the pod of `handle`.
+pub fn log(node: &Node, handle: &PodHandle, container: &str) -> String {
+    let pod = handle.pod();
+    let pod_ref = PodRef { namespace: pod.namespace().into(), name: pod.metadata.name.clone(), uid: pod.uid().into() };
+    let path = node.runtime().log_path(&pod_ref, container).expect("runc keeps logs");
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Waits (at most 60 s) until `container` logged `text`, e.g. that its server or its
+/// signal traps are set up. A process inside a container gives no event to await, so
+/// the log is read again every 20 ms.
+pub async fn wait_log(node: &Node, handle: &PodHandle, container: &str, text: &str) {
+    let wait = async {
+        while !log(node, handle, container).contains(text) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), wait)
+        .await
+        .unwrap_or_else(|_| panic!("{container} never logged {text:?}: {}", log(node, handle, container)));
 }
 
 /// The runc containers in the runtime's state directory (`runc list`).

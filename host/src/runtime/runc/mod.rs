@@ -123,14 +123,8 @@ impl RuncRuntime {
     /// directories) and prepares the runtime. Fails before creating anything when it
     /// cannot. Must run inside a tokio runtime.
     pub async fn open(config: RuncConfig) -> anyhow::Result<RuncRuntime> {
-        if !nix::unistd::geteuid().is_root() {
-            bail!(
-                "--runtime runc needs root: runc creates namespaces, cgroups and mounts. Run hooklet as root, or use \
-                 --runtime process (the default), which runs containers as host processes without root"
-            );
-        }
+        let version = Self::preflight(&config.runc).await?;
         let runc = Runc { binary: config.runc.clone(), root: config.state_dir.join("runc") };
-        let version = runc.version().await?;
         let images = ImageStore::open(&config.image_dir).map_err(|err| anyhow!("the image store: {err}"))?;
         for dir in [&runc.root, &config.state_dir.join("bundles"), &config.log_dir] {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -148,6 +142,19 @@ impl RuncRuntime {
             pods: Mutex::default(),
             config,
         })
+    }
+
+    /// What the runtime needs before anything is created: root and a runc binary that
+    /// runs. Returns runc's version line. Callers that create state of their own first
+    /// (the daemon's state directory) call this before they do.
+    pub async fn preflight(runc: &std::path::Path) -> anyhow::Result<String> {
+        if !nix::unistd::geteuid().is_root() {
+            bail!(
+                "--runtime runc needs root: runc creates namespaces, cgroups and mounts. Run hooklet as root, or use \
+                 --runtime process (the default), which runs containers as host processes without root"
+            );
+        }
+        Runc { binary: runc.to_path_buf(), root: PathBuf::new() }.version().await
     }
 
     fn bundle_dir(&self, id: &str) -> PathBuf {
