@@ -83,7 +83,7 @@ pub(super) async fn recover(daemon: &Arc<Daemon>) -> anyhow::Result<()> {
     let known = adopted_ids.iter().cloned().collect();
     let pods = resumed.iter().map(|(pod, _, _)| pod.uid().to_string()).collect();
     for id in daemon.runtime.reap_orphans(&known, &pods).await {
-        tracing::warn!(id = %id, "removed a container of an earlier hooklet that this one cannot adopt");
+        tracing::warn!(id = %id, "removed a leftover container of an earlier hooklet (never recorded, or not adoptable by this runtime)");
     }
     for (pod, adoption, applied_at) in resumed {
         tracing::info!(namespace = %pod.namespace(), pod = %pod.metadata.name, "resuming pod");
