@@ -14,11 +14,13 @@
 //! | `sleep` | blocks in a host call (a clock wait) for `ms` milliseconds, then succeeds | `ms` (default 60000) |
 //! | `env` | logs every environment variable it sees as `env NAME=value`, then succeeds | |
 //! | `config` | logs every config pair it was given as `config KEY=value`, then succeeds | |
+//! | `remember` | fails if memory shows a previous delivery (statics it set, a heap block it filled), then leaves those marks | |
 
 mod http;
 
 use std::hint::black_box;
 use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use hooklet_guest::{log, Event, Hook};
@@ -70,6 +72,7 @@ impl Hook for Hostile {
                 }
                 Ok(())
             }
+            "remember" => remember(),
             other => Err(format!(
                 "hostile: config `mode` = `{other}` is unknown; see plugins/hostile/src/lib.rs"
             )),
@@ -116,6 +119,29 @@ fn memory_bomb() -> Result<(), String> {
             log::info(format_args!("holding {} MiB", hoard.len()));
         }
     }
+}
+
+/// Marks the `remember` mode leaves: in zero-initialised memory, in initialised data.
+static MARK: AtomicU32 = AtomicU32::new(0);
+static DATA: AtomicU32 = AtomicU32::new(0x5eed);
+
+/// Checks that this delivery starts from pristine memory — statics at their initial values
+/// and a fresh 1 MiB heap block (taken from newly grown memory, which the allocator trusts
+/// to be zero) all zeros — then marks all three for the next delivery to find.
+fn remember() -> Result<(), String> {
+    const BLOCK: usize = 1 << 20;
+    let (mark, data) = (MARK.swap(1, Ordering::Relaxed), DATA.swap(0xdead, Ordering::Relaxed));
+    let mut block = black_box(vec![0u8; BLOCK]);
+    let dirty = block.iter().filter(|byte| **byte != 0).count();
+    block.fill(0xab);
+    std::mem::forget(black_box(block));
+    if mark != 0 || data != 0x5eed || dirty != 0 {
+        return Err(format!(
+            "hostile: memory of a previous delivery survived: zeroed static {mark:#x}, \
+             initialised static {data:#x}, {dirty} non-zero bytes in a fresh heap block"
+        ));
+    }
+    Ok(())
 }
 
 fn flood(event: &Event) -> Result<(), String> {

@@ -284,3 +284,18 @@ async fn a_passed_deadline_fails_without_running() {
     assert_eq!(outcome.result, Err(WasmFailure::DeadlineExceeded));
     assert_eq!(outcome.fuel_consumed, 0);
 }
+
+/// Every delivery starts from pristine memory, also in a reused pool slot (whose memory is
+/// reset from the pages the previous delivery wrote): `remember` fails on finding the
+/// marks it left in a static, in initialised data or in a heap block.
+#[tokio::test]
+async fn each_delivery_starts_from_pristine_memory() {
+    let dir = plugin_dir(&["hostile"]);
+    let host = host_with(dir.path(), |config| config.pool_slots = 1);
+    for attempt in 1..=3 {
+        let outcome = host.deliver(delivery("hostile", &[("mode", "remember")])).await;
+        assert_eq!(outcome.result, Ok(()), "delivery {attempt}: {outcome:?}");
+        // The heap block came from memory grown past the initial size (about 1 MiB).
+        assert!(outcome.peak_memory_bytes > 2 << 20, "{outcome:?}");
+    }
+}
