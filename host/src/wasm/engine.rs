@@ -55,7 +55,7 @@ use super::state::HostState;
 /// ```
 #[derive(Clone)]
 pub struct WasmHost {
-    inner: Arc<HostInner>,
+    pub(super) inner: Arc<HostInner>,
 }
 
 /// What clones of a [`WasmHost`] share.

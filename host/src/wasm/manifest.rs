@@ -157,12 +157,17 @@ impl WasmHost {
     /// The default timeout of plugin `name`: `limits.timeout-seconds` in its manifest.
     /// The hook dispatcher applies it when the handler sets no `timeoutSeconds`.
     ///
-    /// Reads only the manifest (no compiling). `None` when there is no manifest, it sets no
+    /// With the directory watcher it is the serving version's manifest; otherwise only the
+    /// manifest file is read (no compiling). `None` when there is no manifest, it sets no
     /// timeout, or it cannot be used (the delivery then reports why).
     pub fn plugin_timeout(&self, name: &str) -> Option<Duration> {
         let dir = &self.config().plugin_dir;
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
             return None;
+        }
+        if let Some(plugin) = self.inner.registry.watched_serving(name) {
+            // Kept current by the watcher: no file read per hook.
+            return plugin.info.manifest.as_ref()?.limits.timeout_seconds.map(Duration::from_secs);
         }
         let manifest = PluginManifest::load(&dir.join(format!("{name}.toml")), dir).ok()??;
         manifest.limits.timeout_seconds.map(Duration::from_secs)

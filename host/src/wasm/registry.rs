@@ -239,6 +239,12 @@ impl Registry {
         self.notices.subscribe()
     }
 
+    /// The serving version when a watcher keeps it current (its manifest is then the
+    /// one on disk, without reading it again).
+    pub fn watched_serving(&self, name: &str) -> Option<Arc<LoadedPlugin>> {
+        self.watched.load(Ordering::Acquire).then(|| self.serving(name)).flatten()
+    }
+
     /// Marks the registry as kept current by a watcher (or not any more).
     pub fn set_watched(&self, watched: bool) {
         self.watched.store(watched, Ordering::Release);
