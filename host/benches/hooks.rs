@@ -92,7 +92,11 @@ async fn http_server() -> u16 {
 
 #[tokio::main]
 async fn main() {
-    let iters: usize = std::env::var("HOOKLET_BENCH_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    // `cargo bench` passes `--bench`; under `cargo test` (scripts/test) this is a smoke
+    // run of every row with a few iterations, so the suite cannot rot.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let default_iters = if smoke { 10 } else { 300 };
+    let iters: usize = std::env::var("HOOKLET_BENCH_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_iters);
     let dir = tempfile::tempdir().unwrap();
     let plugins = hooklet::testing::example_plugins_dir();
     let port = http_server().await;
