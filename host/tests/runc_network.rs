@@ -141,3 +141,48 @@ spec:
     assert!(sleep.duration >= std::time::Duration::from_secs(1), "{:?}", sleep.duration);
     assert!(runc_support::log(&node, &handle, "sleeper").contains("got TERM"));
 }
+
+/// Spec 8.2 ("Restartable Init Container Lifecycle Hook"), httpGet variants: a sidecar
+/// (an init container with `restartPolicy: Always`) sends its PostStart and PreStop to
+/// the handler pod's IP, and the main container starts only after the sidecar's
+/// PostStart is done.
+#[tokio::test]
+async fn sidecar_http_hooks_reach_the_handler_pod() {
+    let Some((_dir, node, _guard)) = runc_support::setup(13, test_config).await else { return };
+    let (handler, target) = handler_pod(&node).await;
+    let hooked = node.start_pod(pod(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: pod-with-sidecar-http-hooks}}
+spec:
+  terminationGracePeriodSeconds: 5
+  initContainers:
+  - name: sidecar
+    image: busybox
+    restartPolicy: Always
+    command: [sh, -c, 'trap "exit 0" TERM; while true; do sleep 0.1; done']
+    lifecycle:
+      postStart:
+        httpGet: {{host: "{target}", port: 8080, path: "/cgi-bin/echo?msg=sidecar-poststart"}}
+      preStop:
+        httpGet: {{host: "{target}", port: 8080, path: "/cgi-bin/echo?msg=sidecar-prestop"}}
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, 'trap "exit 0" TERM; while true; do sleep 0.1; done']
+"#
+    )));
+    within(60, "main started", hooked.wait_for(|s| s.containers[0].started)).await;
+    let handled = runc_support::log(&node, &handler, "handler");
+    assert!(handled.contains("handled: msg=sidecar-poststart\n"), "{handled}");
+    let created: Vec<String> = node.events().for_pod(hooked.pod().uid()).into_iter().filter(|e| e.reason == "Created").map(|e| e.message).collect();
+    assert_eq!(created, ["Created container: sidecar", "Created container: main"]);
+    hooked.delete(None);
+    let status = within(60, "deletion", hooked.finished()).await;
+    let sidecar = &status.init_containers[0];
+    assert_eq!((sidecar.hooks[1].kind, &sidecar.hooks[1].outcome), (HandlerKind::HttpGet, &HookOutcome::Succeeded));
+    assert!(runc_support::log(&node, &handler, "handler").contains("handled: msg=sidecar-prestop\n"));
+    handler.delete(Some(1));
+    within(60, "handler deletion", handler.finished()).await;
+}
