@@ -20,6 +20,9 @@ use hooklet::spec::parse::parse_manifests;
 use hooklet::spec::{HookPhase, LifecycleHandler};
 use hooklet::wasm::{WasmConfig, WasmHost};
 
+mod results;
+use results::Results;
+
 const MANIFEST: &str = r#"
 apiVersion: v1
 kind: Pod
@@ -157,16 +160,25 @@ async fn main() {
     let base = rows[0].1.p50.as_secs_f64();
     println!("hook latency, {iters} iterations each, same run (ratio = p50 / baseline p50)");
     println!("{:<44} {:>12} {:>12} {:>10}", "kind", "p50", "p99", "ratio");
+    let mut out = Results::new("hooks");
     for (name, s) in &rows {
-        println!("{name:<44} {:>12?} {:>12?} {:>10.3}", s.p50, s.p99, s.p50.as_secs_f64() / base);
+        let ratio = s.p50.as_secs_f64() / base;
+        println!("{name:<44} {:>12?} {:>12?} {:>10.3}", s.p50, s.p99, ratio);
+        out.latency("hook latency", name, s.p50, s.p99, ratio);
     }
     let exec = rows[1].1.p50.as_secs_f64();
     let wasm = rows[4].1.p50.as_secs_f64();
     println!("wasm noop hook p50 = 1/{:.1} of the exec /bin/true hook p50", exec / wasm);
+    out.value("targets", "exec hook p50 / wasm noop hook p50", serde_json::json!({ "ratio": exec / wasm }));
     if let Some(runc) = &runc {
-        println!("wasm noop hook p50 = 1/{:.0} of the runc exec /bin/true hook p50", runc[0].1.p50.as_secs_f64() / wasm);
-        println!("container start p50: runc / process = {:.1}", runc[2].1.p50.as_secs_f64() / runc[1].1.p50.as_secs_f64());
+        let runc_exec = runc[0].1.p50.as_secs_f64() / wasm;
+        let start = runc[2].1.p50.as_secs_f64() / runc[1].1.p50.as_secs_f64();
+        println!("wasm noop hook p50 = 1/{runc_exec:.0} of the runc exec /bin/true hook p50");
+        println!("container start p50: runc / process = {start:.1}");
+        out.value("targets", "runc exec hook p50 / wasm noop hook p50", serde_json::json!({ "ratio": runc_exec }));
+        out.value("runc", "container start p50, runc / process", serde_json::json!({ "ratio": start }));
     }
+    out.write(smoke);
     for t in &targets {
         runtime.remove(&t.container_id).await.unwrap();
     }

@@ -19,6 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hooklet::wasm::{CompiledFrom, Metering, PluginEvent, PluginPhase, WasmConfig, WasmDelivery, WasmHost};
+use serde_json::json;
+
+mod results;
+use results::Results;
 
 fn delivery(plugin: &str, config: &[(&str, &str)]) -> WasmDelivery {
     WasmDelivery {
@@ -72,8 +76,10 @@ where
     (at(0.5), at(0.99))
 }
 
-fn row(name: &str, p50: Duration, p99: Duration, base: Duration) {
-    println!("{name:<52} {:>11?} {:>11?} {:>9.4}", p50, p99, p50.as_secs_f64() / base.as_secs_f64());
+fn row(out: &mut Results, section: &str, name: &str, p50: Duration, p99: Duration, base: Duration) {
+    let ratio = p50.as_secs_f64() / base.as_secs_f64();
+    println!("{name:<52} {:>11?} {:>11?} {:>9.4}", p50, p99, ratio);
+    out.latency(section, name, p50, p99, ratio);
 }
 
 /// A naive host: a new engine, compile, link and instantiate for every call.
@@ -83,7 +89,7 @@ fn naive_call(wasm: &[u8]) {
     std::hint::black_box(component);
 }
 
-async fn latency(plugins: &Path, iters: usize) {
+async fn latency(out: &mut Results, plugins: &Path, iters: usize) {
     let spawn = percentiles(iters.min(500), || async {
         assert!(tokio::process::Command::new("/bin/true").status().await.unwrap().success());
     })
@@ -94,9 +100,9 @@ async fn latency(plugins: &Path, iters: usize) {
     let naive = percentiles(20, || async { naive_call(&bytes) }).await;
     println!("\n1. latency (ratio = p50 / spawn /bin/true p50)");
     println!("{:<52} {:>11} {:>11} {:>9}", "", "p50", "p99", "ratio");
-    row("spawn /bin/true (exec-hook baseline)", spawn.0, spawn.1, spawn.0);
-    row("naive host: engine + compile per call (compile only)", naive.0, naive.1, spawn.0);
-    row("wasm noop delivery (pool, fuel + deadline)", noop.0, noop.1, spawn.0);
+    row(out, "latency", "spawn /bin/true (exec-hook baseline)", spawn.0, spawn.1, spawn.0);
+    row(out, "latency", "naive host: engine + compile per call (compile only)", naive.0, naive.1, spawn.0);
+    row(out, "latency", "wasm noop delivery (pool, fuel + deadline)", noop.0, noop.1, spawn.0);
     println!(
         "wasm noop = 1/{:.0} of spawning /bin/true, 1/{:.0} of the naive host",
         spawn.0.as_secs_f64() / noop.0.as_secs_f64(),
@@ -106,7 +112,7 @@ async fn latency(plugins: &Path, iters: usize) {
     println!("pool: {} slots, peak in use {}", stats.slots, stats.peak_in_use);
 }
 
-async fn throughput(plugins: &Path, iters: usize) {
+async fn throughput(out: &mut Results, plugins: &Path, iters: usize) {
     println!("\n2. throughput (noop deliveries per second; {} cores)", std::thread::available_parallelism().map_or(1, |n| n.get()));
     let host = host(plugins, Metering::FuelAndEpochs);
     let mut single = 0.0;
@@ -131,10 +137,11 @@ async fn throughput(plugins: &Path, iters: usize) {
             single = rate;
         }
         println!("concurrency {concurrency:>3}: {rate:>10.0} /s  ({:.2}x concurrency 1)", rate / single);
+        out.value("throughput", &format!("concurrency {concurrency}"), json!({ "per_second": rate, "ratio": rate / single }));
     }
 }
 
-async fn fuel_overhead(plugins: &Path) {
+async fn fuel_overhead(out: &mut Results, plugins: &Path) {
     println!("\n3. fuel overhead (`compute` plugin; ratio = p50 / neither p50)");
     println!("{:<52} {:>11} {:>11} {:>9}", "", "p50", "p99", "ratio");
     for (label, config) in [("fib(27), call-heavy", [("work", "fib"), ("n", "27")]), ("fnv hash of 4 MiB, loop", [("work", "hash"), ("n", "4096")])] {
@@ -145,7 +152,7 @@ async fn fuel_overhead(plugins: &Path) {
         }
         let base = results[0].1 .0;
         for (metering, (p50, p99)) in results {
-            row(&format!("{label}: {metering:?}"), p50, p99, base);
+            row(out, "fuel", &format!("{label}: {metering:?}"), p50, p99, base);
         }
     }
 }
@@ -187,7 +194,7 @@ async fn load_all(dir: &Path, cache: &Path, names: &[String]) -> (Duration, Vec<
     (started.elapsed(), sources)
 }
 
-async fn plugin_load(plugins: &Path, count: usize, largest_too: bool) {
+async fn plugin_load(out: &mut Results, plugins: &Path, count: usize, largest_too: bool) {
     println!("\n4. plugin load (fresh host each time; cache = the on-disk compiled-code cache)");
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
@@ -205,6 +212,8 @@ async fn plugin_load(plugins: &Path, count: usize, largest_too: bool) {
         marker.len() / 1024,
         cold.as_secs_f64() / warm.as_secs_f64()
     );
+    let load = |bytes: u64| json!({ "bytes": bytes, "cold_seconds": cold.as_secs_f64(), "cached_seconds": warm.as_secs_f64(), "ratio": cold.as_secs_f64() / warm.as_secs_f64() });
+    out.value("plugin load", &format!("{count} plugins"), load(marker.len() as u64));
     if !largest_too {
         return;
     }
@@ -223,6 +232,8 @@ async fn plugin_load(plugins: &Path, count: usize, largest_too: bool) {
         size as f64 / (1 << 20) as f64,
         cold.as_secs_f64() / warm.as_secs_f64()
     );
+    let row = json!({ "bytes": size, "cold_seconds": cold.as_secs_f64(), "cached_seconds": warm.as_secs_f64(), "ratio": cold.as_secs_f64() / warm.as_secs_f64() });
+    out.value("plugin load", &format!("largest: {}", largest.display()), row);
     if size < 1 << 20 {
         println!("(build the Python or JavaScript marker with `plugins/build-languages.sh python` for a big one)");
     }
@@ -240,12 +251,14 @@ async fn main() {
     }
     let plugins = hooklet::testing::example_plugins_dir();
     let plugins = Arc::new(plugins);
-    latency(&plugins, iters).await;
-    throughput(&plugins, iters).await;
-    fuel_overhead(&plugins).await;
+    let mut out = Results::new("wasm");
+    latency(&mut out, &plugins, iters).await;
+    throughput(&mut out, &plugins, iters).await;
+    fuel_overhead(&mut out, &plugins).await;
     if smoke {
-        plugin_load(&plugins, 3, false).await;
+        plugin_load(&mut out, &plugins, 3, false).await;
     } else {
-        plugin_load(&plugins, 100, true).await;
+        plugin_load(&mut out, &plugins, 100, true).await;
     }
+    out.write(smoke);
 }
