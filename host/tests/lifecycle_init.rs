@@ -9,7 +9,7 @@ use std::path::Path;
 
 use std::sync::Arc;
 
-use common::{exit_code, node, pod, reasons, test_config, within, RecordingServer};
+use common::{exit_code, messages, node, pod, reasons, test_config, within, RecordingServer};
 use hooklet::hooks::{HandlerKind, HookOutcome};
 use hooklet::lifecycle::{ContainerState, MemoryJournal, Node, PodPhase, PodStatus};
 use hooklet::runtime::process::ProcessRuntime;
@@ -127,7 +127,7 @@ spec:
         assert_eq!(c.state, ContainerState::waiting("PodInitializing", None), "{}", c.name);
         assert_eq!(c.container_id, None, "{} never created", c.name);
     }
-    let created: Vec<String> = node.events().for_pod(handle.pod().uid()).into_iter().filter(|e| e.reason == "Created").map(|e| e.message).collect();
+    let created = messages(&node, handle.pod().uid(), "Created");
     assert_eq!(created, ["Created container: setup"]);
 }
 

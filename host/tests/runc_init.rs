@@ -5,7 +5,7 @@
 mod common;
 mod runc_support;
 
-use common::{exit_code, pod, test_config, within};
+use common::{exit_code, messages, pod, test_config, within};
 
 use hooklet::hooks::HookOutcome;
 use hooklet::lifecycle::PodPhase;
@@ -60,6 +60,6 @@ spec:
     assert_eq!(proxy.hooks[1].output.trim(), "in-sidecar", "PreStop read what PostStart wrote in the sidecar");
     assert_eq!(exit_code(&status.containers[0].state), Some(0));
     assert_eq!(exit_code(&proxy.state), Some(0), "the sidecar got TERM only after the main container exited");
-    let created: Vec<String> = node.events().for_pod(handle.pod().uid()).into_iter().filter(|e| e.reason == "Created").map(|e| e.message).collect();
+    let created = messages(&node, handle.pod().uid(), "Created");
     assert_eq!(created, ["Created container: setup", "Created container: proxy", "Created container: main"]);
 }

@@ -66,15 +66,7 @@ spec:
 async fn the_image_stop_signal_stops_the_container() {
     let Some((dir, node, _guard)) = runc_support::setup(5, test_config).await else { return };
     let archive = dir.path().join("usr1.tar");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-busybox-image");
-    let built = std::process::Command::new(script)
-        .arg(&archive)
-        .env("STOP_SIGNAL", "SIGUSR1")
-        .env("IMAGE_REF", "busybox:usr1")
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(built.success());
+    runc_support::build_image(&archive, &[("STOP_SIGNAL", "SIGUSR1"), ("IMAGE_REF", "busybox:usr1")]);
     hooklet::image::ImageStore::open(dir.path().join("state/images")).unwrap().import(&archive).unwrap();
     let handle = node.start_pod(pod(r#"
 apiVersion: v1

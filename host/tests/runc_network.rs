@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use common::{pod, reasons, test_config, within};
+use common::{messages, pod, reasons, test_config, within};
 use hooklet::hooks::{HandlerKind, HookOutcome};
 use hooklet::lifecycle::{Node, PodHandle};
 
@@ -176,7 +176,7 @@ spec:
     within(60, "main started", hooked.wait_for(|s| s.containers[0].started)).await;
     let handled = runc_support::log(&node, &handler, "handler");
     assert!(handled.contains("handled: msg=sidecar-poststart\n"), "{handled}");
-    let created: Vec<String> = node.events().for_pod(hooked.pod().uid()).into_iter().filter(|e| e.reason == "Created").map(|e| e.message).collect();
+    let created = messages(&node, hooked.pod().uid(), "Created");
     assert_eq!(created, ["Created container: sidecar", "Created container: main"]);
     hooked.delete(None);
     let status = within(60, "deletion", hooked.finished()).await;

@@ -199,10 +199,6 @@ impl ContainerWorker {
             return Step::Done;
         }
         let runtime = self.shared.node.runtime.clone();
-        self.instances += 1;
-        if self.instances > 1 {
-            self.shared.update_container(self.slot, |c| c.restart_count += 1);
-        }
         // A new instance is not started until its PostStart is done (also when a
         // restarted hooklet starts again a container whose status said `started`).
         let creating = self.slot.creating_reason();
@@ -210,12 +206,18 @@ impl ContainerWorker {
             c.started = false;
             c.state = ContainerState::waiting(creating, None);
         });
-        let id = match runtime.create(self.config()).await {
+        let created = runtime.create(self.config()).await;
+        if let Some(image_error) = created.as_ref().err().and_then(|e| e.downcast_ref::<ImageError>()) {
+            return self.image_unavailable(image_error.reason(), image_error.to_string()).await;
+        }
+        // Every attempt past the first is a restart, whether or not it gets created; an
+        // image that is not there is not an attempt.
+        self.instances += 1;
+        if self.instances > 1 {
+            self.shared.update_container(self.slot, |c| c.restart_count += 1);
+        }
+        let id = match created {
             Ok(id) => id,
-            Err(err) if err.downcast_ref::<ImageError>().is_some() => {
-                let image_error = err.downcast_ref::<ImageError>().expect("checked");
-                return self.image_unavailable(image_error.reason(), image_error.to_string()).await;
-            }
             Err(err) => {
                 let message = format!("{err:#}");
                 self.event(EventType::Warning, "Failed", &format!("Error: {message}"));
@@ -256,10 +258,6 @@ impl ContainerWorker {
     /// and is tried again after a back-off, since the image may be imported meanwhile.
     /// No container was made, so this is not a restart.
     async fn image_unavailable(&mut self, reason: &str, message: String) -> Step {
-        self.instances -= 1;
-        if self.instances > 0 {
-            self.shared.update_container(self.slot, |c| c.restart_count -= 1);
-        }
         self.event(EventType::Warning, reason, &message);
         self.event(EventType::Warning, "Failed", &format!("Error: {reason}"));
         self.set_state(ContainerState::waiting(reason, Some(message)));
@@ -273,8 +271,7 @@ impl ContainerWorker {
     /// A container that could not be created or started counts as exited with 128
     /// (`StartError`), and the restart policy decides what follows.
     fn start_failed(&self, message: String) -> Step {
-        let exit = ExitStatus { exit_code: 128, signal: None, finished_at: SystemTime::now(), oom_killed: false };
-        Step::Exited(None, exit, Some(message))
+        Step::Exited(None, ExitStatus::code(128), Some(message))
     }
 
     async fn post_start(&mut self, mut started: Started) -> Step {

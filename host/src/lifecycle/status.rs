@@ -258,15 +258,7 @@ mod tests {
     }
 
     fn exited(code: i32) -> ContainerState {
-        ContainerState::terminated(
-            &ExitStatus {
-                exit_code: code,
-                signal: None,
-                finished_at: SystemTime::now(),
-                oom_killed: false,
-            },
-            None,
-        )
+        ContainerState::terminated(&ExitStatus::code(code), None)
     }
 
     #[test]

@@ -159,7 +159,7 @@ impl ContainerWorker {
     fn exit_or_unknown(&self, exit: anyhow::Result<ExitStatus>) -> ExitStatus {
         exit.unwrap_or_else(|err| {
             tracing::error!("exit of {} unknown: {err:#}", self.container.name);
-            ExitStatus { exit_code: 137, signal: None, finished_at: SystemTime::now(), oom_killed: false }
+            ExitStatus::code(137)
         })
     }
 }

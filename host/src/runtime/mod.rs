@@ -136,6 +136,29 @@ pub struct ExitStatus {
     pub oom_killed: bool,
 }
 
+impl ExitStatus {
+    /// An exit seen now: its `code`, or 128 + the `signal` that ended it, as
+    /// Kubernetes reports a signal.
+    pub fn now(code: Option<i32>, signal: Option<i32>) -> ExitStatus {
+        let exit_code = code.unwrap_or_else(|| 128 + signal.unwrap_or(0));
+        ExitStatus { exit_code, signal, finished_at: SystemTime::now(), oom_killed: false }
+    }
+
+    /// A bare exit code seen now: a start error (128), an exit nobody saw (137, 255).
+    pub fn code(code: i32) -> ExitStatus {
+        Self::now(Some(code), None)
+    }
+
+    /// How a child process ended.
+    pub fn of(status: std::process::ExitStatus) -> ExitStatus {
+        use std::os::unix::process::ExitStatusExt;
+        Self::now(status.code(), status.signal())
+    }
+}
+
+/// Exit code of an exec whose binary could not be run (as runc and the CRI report it).
+pub const EXEC_CANNOT_RUN: i32 = 126;
+
 /// What a runtime found when asked to adopt a container it did not start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Adopted {

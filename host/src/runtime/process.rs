@@ -16,11 +16,9 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Mutex;
-use std::time::SystemTime;
 
 use anyhow::{anyhow, bail, Context};
 use async_trait::async_trait;
@@ -33,16 +31,13 @@ use super::output::read_bounded;
 use super::DEFAULT_PATH;
 use super::{
     Adopted, ContainerConfig, ContainerId, ExecRequest, ExecResult, ExitStatus, PodRef, Runtime,
-    Sandbox,
+    Sandbox, EXEC_CANNOT_RUN,
 };
 pub use supervised::Supervision;
 
 mod supervised;
 pub mod supervisor;
 
-
-/// Exit code of an exec whose binary could not be run (as runc reports it).
-const EXEC_CANNOT_RUN: i32 = 126;
 
 struct Entry {
     config: ContainerConfig,
@@ -129,19 +124,6 @@ fn command_for(argv: &[String], env: &[(String, String)], dir: Option<&Path>) ->
     cmd
 }
 
-fn exit_status(status: std::process::ExitStatus) -> ExitStatus {
-    let signal = status.signal();
-    let exit_code = status
-        .code()
-        .unwrap_or_else(|| 128 + signal.unwrap_or(0));
-    ExitStatus {
-        exit_code,
-        signal,
-        finished_at: SystemTime::now(),
-        oom_killed: false,
-    }
-}
-
 /// Kills a process group when dropped: cancelling an exec by dropping its future
 /// takes the hook's children with it.
 struct GroupGuard(Option<i32>);
@@ -225,15 +207,10 @@ impl Runtime for ProcessRuntime {
         })?;
         tokio::spawn(async move {
             let status = match child.wait().await {
-                Ok(status) => exit_status(status),
+                Ok(status) => ExitStatus::of(status),
                 Err(err) => {
                     tracing::error!("waiting for container process failed: {err}");
-                    ExitStatus {
-                        exit_code: 255,
-                        signal: None,
-                        finished_at: SystemTime::now(),
-                        oom_killed: false,
-                    }
+                    ExitStatus::code(255)
                 }
             };
             // What is left of the container's process group goes with it, now: once the
@@ -289,7 +266,7 @@ impl Runtime for ProcessRuntime {
         );
         let status = status.context("waiting for exec process")?;
         Ok(ExecResult {
-            exit_code: exit_status(status).exit_code,
+            exit_code: ExitStatus::of(status).exit_code,
             stdout: out,
             stderr: err,
             dropped_bytes: out_dropped + err_dropped,

@@ -68,6 +68,11 @@ pub fn exit_code(state: &hooklet::lifecycle::ContainerState) -> Option<i32> {
     }
 }
 
+/// The messages of a pod's events with `reason`, oldest first.
+pub fn messages(node: &Node, uid: &str, reason: &str) -> Vec<String> {
+    node.events().for_pod(uid).into_iter().filter(|e| e.reason == reason).map(|e| e.message).collect()
+}
+
 /// Safety net against hangs (not a speed assertion): fails the test after `secs`.
 pub async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(secs), fut)

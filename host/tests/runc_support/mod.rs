@@ -23,6 +23,15 @@ pub fn can_run() -> bool {
     true
 }
 
+/// Builds the busybox image into `out` with `scripts/build-busybox-image`; `env` sets
+/// its options (`IMAGE_REF`, `STOP_SIGNAL`).
+pub fn build_image(out: &Path, env: &[(&str, &str)]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-busybox-image");
+    let mut cmd = std::process::Command::new(script);
+    cmd.arg(out).envs(env.iter().copied()).stdout(std::process::Stdio::null());
+    assert!(cmd.status().unwrap().success(), "scripts/build-busybox-image failed");
+}
+
 /// The busybox OCI archive, built once for this test binary.
 pub fn busybox_archive() -> &'static Path {
     static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
@@ -30,9 +39,7 @@ pub fn busybox_archive() -> &'static Path {
         let dir = std::env::temp_dir().join(format!("hooklet-runc-tests-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("busybox-oci.tar");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-busybox-image");
-        let status = std::process::Command::new(script).arg(&out).stdout(std::process::Stdio::null()).status().unwrap();
-        assert!(status.success(), "scripts/build-busybox-image failed");
+        build_image(&out, &[]);
         out
     })
 }

@@ -13,10 +13,9 @@
 //! and its exit is known to be that SIGKILL ([`killed_with_supervisor`]).
 
 use std::io::Write;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::SystemTime;
 
 use crate::runtime::ExitStatus;
 
@@ -101,16 +100,8 @@ pub fn supervise(args: SuperviseArgs) -> i32 {
     // do); later, the pid may belong to another process, so nobody signals it again.
     let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
     let status = match waited {
-        Ok(status) => {
-            let signal = status.signal();
-            ExitStatus {
-                exit_code: status.code().unwrap_or_else(|| 128 + signal.unwrap_or(0)),
-                signal,
-                finished_at: SystemTime::now(),
-                oom_killed: false,
-            }
-        }
-        Err(_) => ExitStatus { exit_code: 255, signal: None, finished_at: SystemTime::now(), oom_killed: false },
+        Ok(status) => ExitStatus::of(status),
+        Err(_) => ExitStatus::code(255),
     };
     let json = serde_json::to_vec(&status).expect("an exit status serialises");
     match write_atomically(&args.dir, EXIT_FILE, &json) {
@@ -139,7 +130,7 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result
 /// signal).
 pub fn killed_with_supervisor() -> ExitStatus {
     tracing::warn!("a container's supervisor was killed without recording the exit; the container was killed with it");
-    ExitStatus { exit_code: 137, signal: Some(9), finished_at: SystemTime::now(), oom_killed: false }
+    ExitStatus::now(None, Some(9))
 }
 
 /// The exit status recorded in `dir`, if the container has exited.

@@ -99,32 +99,26 @@ impl ContainerCgroups {
 
     /// Creates the child cgroup `name` for one exec.
     pub fn exec_cgroup(&self, name: &str) -> anyhow::Result<ExecCgroup> {
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        let mut args = Vec::new();
-        let parents: Vec<(&str, &PathBuf)> = match self.layout {
-            Layout::V1 => [("memory", &self.memory), ("cpuacct", &self.cpu)]
-                .into_iter()
-                .filter_map(|(c, d)| d.as_ref().map(|d| (c, d)))
-                .collect(),
-            Layout::V2 => self.cpu.iter().map(|d| ("", d)).collect(),
-        };
         let mut cgroup = ExecCgroup { layout: self.layout, memory: None, cpu: None, dirs: Vec::new(), runc_args: Vec::new() };
+        // v1: one directory per controller, `--cgroup CONTROLLER:NAME`; v2: one
+        // directory, `--cgroup NAME`.
+        let parents = match self.layout {
+            Layout::V1 => vec![("memory", &self.memory), ("cpuacct", &self.cpu)],
+            Layout::V2 => vec![("", &self.cpu)],
+        };
         for (controller, parent) in parents {
+            let Some(parent) = parent else { continue };
             let dir = parent.join(name);
             std::fs::create_dir(&dir).map_err(|err| anyhow::anyhow!("cannot create cgroup {}: {err}", dir.display()))?;
-            dirs.push(dir.clone());
-            match controller {
-                "memory" => cgroup.memory = Some(dir),
-                "cpuacct" => cgroup.cpu = Some(dir),
-                _ => {
-                    cgroup.memory = Some(dir.clone());
-                    cgroup.cpu = Some(dir);
-                }
+            cgroup.dirs.push(dir.clone());
+            if controller != "cpuacct" {
+                cgroup.memory = Some(dir.clone());
             }
-            args.push(if controller.is_empty() { name.to_string() } else { format!("{controller}:{name}") });
+            if controller != "memory" {
+                cgroup.cpu = Some(dir);
+            }
+            cgroup.runc_args.push(if controller.is_empty() { name.to_string() } else { format!("{controller}:{name}") });
         }
-        cgroup.dirs = dirs;
-        cgroup.runc_args = args;
         Ok(cgroup)
     }
 }

@@ -15,10 +15,7 @@ use anyhow::Context;
 use super::cgroup::ContainerCgroups;
 use super::cli::{self, Runc};
 use crate::runtime::output::read_bounded;
-use crate::runtime::{ContainerId, ExecRequest, ExecResult};
-
-/// Exit code of an exec whose binary could not be run (as runc and the CRI report it).
-const EXEC_CANNOT_RUN: i32 = 126;
+use crate::runtime::{ContainerId, ExecRequest, ExecResult, ExitStatus, EXEC_CANNOT_RUN};
 
 /// Runs `request` in container `id` (whose bundle is `bundle`) and waits for it.
 pub async fn run(
@@ -70,8 +67,7 @@ pub async fn run(
             anyhow::bail!("runc exec in container {id}: {error}");
         }
     }
-    use std::os::unix::process::ExitStatusExt;
-    let exit_code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    let exit_code = ExitStatus::of(status).exit_code;
     Ok(ExecResult { exit_code, stdout: out, stderr: err, dropped_bytes: out_dropped + err_dropped, usage })
 }
 

@@ -30,7 +30,6 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use anyhow::{anyhow, bail, Context};
 use async_trait::async_trait;
@@ -96,7 +95,6 @@ impl RuncConfig {
 
 
 struct Entry {
-    bundle: PathBuf,
     stop_signal: Signal,
     pid: i32,
     cgroups: Option<ContainerCgroups>,
@@ -198,14 +196,14 @@ impl RuncRuntime {
     fn on_exit(containers: &Containers, id: &ContainerId, status: Option<WaitStatus>) {
         let map = containers.lock().unwrap_or_else(|e| e.into_inner());
         let Some(entry) = map.get(id) else { return };
-        let (exit_code, signal) = match status {
-            Some(WaitStatus::Exited(_, code)) => (code, None),
-            Some(WaitStatus::Signaled(_, signal, _)) => (128 + signal as i32, Some(signal as i32)),
-            _ => (255, None),
+        let mut exit = match status {
+            Some(WaitStatus::Exited(_, code)) => ExitStatus::code(code),
+            Some(WaitStatus::Signaled(_, signal, _)) => ExitStatus::now(None, Some(signal as i32)),
+            _ => ExitStatus::code(255),
         };
-        let oom_killed = signal == Some(Signal::SIGKILL as i32) && entry.cgroups.as_ref().is_some_and(|c| c.oom_kills() > 0);
-        tracing::debug!(container = %id, exit_code, oom_killed, "container exited");
-        entry.exit.send_replace(Some(ExitStatus { exit_code, signal, finished_at: SystemTime::now(), oom_killed }));
+        exit.oom_killed = exit.signal == Some(Signal::SIGKILL as i32) && entry.cgroups.as_ref().is_some_and(|c| c.oom_kills() > 0);
+        tracing::debug!(container = %id, exit_code = exit.exit_code, oom_killed = exit.oom_killed, "container exited");
+        entry.exit.send_replace(Some(exit));
     }
 }
 
@@ -276,7 +274,6 @@ impl Runtime for RuncRuntime {
         let (exit, _) = watch::channel(None);
         let entry = Entry {
             stop_signal: parse_stop_signal(image.config.stop_signal.as_deref()),
-            bundle,
             pid,
             cgroups,
             exit,
@@ -289,16 +286,16 @@ impl Runtime for RuncRuntime {
     }
 
     async fn start(&self, id: &ContainerId) -> anyhow::Result<()> {
-        let log = self.entry(id, |e| e.bundle.join("runc.log"))?;
+        let log = self.bundle_dir(&id.0).join("runc.log");
         self.runc.run(&log, &["start", &id.0]).await
     }
 
     async fn exec(&self, id: &ContainerId, request: ExecRequest) -> anyhow::Result<ExecResult> {
-        let (bundle, cgroups, exited) = self.entry(id, |e| (e.bundle.clone(), e.cgroups.clone(), e.exit.borrow().is_some()))?;
+        let (cgroups, exited) = self.entry(id, |e| (e.cgroups.clone(), e.exit.borrow().is_some()))?;
         if exited {
             bail!("cannot exec in a stopped container: container {id} has exited");
         }
-        exec::run(&self.runc, id, &bundle, cgroups.as_ref(), request).await
+        exec::run(&self.runc, id, &self.bundle_dir(&id.0), cgroups.as_ref(), request).await
     }
 
     async fn signal(&self, id: &ContainerId, signal: Signal) -> anyhow::Result<()> {
