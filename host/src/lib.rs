@@ -12,7 +12,9 @@
 //! | [`image`] | the local image store: import (digests checked, layers unpacked), list, resolve, remove |
 //! | [`wasm`] | the wasmtime engine: plugins, fuel, deadlines |
 //! | [`events`] | a Kubernetes-style event recorder with aggregation |
-//! | [`lifecycle`] | the pod worker: container state machine, back-off, grace periods |
+//! | [`lifecycle`] | the pod worker: container state machine, back-off, grace periods, conditions |
+//! | [`prober`] | liveness, readiness and startup probes: workers, thresholds, every handler kind |
+//! | [`promtext`] | the Prometheus text format shared by the daemon's and the prober's metrics |
 //! | [`daemon`] | `hooklet serve`: the node daemon, re-adoption, redelivery, metrics |
 //! | [`store`] | durable state in SQLite: pods, events, hook output, the delivery journal |
 //! | [`api`] | the control API (hyper, unix socket + TCP with a bearer token) |
@@ -28,6 +30,8 @@ pub mod gostr;
 pub mod hooks;
 pub mod image;
 pub mod lifecycle;
+pub mod prober;
+pub mod promtext;
 pub mod runtime;
 pub mod spec;
 pub mod store;

@@ -28,7 +28,9 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
             Ok(body::json(StatusCode::OK, &serde_json::json!({"status": "ok"})))
         }
         (Method::GET, ["metrics"]) => {
-            let text = daemon.metrics.render() + &crate::daemon::metrics::Metrics::render_pool(&daemon.node.wasm().pool_stats());
+            let text = daemon.metrics.render()
+                + &crate::daemon::metrics::Metrics::render_pool(&daemon.node.wasm().pool_stats())
+                + &daemon.node.prober().metrics().render();
             Ok(body::text("text/plain; version=0.0.4", text))
         }
         (Method::GET, ["v1", "pods"]) => {

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use super::format::{age, short_duration, table};
 use crate::events::Event;
 use crate::lifecycle::{ContainerState, ContainerStatus, PodStatus};
-use crate::spec::{Container, Pod};
+use crate::spec::{Container, Pod, Probe, ProbeType};
 
 /// Lines of hook output shown per hook run.
 const OUTPUT_LINES: usize = 6;
@@ -42,8 +42,44 @@ pub fn describe_pod(pod: &Pod, status: &PodStatus, events: &[Event]) -> String {
     for (spec, c) in pod.spec.containers.iter().zip(&status.containers) {
         write_container(&mut out, spec, c);
     }
+    write_conditions(&mut out, status);
     write_events(&mut out, events);
     out
+}
+
+/// kubectl's probe line: `http-get http://:8080/healthz delay=0s timeout=1s period=10s
+/// #success=1 #failure=3`.
+pub fn probe_line(p: &Probe) -> String {
+    let handler = if let Some(exec) = &p.exec {
+        format!("exec [{}]", exec.command.join(" "))
+    } else if let Some(http) = &p.http_get {
+        let host = http.host.clone().unwrap_or_default();
+        format!("http-get {}://{host}:{}{}", http.scheme.to_lowercase(), http.port, http.path)
+    } else if let Some(tcp) = &p.tcp_socket {
+        format!("tcp-socket {}:{}", tcp.host.clone().unwrap_or_default(), tcp.port)
+    } else if let Some(grpc) = &p.grpc {
+        format!("grpc <pod>:{} {}", grpc.port, grpc.service.clone().unwrap_or_default())
+    } else if let Some(wasm) = &p.wasm {
+        format!("wasm {}", wasm.plugin)
+    } else {
+        "<none>".to_string()
+    };
+    format!(
+        "{handler} delay={}s timeout={}s period={}s #success={} #failure={}",
+        p.initial_delay_seconds, p.timeout_seconds, p.period_seconds, p.success_threshold, p.failure_threshold
+    )
+}
+
+/// kubectl's `Conditions:` table.
+fn write_conditions(out: &mut String, status: &PodStatus) {
+    if status.conditions.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Conditions:");
+    let rows: Vec<Vec<String>> = std::iter::once(vec!["Type".to_string(), "Status".to_string()])
+        .chain(status.conditions.iter().map(|c| vec![c.type_.clone(), c.status.clone()]))
+        .collect();
+    out.push_str(&table(&rows, "  "));
 }
 
 /// One container's section (kubectl's layout, plus its hooks and wasm fuel).
@@ -67,8 +103,14 @@ fn write_container(out: &mut String, spec: &Container, c: &ContainerStatus) {
     if let Some(last) = &c.last_state {
         write_state(out, "Last State", last);
     }
+    row(out, "Ready", &c.ready.to_string());
     row(out, "Started", &c.started.to_string());
     row(out, "Restart Count", &c.restart_count.to_string());
+    for kind in [ProbeType::Liveness, ProbeType::Readiness, ProbeType::Startup] {
+        if let Some(probe) = spec.probe(kind) {
+            row(out, kind.as_str(), &probe_line(probe));
+        }
+    }
     if c.wasm_fuel_total > 0 || c.hooks.iter().any(|h| h.wasm.is_some()) {
         row(out, "Wasm Fuel", &format!("{} units (all wasm hooks of this container)", c.wasm_fuel_total));
     }

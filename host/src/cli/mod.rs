@@ -343,6 +343,11 @@ pub struct NodeArgs {
     /// being the bridge's (default 10.213.0.0/16 for `serve`, 10.214.0.0/16 for `run`).
     #[arg(long, value_name = "CIDR")]
     pub pod_subnet: Option<Ipv4Subnet>,
+
+    /// How long one second of a probe's initialDelaySeconds, periodSeconds and
+    /// timeoutSeconds lasts (1s, as in Kubernetes; tests and demos shrink it).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_positive_duration)]
+    pub probe_time_unit: Duration,
 }
 
 impl NodeArgs {
@@ -384,8 +389,16 @@ impl NodeArgs {
             backoff: BackoffPolicy { initial: self.backoff_initial, max: self.backoff_max, ..BackoffPolicy::default() },
             redact_hook_messages: self.redact_hook_messages,
             wasm,
+            probe_time_unit: self.probe_time_unit,
             ..NodeConfig::default()
         }
+    }
+}
+
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("must be greater than 0 (examples: 100ms, 1s)".to_string()),
+        d => Ok(d),
     }
 }
 

@@ -36,7 +36,7 @@ pub fn pod_row(v: &PodView, namespace: bool, wide: bool) -> Vec<String> {
 }
 
 fn is_ready(c: &ContainerStatus) -> bool {
-    c.started && matches!(c.state, ContainerState::Running { .. })
+    c.ready && matches!(c.state, ContainerState::Running { .. })
 }
 
 /// Some regular container has been created: initialization is over.
@@ -101,6 +101,7 @@ mod tests {
             state,
             last_state: last,
             started,
+            ready: started,
             restart_count: 0,
             hooks: vec![],
             wasm_fuel_total: 0,
@@ -129,6 +130,7 @@ mod tests {
             deletion_requested_at: None,
             deletion_grace_seconds: None,
             finished: false,
+            conditions: vec![],
         }
     }
 
@@ -162,5 +164,9 @@ mod tests {
         };
         let row = pod_row(&view, false, false);
         assert_eq!(&row[1..3], ["2/2", "Running"]);
+        // Started but not ready (its readiness probe has not succeeded): 1/2.
+        let unready = ContainerStatus { ready: false, ..view.status.containers[0].clone() };
+        let view = PodView { status: PodStatus { containers: vec![unready], ..view.status.clone() }, ..view };
+        assert_eq!(pod_row(&view, false, false)[1], "1/2");
     }
 }

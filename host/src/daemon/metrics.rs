@@ -7,16 +7,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::hooks::HookRun;
-
-/// Upper bounds (seconds) of the hook latency histogram's buckets.
-const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
+use crate::promtext::{escape, Histogram};
 
 #[derive(Default)]
 struct Inner {
@@ -57,14 +48,7 @@ impl Metrics {
         let secs = run.duration.as_secs_f64();
         self.with(|m| {
             *m.deliveries.entry((kind.clone(), plugin.to_string(), run.outcome.summary().to_string())).or_default() += 1;
-            let h = m.latency.entry(kind).or_default();
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                if secs <= *bound {
-                    h.counts[i] += 1;
-                }
-            }
-            h.count += 1;
-            h.sum += secs;
+            m.latency.entry(kind).or_default().observe(secs);
             if let Some(w) = &run.wasm {
                 *m.fuel.entry(plugin.to_string()).or_default() += w.fuel_consumed;
             }
@@ -115,12 +99,7 @@ impl Metrics {
             let _ = writeln!(out, "# HELP hooklet_hook_duration_seconds How long hook deliveries took, by handler kind.");
             let _ = writeln!(out, "# TYPE hooklet_hook_duration_seconds histogram");
             for (kind, h) in &m.latency {
-                for (i, bound) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(out, "hooklet_hook_duration_seconds_bucket{{kind=\"{kind}\",le=\"{bound}\"}} {}", h.counts[i]);
-                }
-                let _ = writeln!(out, "hooklet_hook_duration_seconds_bucket{{kind=\"{kind}\",le=\"+Inf\"}} {}", h.count);
-                let _ = writeln!(out, "hooklet_hook_duration_seconds_sum{{kind=\"{kind}\"}} {}", h.sum);
-                let _ = writeln!(out, "hooklet_hook_duration_seconds_count{{kind=\"{kind}\"}} {}", h.count);
+                h.render(&mut out, "hooklet_hook_duration_seconds", &format!("kind=\"{kind}\""));
             }
             let _ = writeln!(out, "# HELP hooklet_wasm_fuel_consumed_total Fuel consumed by wasm hooks, by plugin.");
             let _ = writeln!(out, "# TYPE hooklet_wasm_fuel_consumed_total counter");
@@ -142,8 +121,4 @@ impl Metrics {
         });
         out
     }
-}
-
-fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }

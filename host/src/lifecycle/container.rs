@@ -26,8 +26,9 @@ use super::status::ContainerState;
 use crate::events::{EventType, ObjectRef};
 use crate::hooks::{Delivery, HookLimits, HookRun};
 use crate::image::ImageError;
+use crate::prober::{InstanceProbes, ProbeCounters};
 use crate::runtime::{ContainerConfig, ContainerId, ExitStatus};
-use crate::spec::{Container, HookPhase};
+use crate::spec::{Container, HookPhase, ProbeType};
 
 /// The shortest wait before trying a missing image again.
 const IMAGE_RETRY_MIN: Duration = Duration::from_millis(100);
@@ -42,11 +43,23 @@ pub(super) struct Started {
     pub pre_stop_done: bool,
     /// Its PostStart delivery, journaled as pending before the container started.
     journaled: Option<Delivery>,
+    /// Its probe workers, once it runs with its PostStart done; dropped with it.
+    pub probes: Option<InstanceProbes>,
+    /// Killed because its liveness or startup probe failed.
+    pub probe_killed: bool,
 }
 
 impl Started {
     fn new(id: ContainerId, started_at: SystemTime) -> Self {
-        Started { id, started_at, redelivery: None, pre_stop_done: false, journaled: None }
+        Started { id, started_at, redelivery: None, pre_stop_done: false, journaled: None, probes: None, probe_killed: false }
+    }
+
+    /// Completes when a liveness or startup probe asks for a kill (never without probes).
+    async fn probe_failed(&mut self) -> ProbeType {
+        match self.probes.as_mut() {
+            Some(probes) => probes.failed().await,
+            None => std::future::pending().await,
+        }
     }
 
     pub fn take_redelivery(&mut self, phase: HookPhase) -> Option<Redelivery> {
@@ -62,6 +75,8 @@ pub(super) enum KillReason {
     /// The pod stops: deleted, or completed with sidecars still running.
     PodStopping,
     PostStartFailed(String),
+    /// The liveness or startup probe reached its failure threshold.
+    ProbeFailed(ProbeType),
     /// A kill that was under way when hooklet stopped (not a deletion): termination
     /// began at this wall-clock time with this grace.
     Resumed(SystemTime, Duration),
@@ -85,9 +100,11 @@ pub(super) struct ContainerWorker {
     pub(super) shared: Arc<PodShared>,
     pub(super) slot: Slot,
     pub(super) container: Arc<Container>,
-    object: ObjectRef,
+    pub(super) object: ObjectRef,
     pub(super) backoff: Backoff,
     instances: u32,
+    /// Probe counters that carry over from one instance to the next.
+    pub(super) probe_counters: ProbeCounters,
 }
 
 impl ContainerWorker {
@@ -98,7 +115,7 @@ impl ContainerWorker {
         // A back-off entry saved by an earlier hooklet process continues.
         let saved = slot.status(&shared.status.borrow()).backoff;
         let backoff = saved.map_or_else(|| Backoff::new(policy), |s| Backoff::restore(policy, s));
-        ContainerWorker { shared, slot, container, object, backoff, instances: 0 }
+        ContainerWorker { shared, slot, container, object, backoff, instances: 0, probe_counters: ProbeCounters::default() }
     }
 
     /// Runs the machine; `first_start` fires once the first start attempt (PostStart
@@ -157,7 +174,7 @@ impl ContainerWorker {
                 self.instances = 1;
                 let phase = redelivery.as_ref().map(|r| r.phase);
                 let termination = redelivery.as_ref().and_then(|r| r.termination);
-                let started = Started { id, started_at, redelivery, pre_stop_done, journaled: None };
+                let mut started = Started { redelivery, pre_stop_done, ..Started::new(id, started_at) };
                 match phase {
                     // Deletion cancels a redelivered PostStart as it would the original.
                     Some(HookPhase::PostStart) => Step::PostStart(started),
@@ -173,7 +190,7 @@ impl ContainerWorker {
                         Step::Kill(started, KillReason::Resumed(began, kill_grace(&self.shared.pod.spec)))
                     }
                     None => {
-                        self.shared.update_container(self.slot, |c| c.started = true);
+                        self.begin_running(&mut started);
                         Step::Running(started)
                     }
                 }
@@ -276,7 +293,7 @@ impl ContainerWorker {
 
     async fn post_start(&mut self, mut started: Started) -> Step {
         let Some(handler) = self.container.hook(HookPhase::PostStart).cloned() else {
-            self.shared.update_container(self.slot, |c| c.started = true);
+            self.begin_running(&mut started);
             return Step::Running(started);
         };
         let limits = HookLimits { deadline: None, cancel: self.shared.stopping.child_token() };
@@ -301,17 +318,19 @@ impl ContainerWorker {
         self.deliver(&started, HookPhase::PostStart, &handler, limits, source, None, on_outcome).await;
         match kill {
             None => {
-                self.shared.update_container(self.slot, |c| c.started = true);
+                self.begin_running(&mut started);
                 Step::Running(started)
             }
             Some(reason) => Step::Kill(started, reason),
         }
     }
 
-    async fn running(&mut self, started: Started) -> Step {
+    async fn running(&mut self, mut started: Started) -> Step {
         let runtime = self.shared.node.runtime.clone();
+        let id = started.id.clone();
         tokio::select! {
-            exit = runtime.wait(&started.id) => match exit {
+            kind = started.probe_failed() => Step::Kill(started, KillReason::ProbeFailed(kind)),
+            exit = runtime.wait(&id) => match exit {
                 Ok(exit) => Step::Exited(Some(started), exit, None),
                 Err(err) => {
                     tracing::error!("lost track of container {}: {err:#}", self.container.name);

@@ -28,9 +28,14 @@ impl ContainerWorker {
                 tracing::warn!("removing container {}: {err:#}", self.container.name);
             }
         }
-        let restart = !self.shared.stopping.is_cancelled() && self.should_restart(&exit);
+        let probe_killed = started.as_ref().is_some_and(|s| s.probe_killed);
+        let plain_init = self.slot.is_plain_init(&self.shared.pod);
+        let restart = !self.shared.stopping.is_cancelled()
+            && (self.should_restart(&exit) || probe_killed && self.restarts_after_probe_kill());
         self.shared.update_container(self.slot, |c| {
             c.started = false;
+            // A plain init container is ready once it completed.
+            c.ready = !restart && plain_init && exit.exit_code == 0;
             if restart {
                 c.last_state = Some(state);
                 c.state = match &message {

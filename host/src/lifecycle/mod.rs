@@ -32,6 +32,7 @@
 
 pub mod adopt;
 pub mod backoff;
+mod conditions;
 mod container;
 mod crashloop;
 mod deliver;
@@ -39,6 +40,7 @@ pub mod grace;
 mod init;
 pub mod journal;
 mod pod;
+mod probing;
 pub mod slot;
 pub mod status;
 mod termination;
@@ -51,16 +53,18 @@ pub use backoff::{BackoffPolicy, BackoffState};
 pub use journal::{DeliveryJournal, JournalEntry, MemoryJournal, NoJournal};
 pub use pod::PodHandle;
 pub use slot::Slot;
-pub use status::{ContainerState, ContainerStatus, PodPhase, PodStatus};
+pub use status::{ContainerState, ContainerStatus, PodCondition, PodPhase, PodStatus};
 
 use crate::events::EventRecorder;
 use crate::hooks::http::HttpHookClient;
 use crate::hooks::HookRunner;
+use crate::prober::Prober;
 use crate::runtime::Runtime;
 use crate::spec::Pod;
 use crate::wasm::{WasmConfig, WasmHost};
 
-/// The Kubernetes version hooklet's behaviour follows (for `User-Agent: kube-lifecycle/…`).
+/// The Kubernetes version hooklet's behaviour follows (for `User-Agent: kube-lifecycle/…`
+/// and `kube-probe/…`).
 pub const KUBE_VERSION: &str = "1.34";
 
 /// Node-wide settings. Defaults are the kubelet's numbers.
@@ -77,6 +81,9 @@ pub struct NodeConfig {
     pub hook_history: usize,
     /// The wasm engine's settings (plugin directory, fuel default, limits).
     pub wasm: WasmConfig,
+    /// How long one second of a probe's `initialDelaySeconds`, `periodSeconds` and
+    /// `timeoutSeconds` lasts: 1 s; tests shrink it.
+    pub probe_time_unit: Duration,
 }
 
 impl Default for NodeConfig {
@@ -87,6 +94,7 @@ impl Default for NodeConfig {
             redact_hook_messages: false,
             hook_history: 16,
             wasm: WasmConfig::default(),
+            probe_time_unit: Duration::from_secs(1),
         }
     }
 }
@@ -99,6 +107,7 @@ pub struct Node {
     events: EventRecorder,
     config: NodeConfig,
     journal: Arc<dyn DeliveryJournal>,
+    prober: Arc<Prober>,
 }
 
 impl Node {
@@ -120,6 +129,7 @@ impl Node {
         }
         let http = HttpHookClient::new(format!("kube-lifecycle/{KUBE_VERSION}"));
         let hooks = HookRunner::new(runtime.clone(), http, wasm.clone());
+        let prober = Arc::new(Prober::new(runtime.clone(), wasm.clone(), events.clone(), KUBE_VERSION, config.probe_time_unit));
         Ok(Arc::new(Node {
             runtime,
             hooks,
@@ -127,12 +137,18 @@ impl Node {
             events,
             config,
             journal,
+            prober,
         }))
     }
 
     /// The node's wasm host (plugins, their usage, the instance pool).
     pub fn wasm(&self) -> &WasmHost {
         &self.wasm
+    }
+
+    /// The node's prober (its metrics, for `/metrics`).
+    pub fn prober(&self) -> &Arc<Prober> {
+        &self.prober
     }
 
     /// The node's event recorder.

@@ -89,6 +89,7 @@ impl PodHandle {
             deletion_requested_at: None,
             deletion_grace_seconds: None,
             finished: false,
+            conditions: Vec::new(),
         };
         let (initial, adopted) = match adoption {
             Some(a)
@@ -257,6 +258,7 @@ fn waiting_status(c: &Container, reason: &str) -> ContainerStatus {
         state: ContainerState::waiting(reason, None),
         last_state: None,
         started: false,
+        ready: false,
         restart_count: 0,
         hooks: Vec::new(),
         wasm_fuel_total: 0,
@@ -265,6 +267,7 @@ fn waiting_status(c: &Container, reason: &str) -> ContainerStatus {
 }
 
 fn finish(shared: &PodShared) {
+    shared.node.prober.metrics().forget_pod(shared.pod.uid());
     let spec = &shared.pod.spec;
     shared.status.send_modify(|s| {
         s.finished = true;

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::backoff::BackoffState;
+pub use super::conditions::PodCondition;
 use crate::hooks::HookRun;
 use crate::runtime::ExitStatus;
 use crate::spec::{Container, PodSpec, RestartPolicy};
@@ -82,8 +83,13 @@ pub struct ContainerStatus {
     pub state: ContainerState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_state: Option<ContainerState>,
-    /// True once the container runs and its PostStart completed.
+    /// True once the container runs, its PostStart completed and its startup probe
+    /// (if any) succeeded.
     pub started: bool,
+    /// True while started and its readiness probe (if any) succeeds; for a plain init
+    /// container, once it completed.
+    #[serde(default)]
+    pub ready: bool,
     pub restart_count: u32,
     /// The most recent hook runs, oldest first (bounded).
     pub hooks: Vec<HookRun>,
@@ -123,6 +129,9 @@ pub struct PodStatus {
     pub deletion_grace_seconds: Option<u64>,
     /// True once every container is done and the sandbox is gone.
     pub finished: bool,
+    /// `status.conditions`, recomputed with the phase.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<PodCondition>,
 }
 
 impl PodStatus {
@@ -135,6 +144,12 @@ impl PodStatus {
     pub fn update_phase(&mut self, spec: &PodSpec) {
         let init = InitCounts::of(&spec.init_containers, &self.init_containers, &self.containers);
         self.phase = phase_of(&self.containers, spec.restart_policy, self.finished, init);
+        super::conditions::update(self, spec);
+    }
+
+    /// The condition of `type_` (`Ready`, `ContainersReady`, …), if computed.
+    pub fn condition(&self, type_: &str) -> Option<&PodCondition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
     }
 }
 
@@ -250,6 +265,7 @@ mod tests {
             state,
             last_state: last,
             started: false,
+            ready: false,
             restart_count: 0,
             hooks: vec![],
             wasm_fuel_total: 0,

@@ -64,6 +64,10 @@ impl ContainerWorker {
     /// `killContainer`: Killing event, PreStop within the grace, stop signal, KILL.
     pub(super) async fn kill(&mut self, mut started: Started, reason: KillReason) -> Step {
         let name = self.container.name.clone();
+        // Liveness and startup stop before the kill (readiness goes on until the exit).
+        if let Some(probes) = &started.probes {
+            probes.stop_liveness_and_startup();
+        }
         let (message, deadline, post_start_failure) = match reason {
             KillReason::PodStopping => {
                 // A pod that completes (its sidecars left) stops with its own grace.
@@ -79,6 +83,11 @@ impl ContainerWorker {
                 // Its Killing event was recorded with the PostStart's outcome.
                 let at = Instant::now() + kill_grace(&self.shared.pod.spec);
                 (None, Deadline::fixed(at), Some(failure))
+            }
+            KillReason::ProbeFailed(kind) => {
+                let (message, grace) = self.probe_kill(kind);
+                started.probe_killed = true;
+                (Some(message), Deadline::fixed(Instant::now() + grace), None)
             }
             // Its Killing event was recorded before the restart.
             KillReason::Resumed(began, grace) => (None, Deadline::fixed(Instant::now() + remaining(began, grace)), None),

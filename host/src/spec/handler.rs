@@ -99,7 +99,7 @@ fn validate_handler(
 }
 
 /// `validateExecAction`: `command` must be non-empty.
-fn validate_exec(exec: &ExecAction, path: &str, errs: &mut Vec<FieldError>) {
+pub(super) fn validate_exec(exec: &ExecAction, path: &str, errs: &mut Vec<FieldError>) {
     if exec.command.is_empty() {
         errs.push(FieldError::required(&format!("{path}.command"), ""));
     }
@@ -108,7 +108,7 @@ fn validate_exec(exec: &ExecAction, path: &str, errs: &mut Vec<FieldError>) {
 /// `validateHTTPGetAction`: path required, port number or name, scheme HTTP or
 /// HTTPS, header names valid. Header errors carry the `httpHeaders` path
 /// without an index, as the apiserver reports them.
-fn validate_http_get(http: &HttpGetAction, path: &str, errs: &mut Vec<FieldError>) {
+pub(super) fn validate_http_get(http: &HttpGetAction, path: &str, errs: &mut Vec<FieldError>) {
     if http.path.is_empty() {
         errs.push(FieldError::required(&format!("{path}.path"), ""));
     }
@@ -132,7 +132,7 @@ fn validate_http_get(http: &HttpGetAction, path: &str, errs: &mut Vec<FieldError
 }
 
 /// `ValidatePortNumOrName`: a number in 1–65535 or an IANA_SVC_NAME.
-fn validate_port_num_or_name(port: &IntOrString, path: &str, errs: &mut Vec<FieldError>) {
+pub(super) fn validate_port_num_or_name(port: &IntOrString, path: &str, errs: &mut Vec<FieldError>) {
     match port {
         IntOrString::Int(n) => {
             for msg in names::is_valid_port_num(*n) {
@@ -179,7 +179,7 @@ fn validate_sleep(
 
 /// hooklet's `wasm` action: a valid plugin name, and a positive fuel budget
 /// when one is given.
-fn validate_wasm(wasm: &WasmAction, path: &str, errs: &mut Vec<FieldError>) {
+pub(super) fn validate_wasm(wasm: &WasmAction, path: &str, errs: &mut Vec<FieldError>) {
     let plugin_path = format!("{path}.plugin");
     if wasm.plugin.is_empty() {
         errs.push(FieldError::required(

@@ -6,6 +6,7 @@
 //! | [`model`] | the Pod subset hooklet reads, plus its extension fields |
 //! | [`parse`] | [`parse::parse_manifests`], [`parse::parse_manifest_file`], defaults, warnings, [`parse::ManifestError`] |
 //! | [`validate`] | [`validate::validate_pod`]: apiserver rules and messages |
+//! | [`probe`] | `livenessProbe` / `readinessProbe` / `startupProbe`: model, defaults, validation |
 //! | [`resources`] | `resources` requests/limits and Kubernetes quantities |
 //! | [`names`] | apimachinery's name / port / header format checks |
 
@@ -15,6 +16,7 @@ mod handler;
 pub mod model;
 pub mod names;
 pub mod parse;
+pub mod probe;
 pub mod resources;
 pub mod validate;
 

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::probe::{GrpcAction, Probe, ProbeType};
 pub use super::resources::ResourceRequirements;
 
 /// Default `terminationGracePeriodSeconds` when the manifest sets none.
@@ -105,6 +106,12 @@ pub struct Container {
     /// Requests and limits; the runc runtime enforces `limits.memory` and `limits.cpu`.
     #[serde(default, skip_serializing_if = "ResourceRequirements::is_empty")]
     pub resources: ResourceRequirements,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<Probe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Probe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_probe: Option<Probe>,
 }
 
 /// `env[]` entry. Only literal `value`s are supported (no `valueFrom`).
@@ -189,6 +196,18 @@ pub struct HttpGetAction {
     /// hooklet extension (decision D9): treat non-2xx/3xx responses as failures.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fail_on_http_error: bool,
+}
+
+impl HttpGetAction {
+    /// `SetDefaults_HTTPGetAction`: `path` = `/` and `scheme` = `HTTP` when empty.
+    pub fn apply_defaults(&mut self) {
+        if self.path.is_empty() {
+            self.path = "/".to_string();
+        }
+        if self.scheme.is_empty() {
+            self.scheme = "HTTP".to_string();
+        }
+    }
 }
 
 /// A header of an `httpGet` action.
@@ -300,6 +319,15 @@ impl Container {
         match phase {
             HookPhase::PostStart => lifecycle.post_start.as_ref(),
             HookPhase::PreStop => lifecycle.pre_stop.as_ref(),
+        }
+    }
+
+    /// The container's probe of `kind`, if it has one.
+    pub fn probe(&self, kind: ProbeType) -> Option<&Probe> {
+        match kind {
+            ProbeType::Liveness => self.liveness_probe.as_ref(),
+            ProbeType::Readiness => self.readiness_probe.as_ref(),
+            ProbeType::Startup => self.startup_probe.as_ref(),
         }
     }
 

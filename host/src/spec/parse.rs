@@ -4,7 +4,7 @@
 //! validated ([`validate_pod`]).
 //!
 //! Every field hooklet does not model is reported as a warning naming its full
-//! path (`spec.containers[1].readinessProbe: hooklet does not act on this
+//! path (`spec.containers[1].securityContext: hooklet does not act on this
 //! field; it is ignored`); nothing is dropped silently.
 
 use std::path::Path;
@@ -81,24 +81,16 @@ pub fn apply_defaults(pod: &mut Pod) {
         meta.uid = Some(uuid::Uuid::new_v4().to_string());
     }
     let spec = &mut pod.spec;
-    let lifecycles = spec
-        .containers
-        .iter_mut()
-        .chain(spec.init_containers.iter_mut())
-        .filter_map(|c| c.lifecycle.as_mut());
-    for lifecycle in lifecycles {
-        let handlers = [&mut lifecycle.post_start, &mut lifecycle.pre_stop];
-        for http in handlers
-            .into_iter()
-            .flatten()
-            .filter_map(|h| h.http_get.as_mut())
-        {
-            if http.path.is_empty() {
-                http.path = "/".to_string();
+    for container in spec.containers.iter_mut().chain(spec.init_containers.iter_mut()) {
+        if let Some(lifecycle) = &mut container.lifecycle {
+            let handlers = [&mut lifecycle.post_start, &mut lifecycle.pre_stop];
+            for http in handlers.into_iter().flatten().filter_map(|h| h.http_get.as_mut()) {
+                http.apply_defaults();
             }
-            if http.scheme.is_empty() {
-                http.scheme = "HTTP".to_string();
-            }
+        }
+        let probes = [&mut container.liveness_probe, &mut container.readiness_probe, &mut container.startup_probe];
+        for probe in probes.into_iter().flatten() {
+            probe.apply_defaults();
         }
     }
 }

@@ -163,7 +163,8 @@ spec:
         grpc: {port: 9}
   - name: sidecar
     image: envoy
-    readinessProbe: {tcpSocket: {port: 80}}
+    workingDir: /srv
+    stdin: true
     ports: [{containerPort: 80, hostPort: 8080}]
 status: {phase: Running}
 "#;
@@ -173,7 +174,7 @@ status: {phase: Running}
         "spec.nodeSelector",
         "spec.containers[0].securityContext",
         "spec.containers[0].lifecycle.preStop.grpc",
-        "spec.containers[1].readinessProbe",
+        "spec.containers[1].stdin",
         "spec.containers[1].ports[0].hostPort",
         "status",
     ]

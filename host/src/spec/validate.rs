@@ -11,7 +11,8 @@ use std::collections::HashSet;
 
 pub use super::field_error::{ErrorKind, FieldError, ValidationErrors};
 use super::handler::validate_lifecycle;
-use super::model::{Container, Pod, RestartPolicy};
+use super::model::{Container, Pod, ProbeType, RestartPolicy};
+use super::probe::validate_probe;
 use super::names;
 
 /// Switches that change validation the way apiserver feature gates do.
@@ -100,6 +101,7 @@ fn validate_spec(pod: &Pod, opts: &ValidationOptions, errs: &mut Vec<FieldError>
         if let Some(lifecycle) = &ctr.lifecycle {
             validate_lifecycle(lifecycle, grace, &format!("{path}.lifecycle"), opts, errs);
         }
+        validate_probes(ctr, &path, errs);
         if ctr.restart_policy.is_some() {
             errs.push(FieldError::forbidden(
                 &format!("{path}.restartPolicy"),
@@ -136,6 +138,27 @@ fn validate_spec(pod: &Pod, opts: &ValidationOptions, errs: &mut Vec<FieldError>
                 "may not be set for init containers without restartPolicy=Always",
             )),
             (None, _) => {}
+        }
+        if restart_always {
+            validate_probes(ctr, &path, errs);
+        } else {
+            for kind in ProbeType::ALL.iter().rev() {
+                if ctr.probe(*kind).is_some() {
+                    errs.push(FieldError::forbidden(
+                        &format!("{path}.{}", kind.field()),
+                        "may not be set for init containers without restartPolicy=Always",
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The container's probes, in the order the apiserver validates them.
+fn validate_probes(ctr: &Container, path: &str, errs: &mut Vec<FieldError>) {
+    for kind in [ProbeType::Liveness, ProbeType::Readiness, ProbeType::Startup] {
+        if let Some(probe) = ctr.probe(kind) {
+            validate_probe(probe, kind, &format!("{path}.{}", kind.field()), errs);
         }
     }
 }

@@ -3,6 +3,9 @@
 //! what it receives (the kubelet e2e tests' "logging pod").
 #![allow(dead_code)]
 
+pub mod grpc_server;
+pub mod probes;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -80,6 +83,25 @@ pub async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T
         .unwrap_or_else(|_| panic!("timed out after {secs}s waiting for {what}"))
 }
 
+/// `%XX` escapes decoded (enough for the redirect targets of the probe tests).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {
@@ -96,12 +118,15 @@ impl Seen {
     }
 }
 
-/// A loopback HTTP server recording requests; answers 200 "ok".
+/// A loopback HTTP server recording requests; answers "ok" with the status set by
+/// [`RecordingServer::set_status`] (200 at first), and `/redirect?loc=URL` with a 302
+/// to URL (the body Go's `http.Redirect` writes), as agnhost's `liveness` server does.
 #[derive(Clone)]
 pub struct RecordingServer {
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
     notify: Arc<Notify>,
+    status: Arc<std::sync::atomic::AtomicU16>,
 }
 
 impl RecordingServer {
@@ -131,6 +156,7 @@ impl RecordingServer {
             addr: listener.local_addr().unwrap(),
             seen: Arc::default(),
             notify: Arc::default(),
+            status: Arc::new(std::sync::atomic::AtomicU16::new(200)),
         };
         let s = server.clone();
         tokio::spawn(async move {
@@ -169,9 +195,38 @@ impl RecordingServer {
                 .collect(),
             at: std::time::Instant::now(),
         };
+        let target = seen.target.clone();
         self.seen.lock().unwrap().push(seen);
         self.notify.notify_waiters();
-        Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
+        if let Some(loc) = target.strip_prefix("/redirect?loc=") {
+            let loc = percent_decode(loc);
+            let body = format!("<a href=\"{loc}\">Found</a>.\n\n");
+            let response = Response::builder().status(302).header("Location", loc).body(Full::new(Bytes::from(body)));
+            return Ok(response.unwrap());
+        }
+        let status = self.status.load(std::sync::atomic::Ordering::SeqCst);
+        Ok(Response::builder().status(status).body(Full::new(Bytes::from_static(b"ok"))).unwrap())
+    }
+
+    /// The status every later answer (but redirects) has.
+    pub fn set_status(&self, status: u16) {
+        self.status.store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many requests have arrived.
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    /// Waits until at least `n` requests have arrived.
+    pub async fn wait_for_count(&self, n: usize) {
+        loop {
+            let notified = self.notify.notified();
+            if self.count() >= n {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Everything received so far.

@@ -38,6 +38,8 @@ const MAX_RESPONSE_HEADERS: usize = 1000;
 pub struct HttpHookClient {
     user_agent: String,
     tls: TlsConnector,
+    /// The prober's transport: `DisableCompression` and the final body kept (10 KiB).
+    probe: bool,
 }
 
 impl std::fmt::Debug for HttpHookClient {
@@ -59,6 +61,10 @@ pub(crate) struct DoOutcome {
     pub error: Option<String>,
     /// Whether the failure is Go's `ErrSchemeMismatch` (HTTPS to a plain HTTP server).
     pub scheme_mismatch: bool,
+    /// The prober's client only: the final body, at most 10 KiB of it.
+    pub body: Vec<u8>,
+    /// The final response is a redirect to another host that was not followed.
+    pub redirect_not_followed: bool,
 }
 
 /// A transport failure: Go's error text without the `*url.Error` wrapping.
@@ -99,7 +105,15 @@ impl HttpHookClient {
         HttpHookClient {
             user_agent,
             tls: TlsConnector::from(insecure_client_config()),
+            probe: false,
         }
+    }
+
+    /// The prober's client (`pkg/probe/http`): like the hook client, but no
+    /// `Accept-Encoding: gzip` (`DisableCompression`) and the final response's body is
+    /// kept, up to 10 KiB, for the probe's output.
+    pub fn for_probes(user_agent: String) -> Self {
+        HttpHookClient { probe: true, ..HttpHookClient::new(user_agent) }
     }
 
     /// The default `User-Agent`.
@@ -134,7 +148,7 @@ impl HttpHookClient {
                 status: Some(status.as_u16()),
                 status_line: Some(line.clone()),
                 error,
-                scheme_mismatch: false,
+                ..DoOutcome::default()
             };
             let location = match status.as_u16() {
                 301 | 302 | 303 | 307 | 308 => exchange.response.headers().get(LOCATION),
@@ -144,9 +158,7 @@ impl HttpHookClient {
                 .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned())
                 .filter(|l| !l.is_empty())
             else {
-                let outcome = done(None);
-                discard_body(&mut exchange, FINAL_BODY_LIMIT).await;
-                return outcome;
+                return self.finish(done(None), &mut exchange).await;
             };
             let next = match req.url.parse_reference(&location) {
                 Ok(next) => next,
@@ -160,9 +172,8 @@ impl HttpHookClient {
             };
             if next.hostname() != via[0].hostname() {
                 tracing::debug!(location = %location, "httpGet hook: redirect to another host not followed");
-                let outcome = done(None);
-                discard_body(&mut exchange, FINAL_BODY_LIMIT).await;
-                return outcome;
+                let outcome = DoOutcome { redirect_not_followed: true, ..done(None) };
+                return self.finish(outcome, &mut exchange).await;
             }
             let outcome = done(None);
             discard_body(&mut exchange, REDIRECT_BODY_LIMIT).await;
@@ -176,6 +187,15 @@ impl HttpHookClient {
             tracing::debug!(location = %location, hop = via.len(), "httpGet hook: following redirect");
             req = redirected_request(first, &req, next, &location);
         }
+    }
+
+    /// The final response: its body discarded (hooks) or kept up to the limit (probes).
+    async fn finish(&self, mut outcome: DoOutcome, exchange: &mut Exchange) -> DoOutcome {
+        let body = read_body(exchange, FINAL_BODY_LIMIT, self.probe).await;
+        if self.probe {
+            outcome.body = body;
+        }
+        outcome
     }
 
     /// One request on a fresh connection, up to the response head.
@@ -195,7 +215,7 @@ impl HttpHookClient {
             .body(Empty::<Bytes>::new())
             .map_err(|e| e.to_string())?;
         *request.headers_mut() = req.wire_headers();
-        let gzip = req.adds_gzip();
+        let gzip = req.adds_gzip() && !self.probe;
 
         let tcp = dial(&req.url).await?;
         let local = tcp.local_addr().ok();
@@ -327,17 +347,33 @@ where
 /// Reads and drops at most `limit` body bytes when the length is unknown or
 /// at most `limit` (the kubelet's `discardHTTPRespBody`, Go's redirect slurp).
 async fn discard_body(exchange: &mut Exchange, limit: u64) {
-    if exchange.content_length.is_some_and(|n| n > limit) {
-        return;
+    read_body(exchange, limit, false).await;
+}
+
+/// Reads at most `limit` body bytes, returning them when `keep` (the prober's
+/// `ReadAtMost`, which reads whatever the length); without `keep`, a body longer than
+/// `limit` is not read at all, as the kubelet's hook client does.
+async fn read_body(exchange: &mut Exchange, limit: u64, keep: bool) -> Vec<u8> {
+    let mut kept = Vec::new();
+    if !keep && exchange.content_length.is_some_and(|n| n > limit) {
+        return kept;
     }
     let body = exchange.response.body_mut();
     let mut read = 0u64;
     while read < limit {
         match body.frame().await {
-            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len() as u64),
+            Some(Ok(frame)) => {
+                let data = frame.data_ref().map_or(&[][..], |d| &d[..]);
+                if keep {
+                    let room = (limit - read) as usize;
+                    kept.extend_from_slice(&data[..data.len().min(room)]);
+                }
+                read += data.len() as u64;
+            }
             _ => break,
         }
     }
+    kept
 }
 
 /// `HTTP/1.1 404 Not Found`, with the server's reason phrase when it sent its own.

@@ -1,5 +1,6 @@
-//! The `httpGet` hook handler, following the kubelet's `runHTTPHandler`
-//! (spec section 4) to the letter, plus decision D9 (`failOnHttpError`).
+//! The `httpGet` handler, shared by hooks and probes: the hook follows the kubelet's
+//! `runHTTPHandler` (spec section 4) to the letter, plus decision D9 (`failOnHttpError`);
+//! the probe (`probe.rs`) follows `pkg/probe/http` on the same request and client.
 //!
 //! | file | concept |
 //! |---|---|
@@ -7,6 +8,7 @@
 //! | `request.rs` | the request: URL, headers, `Host` (`NewRequestForHTTPGetAction`) and how Go writes it |
 //! | `header.rs` | Go's `http.Header` semantics and header validity checks |
 //! | `gourl.rs`, `urlescape.rs` | the part of Go's `net/url` the kubelet relies on |
+//! | `probe.rs` | [`run_http_probe`]: the probe's status rules and timeout |
 //! | `client.rs` | [`HttpHookClient`]: dialing, redirects, body discard, error texts |
 //! | `tls.rs` | certificate verification skipped, handshake error texts |
 //! | `gotext.rs` | Go-style error texts (`Get "<url>": …`, errnos, broken responses) |
@@ -15,10 +17,11 @@
 //! as `HTTP lifecycle hook (<path>) for Container "<c>" in Pod "<pod>" failed - error: <err>`.
 
 mod client;
-mod gotext;
+pub(crate) mod gotext;
 mod gourl;
 mod header;
 mod port;
+mod probe;
 mod request;
 mod tls;
 mod urlescape;
@@ -36,6 +39,7 @@ use std::net::IpAddr;
 
 pub use client::HttpHookClient;
 pub use port::resolve_port;
+pub use probe::{run_http_probe, HttpProbeResult};
 
 use crate::spec::model::{Container, HttpGetAction};
 
