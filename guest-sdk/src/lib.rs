@@ -1,4 +1,4 @@
-//! Write hooklet lifecycle-hook plugins in Rust.
+//! Write hooklet lifecycle-hook and probe plugins in Rust.
 //!
 //! A plugin is a WebAssembly component that hooklet runs in a sandbox when a pod's
 //! container reaches PostStart or PreStop and its handler is `wasm`. With this crate a
@@ -49,8 +49,45 @@
 //! Returning `Err(reason)` fails the hook; hooklet reports `reason`. A panic, running out
 //! of fuel or memory, or passing the deadline also fails it.
 //!
-//! The contract is the WIT package `hooklet:hook@0.1.0` (`wit/hook.wit` in the hooklet
-//! repository); [`bindings`] holds the raw generated bindings.
+//! # Probes
+//!
+//! A plugin can also be a container's liveness, readiness or startup probe (a `wasm`
+//! probe handler in the pod manifest): implement [`Probe`] and export it with
+//! [`export_probe!`]. `check` returns `Ok(message)` when the container is healthy (the
+//! message, possibly empty, is kept with the probe's output) or `Err(reason)` when it is
+//! not:
+//!
+//! ```
+//! use hooklet_guest::{Probe, ProbeEvent};
+//!
+//! struct Ready;
+//!
+//! impl Probe for Ready {
+//!     fn check(event: ProbeEvent) -> Result<String, String> {
+//!         let path = event.config_or("file", "/state/ready");
+//!         match std::fs::read_to_string(path) {
+//!             Ok(text) => Ok(format!("{} probe: {}", event.kind, text.trim())),
+//!             Err(err) => Err(format!("{path}: {err}")),
+//!         }
+//!     }
+//! }
+//!
+//! hooklet_guest::export_probe!(Ready);
+//! ```
+//!
+//! One plugin can be both a hook and a probe: [`export_plugin!`]`(hook: H, probe: P)`, or
+//! `export_plugin!(T)` for one type implementing both traits. Use exactly one of
+//! [`export_hook!`], [`export_probe!`] and [`export_plugin!`] per plugin crate.
+//!
+//! # Versions
+//!
+//! The contract is the WIT package `hooklet:hook` (`wit/` in the hooklet repository):
+//! [`export_hook!`] builds a plugin for world `hooklet:hook/hook@0.1.0` (`wit/hook.wit`), so
+//! hook plugins run on every hooklet that supports 0.1.0; [`export_probe!`] and
+//! [`export_plugin!`] build for worlds `probe` and `plugin` of `hooklet:hook@0.2.0`
+//! (`wit/v0.2.0/hook.wit`), which need a hooklet with probe support. [`log`] goes through
+//! the 0.1.0 `log` import, which every hooklet provides. [`bindings`] (0.1.0),
+//! [`probe_bindings`] and [`hook_bindings_v0_2`] (0.2.0) hold the raw generated bindings.
 
 use std::fmt;
 use std::time::Duration;
@@ -74,9 +111,47 @@ pub mod bindings {
     });
 }
 
+/// Raw bindings of world `hooklet:hook/probe@0.2.0` (`wit/v0.2.0/hook.wit`), used by
+/// [`export_probe!`].
+#[allow(missing_docs, clippy::all)]
+pub mod probe_bindings {
+    wit_bindgen::generate!({
+        world: "probe",
+        path: "../wit/v0.2.0",
+        pub_export_macro: true,
+        export_macro_name: "__hooklet_export_probe_world",
+        default_bindings_module: "hooklet_guest::probe_bindings",
+        runtime_path: "hooklet_guest::__private::wit_bindgen::rt",
+    });
+}
+
+/// Raw bindings of world `hooklet:hook/hook@0.2.0` (the 0.2.0 hook handler), used with
+/// [`probe_bindings`] by [`export_plugin!`]: a plugin exporting both worlds is one of world
+/// `hooklet:hook/plugin@0.2.0`. (Generating world `plugin` itself here would define the
+/// prober's export macro twice in this crate, and a world named `hook` twice, hence the
+/// inline world that includes `hook@0.2.0` under another name.)
+#[allow(missing_docs, clippy::all)]
+pub mod hook_bindings_v0_2 {
+    wit_bindgen::generate!({
+        inline: "package hooklet:guest-sdk;\nworld hook-next { include hooklet:hook/hook@0.2.0; }",
+        path: "../wit/v0.2.0",
+        world: "hooklet:guest-sdk/hook-next",
+        with: { "hooklet:hook/log@0.2.0": crate::probe_bindings::hooklet::hook::log },
+        pub_export_macro: true,
+        export_macro_name: "__hooklet_export_hook_v0_2_world",
+        default_bindings_module: "hooklet_guest::hook_bindings_v0_2",
+        runtime_path: "hooklet_guest::__private::wit_bindgen::rt",
+    });
+}
+
 pub use bindings::exports::hooklet::hook::handler::{Event, Phase};
 
-/// A lifecycle-hook plugin: implement this on a type and export it with [`export_hook!`].
+mod probe;
+
+pub use probe::{Probe, ProbeEvent, ProbeKind};
+
+/// A lifecycle-hook plugin: implement this on a type and export it with [`export_hook!`]
+/// (or, with a [`Probe`] too, [`export_plugin!`]).
 pub trait Hook {
     /// Handles one hook delivery.
     ///
@@ -118,9 +193,10 @@ macro_rules! export_hook {
     };
 }
 
-/// Not public API: paths used by the code [`export_hook!`] and `wit-bindgen` generate.
+/// Not public API: paths used by the code the export macros and `wit-bindgen` generate.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::probe::hook_event;
     pub use std::string::String;
     pub use wit_bindgen;
 }
@@ -192,33 +268,44 @@ fn lookup<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// Accessors shared by [`Event`] and [`ProbeEvent`]: their config, labels, annotations
+/// and deadline have the same names and meaning.
+macro_rules! event_accessors {
+    ($event:ty, $what:literal) => {
+        impl $event {
+            /// The handler's configuration value for `key` (from the pod manifest, over the
+            /// plugin manifest's `[config]`), if set.
+            pub fn config(&self, key: &str) -> Option<&str> {
+                lookup(&self.config, key)
+            }
+
+            /// The handler's configuration value for `key`, or `default` when it is not set.
+            pub fn config_or<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
+                self.config(key).unwrap_or(default)
+            }
+
+            /// The pod's label `key`, if it has one.
+            pub fn label(&self, key: &str) -> Option<&str> {
+                lookup(&self.labels, key)
+            }
+
+            /// The pod's annotation `key`, if it has one.
+            pub fn annotation(&self, key: &str) -> Option<&str> {
+                lookup(&self.annotations, key)
+            }
+
+            #[doc = concat!("Time left before the ", $what, "'s deadline when the call started; `None` when the ", $what, " has no deadline.")]
+            pub fn deadline(&self) -> Option<Duration> {
+                self.deadline_ms.map(Duration::from_millis)
+            }
+        }
+    };
+}
+
+event_accessors!(Event, "hook");
+event_accessors!(ProbeEvent, "probe");
+
 impl Event {
-    /// The handler's configuration value for `key` (from the pod manifest), if set.
-    pub fn config(&self, key: &str) -> Option<&str> {
-        lookup(&self.config, key)
-    }
-
-    /// The handler's configuration value for `key`, or `default` when it is not set.
-    pub fn config_or<'a>(&'a self, key: &str, default: &'a str) -> &'a str {
-        self.config(key).unwrap_or(default)
-    }
-
-    /// The pod's label `key`, if it has one.
-    pub fn label(&self, key: &str) -> Option<&str> {
-        lookup(&self.labels, key)
-    }
-
-    /// The pod's annotation `key`, if it has one.
-    pub fn annotation(&self, key: &str) -> Option<&str> {
-        lookup(&self.annotations, key)
-    }
-
-    /// Time left before the hook's deadline when the call started; `None` when the hook
-    /// has no deadline.
-    pub fn deadline(&self) -> Option<Duration> {
-        self.deadline_ms.map(Duration::from_millis)
-    }
-
     /// `true` on the first try of this delivery, `false` on a redelivery after a restart.
     pub fn is_first_attempt(&self) -> bool {
         self.attempt <= 1

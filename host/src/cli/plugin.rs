@@ -146,7 +146,8 @@ fn describe_valid(info: &PluginInfo, node: &WasmConfig) -> String {
     let limits = manifest.map(|m| m.limits.clone()).unwrap_or_default();
     let source = |set: bool| if set { "manifest" } else { "node default" };
     let mut lines = vec![
-        format!("{}: valid plugin `{}` for world hooklet:hook/hook@0.1.0", info.path.display(), info.name),
+        format!("{}: valid plugin `{}` for world {}", info.path.display(), info.name, info.world()),
+        format!("  exports:  {}", info.exports.join(", ")),
         format!("  sha256:   {}", info.sha256),
         format!(
             "  manifest: {}",

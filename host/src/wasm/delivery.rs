@@ -1,5 +1,5 @@
-//! One hook delivery: the request and outcome types, and running a plugin in a fresh
-//! store with fuel, a deadline, a memory cap and captured output.
+//! Running a plugin — a hook delivery or a probe, by one code path — in a fresh store with
+//! fuel, a deadline, a memory cap and captured output.
 
 use std::future::Future;
 use std::time::Duration;
@@ -8,14 +8,16 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use wasmtime::{Store, UpdateDeadline};
 
-use super::bindings::{Event, Phase};
 use super::capabilities::PluginCapabilities;
 use super::config::Metering;
 use super::engine::HostInner;
 use super::failure::{classify, WasmFailure};
 use super::limits::{MemoryLimiter, ResourceCaps};
-use super::output::{truncate_text, LogCollector, LogLine};
+use super::hook::PluginEvent;
+use super::outcome::WasmOutcome;
+use super::output::{truncate_text, LogCollector};
 use super::plugin::LoadedPlugin;
+use super::probe::ProbeEvent;
 use super::state::HostState;
 
 /// Fuel between two stores of the guest's fuel count (and yields to the executor): the
@@ -30,118 +32,94 @@ const OUTER_TIMEOUT_SLACK: Duration = Duration::from_millis(100);
 /// Longest failure reason kept from a plugin's `Err`, in bytes; longer ones are cut.
 const MAX_REASON_BYTES: usize = 16 * 1024;
 
-/// A request to run one plugin for one hook.
-#[derive(Debug, Clone)]
-pub struct WasmDelivery {
-    /// The plugin name: `<plugin_dir>/NAME.wasm`.
-    pub plugin: String,
-    /// What the plugin is told about the hook.
-    pub event: PluginEvent,
-    /// Fuel budget; `None` uses the manifest's `limits.fuel`, else the node default.
-    pub fuel: Option<u64>,
-    /// When the hook must be done; `None` runs until done (or until the future is dropped).
-    pub deadline: Option<Instant>,
+/// What one run asks of a plugin.
+pub(crate) enum Call {
+    /// A lifecycle hook: the handler's `handle`.
+    Hook(PluginEvent),
+    /// A probe: the prober's `check`.
+    Probe(ProbeEvent),
 }
 
-/// Which lifecycle point a hook runs at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PluginPhase {
-    /// `lifecycle.postStart`.
-    PostStart,
-    /// `lifecycle.preStop`.
-    PreStop,
+/// Which export a [`Call`] calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallKind {
+    Hook,
+    Probe,
 }
 
-/// What a plugin is told about the hook (the WIT `event` record, without `deadline-ms`,
-/// which is computed from [`WasmDelivery::deadline`] when the call starts).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginEvent {
-    /// Which lifecycle point this is.
-    pub phase: PluginPhase,
-    /// `metadata.name` of the pod.
-    pub pod_name: String,
-    /// `metadata.namespace` of the pod.
-    pub pod_namespace: String,
-    /// `metadata.uid` of the pod.
-    pub pod_uid: String,
-    /// The container whose hook this is.
-    pub container_name: String,
-    /// The runtime's id of the container.
-    pub container_id: String,
-    /// The container's image reference.
-    pub image: String,
-    /// The pod's labels.
-    pub labels: Vec<(String, String)>,
-    /// The pod's annotations.
-    pub annotations: Vec<(String, String)>,
-    /// The pod's IP, when it has one.
-    pub pod_ip: Option<String>,
-    /// Stable id of this delivery (the same on redelivery).
-    pub delivery_id: String,
-    /// 1 for the first try, then 2, 3, ... on redelivery.
-    pub attempt: u32,
-    /// The handler's `wasm.config` key/values.
-    pub config: Vec<(String, String)>,
-}
+impl CallKind {
+    /// `"hook"` or `"probe"`, for logs.
+    fn what(self) -> &'static str {
+        match self {
+            CallKind::Hook => "hook",
+            CallKind::Probe => "probe",
+        }
+    }
 
-/// Everything about one delivery: the result, what it cost, and what the plugin said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WasmOutcome {
-    /// `Ok` when the plugin handled the hook; otherwise why not.
-    pub result: Result<(), WasmFailure>,
-    /// The fuel budget the delivery had.
-    pub fuel_budget: u64,
-    /// Fuel used (budget minus what was left), also when the delivery failed.
-    pub fuel_consumed: u64,
-    /// The most linear memory the plugin had at once, in bytes.
-    pub peak_memory_bytes: u64,
-    /// The memory cap the delivery ran under, in bytes (0 when the plugin never ran).
-    pub memory_cap_bytes: u64,
-    /// Requests the sandbox refused (e.g. HTTP to a host not on the allow-list), one
-    /// sentence each saying what was denied and how to grant it; bounded.
-    pub denials: Vec<String>,
-    /// Lines logged through the `log` import, in order (up to the line cap).
-    pub logs: Vec<LogLine>,
-    /// Log lines dropped past the line cap.
-    pub logs_dropped: usize,
-    /// What the plugin wrote to stdout (up to the output cap).
-    pub stdout: Vec<u8>,
-    /// Stdout bytes dropped past the cap.
-    pub stdout_dropped_bytes: u64,
-    /// What the plugin wrote to stderr (up to the output cap).
-    pub stderr: Vec<u8>,
-    /// Stderr bytes dropped past the cap.
-    pub stderr_dropped_bytes: u64,
-    /// Wall-clock time of the whole delivery, loading included.
-    pub elapsed: Duration,
-}
-
-impl WasmOutcome {
-    fn failed(failure: WasmFailure, fuel_budget: u64, started: Instant) -> WasmOutcome {
-        WasmOutcome {
-            result: Err(failure),
-            fuel_budget,
-            fuel_consumed: 0,
-            peak_memory_bytes: 0,
-            memory_cap_bytes: 0,
-            denials: Vec::new(),
-            logs: Vec::new(),
-            logs_dropped: 0,
-            stdout: Vec::new(),
-            stdout_dropped_bytes: 0,
-            stderr: Vec::new(),
-            stderr_dropped_bytes: 0,
-            elapsed: started.elapsed(),
+    /// The failure for a plugin's `err(reason)`.
+    fn refused(self, reason: String) -> WasmFailure {
+        match self {
+            CallKind::Hook => WasmFailure::Rejected(reason),
+            CallKind::Probe => WasmFailure::ProbeFailed(reason),
         }
     }
 }
 
-/// Runs `delivery` to completion (or failure); see [`super::WasmHost::deliver`].
-pub(crate) async fn run(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
-    let span = tracing::info_span!("wasm_delivery", plugin = %delivery.plugin,
-        delivery_id = %delivery.event.delivery_id, attempt = delivery.event.attempt);
-    let plugin = delivery.plugin.clone();
-    let outcome = run_inner(host, delivery).instrument(span.clone()).await;
+impl Call {
+    fn kind(&self) -> CallKind {
+        match self {
+            Call::Hook(_) => CallKind::Hook,
+            Call::Probe(_) => CallKind::Probe,
+        }
+    }
+
+    /// What the plugin's log lines are tagged with: the delivery id of a hook, the kind
+    /// of a probe (`liveness-probe`, ...).
+    fn log_id(&self) -> String {
+        match self {
+            Call::Hook(event) => event.delivery_id.clone(),
+            Call::Probe(event) => format!("{}-probe", event.kind),
+        }
+    }
+
+    /// The handler's config, to merge the manifest's defaults under.
+    fn config_mut(&mut self) -> &mut Vec<(String, String)> {
+        match self {
+            Call::Hook(event) => &mut event.config,
+            Call::Probe(event) => &mut event.config,
+        }
+    }
+
+    /// The tracing span of the run.
+    fn span(&self, plugin: &str) -> tracing::Span {
+        match self {
+            Call::Hook(event) => tracing::info_span!("wasm_delivery", plugin,
+                delivery_id = %event.delivery_id, attempt = event.attempt),
+            Call::Probe(event) => tracing::info_span!("wasm_probe", plugin, kind = %event.kind,
+                pod = %event.pod_name, container = %event.container_name),
+        }
+    }
+}
+
+/// One run of a plugin: a hook delivery or a probe, with its limits.
+pub(crate) struct Run {
+    /// The plugin name.
+    pub plugin: String,
+    /// What to call.
+    pub call: Call,
+    /// Fuel budget; `None` uses the manifest's `limits.fuel`, else the node default.
+    pub fuel: Option<u64>,
+    /// When it must be done.
+    pub deadline: Option<Instant>,
+}
+
+/// Runs a hook delivery or a probe to completion (or failure), in a fresh store with the
+/// same limits either way, and records its usage; see [`super::WasmHost::deliver`] and
+/// [`super::WasmHost::probe`].
+pub(crate) async fn run(host: &HostInner, run: Run) -> WasmOutcome {
+    let span = run.call.span(&run.plugin);
+    let (plugin, what) = (run.plugin.clone(), run.call.kind().what());
+    let outcome = run_inner(host, run).instrument(span.clone()).await;
     host.registry.record_usage(&plugin, &outcome);
     let _entered = span.enter();
     let elapsed_ms = outcome.elapsed.as_millis() as u64;
@@ -150,26 +128,26 @@ pub(crate) async fn run(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome
             fuel = outcome.fuel_consumed,
             peak_memory = outcome.peak_memory_bytes,
             elapsed_ms,
-            "wasm hook succeeded"
+            "wasm {what} succeeded"
         ),
         Err(failure) => tracing::warn!(
             fuel = outcome.fuel_consumed,
             peak_memory = outcome.peak_memory_bytes,
             elapsed_ms,
-            "wasm hook failed: {failure}"
+            "wasm {what} failed: {failure}"
         ),
     }
     outcome
 }
 
-async fn run_inner(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
+async fn run_inner(host: &HostInner, run: Run) -> WasmOutcome {
     let started = Instant::now();
-    let WasmDelivery {
+    let Run {
         plugin,
-        mut event,
+        mut call,
         fuel,
         deadline,
-    } = delivery;
+    } = run;
     let config = &host.config;
     if deadline.is_some_and(|d| d <= started) {
         return WasmOutcome::failed(
@@ -191,6 +169,9 @@ async fn run_inner(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
             )
         }
     };
+    if let Some(failure) = loaded.exports.missing(&plugin, &call) {
+        return WasmOutcome::failed(failure, fuel.unwrap_or(config.default_fuel), started);
+    }
     let manifest = loaded.info.manifest.as_ref();
     let budget = fuel
         .or(manifest.and_then(|m| m.limits.fuel))
@@ -198,12 +179,12 @@ async fn run_inner(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
     let no_grants = PluginCapabilities::default();
     let capabilities = manifest.map_or(&no_grants, |m| &m.capabilities);
     if let Some(manifest) = manifest {
-        manifest.merge_config(&mut event.config);
+        manifest.merge_config(call.config_mut());
     }
 
     let logs = LogCollector::new(
         &plugin,
-        &event.delivery_id,
+        &call.log_id(),
         config.log_line_limit,
         config.log_line_bytes,
     );
@@ -233,8 +214,11 @@ async fn run_inner(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
 
     let deadline_ms =
         deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as u64);
-    let event = to_wit(event, deadline_ms);
-    let result = call(&mut store, &loaded, event, deadline, budget, &caps).await;
+    let (result, message) =
+        match run_call(&mut store, &loaded, call, deadline_ms, deadline, budget, &caps).await {
+            Ok(message) => (Ok(()), message),
+            Err(failure) => (Err(failure), None),
+        };
 
     let fuel_consumed = store
         .get_fuel()
@@ -247,6 +231,7 @@ async fn run_inner(host: &HostInner, delivery: WasmDelivery) -> WasmOutcome {
     let (stderr, stderr_dropped_bytes) = stdio.stderr.take();
     WasmOutcome {
         result,
+        message,
         fuel_budget: budget,
         fuel_consumed,
         peak_memory_bytes,
@@ -303,31 +288,37 @@ fn arm_epoch_deadline(store: &mut Store<HostState>, deadline: Option<Instant>) {
     });
 }
 
-/// Instantiates the plugin and calls its handler, cut at `deadline` even when the guest is
-/// blocked in a host call (where epochs cannot interrupt it).
-async fn call(
+/// Instantiates the plugin and calls the export `call` needs, cut at `deadline` even when
+/// the guest is blocked in a host call (where epochs cannot interrupt it). `Ok` holds a
+/// probe's message.
+async fn run_call(
     store: &mut Store<HostState>,
     plugin: &LoadedPlugin,
-    event: Event,
+    call: Call,
+    deadline_ms: Option<u64>,
     deadline: Option<Instant>,
     fuel_budget: u64,
     caps: &ResourceCaps,
-) -> Result<(), WasmFailure> {
+) -> Result<Option<String>, WasmFailure> {
+    let kind = call.kind();
     let run = async {
-        let hook = plugin.pre.instantiate_async(&mut *store).await?;
-        hook.hooklet_hook_handler()
-            .call_handle(&mut *store, &event)
-            .await
+        let instance = plugin.pre.instantiate_async(&mut *store).await?;
+        plugin.exports.call(&mut *store, &instance, call, deadline_ms).await
     };
     // A running guest is stopped by the epoch callback at `deadline` (a trap, so its fuel
     // is accounted); the outer timeout, a little later, cuts a guest blocked in a host call.
     let outer = deadline.map(|d| d + OUTER_TIMEOUT_SLACK);
     match within(outer, run).await {
         None => Err(WasmFailure::DeadlineExceeded),
-        Some(Ok(Ok(()))) => Ok(()),
+        Some(Ok(Ok(mut message))) => {
+            if let Some(message) = &mut message {
+                truncate_text(message, MAX_REASON_BYTES);
+            }
+            Ok(message)
+        }
         Some(Ok(Err(mut reason))) => {
             truncate_text(&mut reason, MAX_REASON_BYTES);
-            Err(WasmFailure::Rejected(reason))
+            Err(kind.refused(reason))
         }
         Some(Err(err)) => {
             tracing::debug!("wasm plugin error: {err:?}");
@@ -341,28 +332,5 @@ async fn within<F: Future>(deadline: Option<Instant>, fut: F) -> Option<F::Outpu
     match deadline {
         Some(deadline) => tokio::time::timeout_at(deadline, fut).await.ok(),
         None => Some(fut.await),
-    }
-}
-
-/// The WIT `event` record for `event`.
-fn to_wit(event: PluginEvent, deadline_ms: Option<u64>) -> Event {
-    Event {
-        phase: match event.phase {
-            PluginPhase::PostStart => Phase::PostStart,
-            PluginPhase::PreStop => Phase::PreStop,
-        },
-        pod_name: event.pod_name,
-        pod_namespace: event.pod_namespace,
-        pod_uid: event.pod_uid,
-        container_name: event.container_name,
-        container_id: event.container_id,
-        image: event.image,
-        labels: event.labels,
-        annotations: event.annotations,
-        pod_ip: event.pod_ip,
-        delivery_id: event.delivery_id,
-        attempt: event.attempt,
-        deadline_ms,
-        config: event.config,
     }
 }

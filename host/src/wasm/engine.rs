@@ -5,14 +5,17 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::sync::broadcast;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, EngineWeak, InstanceAllocationStrategy};
 
-use super::bindings::Hook;
+use super::bindings;
 use super::cache::DiskCache;
 use super::capabilities;
 use super::config::WasmConfig;
-use super::delivery::{self, WasmDelivery, WasmOutcome};
+use super::delivery::{self, Call, Run};
+use super::hook::WasmDelivery;
+use super::outcome::WasmOutcome;
+use super::probe::WasmProbe;
 use super::failure::WasmFailure;
 use super::plugin::{Loader, PluginInfo};
 use super::pool::{self, PoolStats, Slots};
@@ -90,7 +93,7 @@ impl WasmHost {
 
         let mut linker = Linker::<HostState>::new(&engine);
         capabilities::add_to_linker(&mut linker)?;
-        Hook::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+        bindings::add_to_linker(&mut linker)
             .map_err(anyhow::Error::from)
             .context("cannot add the hooklet:hook imports to the plugin linker")?;
 
@@ -141,7 +144,24 @@ impl WasmHost {
     /// interpreter); call [`WasmHost::load`] ahead of time to keep that out of hook time.
     /// Must run inside a tokio runtime with time enabled.
     pub async fn deliver(&self, delivery: WasmDelivery) -> WasmOutcome {
-        delivery::run(&self.inner, delivery).await
+        let WasmDelivery { plugin, event, fuel, deadline } = delivery;
+        delivery::run(&self.inner, Run { plugin, call: Call::Hook(event), fuel, deadline }).await
+    }
+
+    /// Runs one probe of a container: the plugin's `hooklet:hook/prober@0.2.0` `check`, in a
+    /// fresh Store under exactly the rules of [`WasmHost::deliver`] (fuel: the probe's
+    /// budget, else the manifest's `limits.fuel`, else the node default; the deadline, the
+    /// memory and resource caps, captured bounded output, usage in
+    /// [`WasmHost::plugin_usage`]). Never panics; every failure is in the outcome.
+    ///
+    /// `result` is `Ok(())` when the plugin found the container healthy, with the text of
+    /// its `ok(...)` in [`WasmOutcome::message`]; [`WasmFailure::ProbeFailed`] with the
+    /// plugin's reason when it found it unhealthy; any other [`WasmFailure`] when the
+    /// check could not run to an answer (fuel, deadline, memory, a trap, a missing plugin,
+    /// or [`WasmFailure::MissingExport`] for a plugin without a prober export).
+    pub async fn probe(&self, probe: WasmProbe) -> WasmOutcome {
+        let WasmProbe { plugin, event, fuel, deadline } = probe;
+        delivery::run(&self.inner, Run { plugin, call: Call::Probe(event), fuel, deadline }).await
     }
 
     /// Loads (compiling if needed) and checks plugin `name` without running it, e.g. to

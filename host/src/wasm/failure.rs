@@ -1,4 +1,4 @@
-//! [`WasmFailure`]: why a WebAssembly hook delivery failed, and turning wasmtime errors
+//! [`WasmFailure`]: why a WebAssembly hook delivery or probe failed, and turning wasmtime errors
 //! into it.
 
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use wasmtime::Trap;
 
 use super::limits::{MemoryLimitExceeded, ResourceCaps, TableLimitExceeded};
 
-/// Why a WebAssembly hook delivery failed.
+/// Why a WebAssembly hook delivery (or probe) failed.
 ///
 /// `Display` is one sentence that says what happened and what to do; it is meant for the
 /// container's events and the CLI.
@@ -35,9 +35,28 @@ pub enum WasmFailure {
         reason: String,
     },
 
+    /// The plugin loaded but lacks the export this call needs: a lifecycle-hook plugin
+    /// named by a probe, or a probe-only plugin named by a lifecycle hook.
+    #[error("plugin `{plugin}` cannot be used as a {used_as}: it does not export {export}; {fix}")]
+    MissingExport {
+        /// The plugin name from the handler.
+        plugin: String,
+        /// What the handler wanted it for: `probe` or `lifecycle hook`.
+        used_as: String,
+        /// The export(s) it would need, each in backquotes.
+        export: String,
+        /// What the plugin is instead and how to fix it.
+        fix: String,
+    },
+
     /// The plugin ran and returned an error: the hook failed as the plugin decided.
     #[error("the plugin failed the hook: {0}")]
     Rejected(String),
+
+    /// The plugin ran a probe and returned an error: the container is unhealthy as the
+    /// plugin decided (the probe failed with this reason).
+    #[error("the plugin failed the probe: {0}")]
+    ProbeFailed(String),
 
     /// The plugin crashed (a WebAssembly trap, usually a Rust panic).
     #[error(

@@ -1,14 +1,18 @@
-//! WebAssembly hook handlers: sandboxed component plugins run in-process on wasmtime.
+//! WebAssembly hook and probe handlers: sandboxed component plugins run in-process on
+//! wasmtime.
 //!
 //! A `wasm` handler names a plugin, `NAME`, which hooklet loads from
 //! `<plugin_dir>/NAME.wasm`: a WebAssembly component for the world `hooklet:hook/hook@0.1.0`
-//! (`wit/hook.wit`; write one in Rust with the `hooklet-guest` crate). An optional manifest
+//! (`wit/hook.wit`) — a lifecycle hook — or, from 0.2.0 (`wit/v0.2.0/hook.wit`), `probe`
+//! (a container probe, run by [`WasmHost::probe`]) or `plugin` (both). Write one in Rust
+//! with the `hooklet-guest` crate. hooklet finds which exports a component has when it
+//! loads it and calls each with its own version's types. An optional manifest
 //! `<plugin_dir>/NAME.toml` beside it describes the plugin, pins its digest, sets its
 //! limits and default config, and grants it capabilities (see [`PluginManifest`]).
 //!
 //! [`WasmHost`] owns one wasmtime [`Engine`](wasmtime::Engine) per process, compiles each
-//! plugin once (recompiling when the file changes), and runs every delivery in a fresh
-//! store with:
+//! plugin once (recompiling when the file changes), and runs every delivery (hook or probe,
+//! by one code path) in a fresh store with:
 //!
 //! * **fuel** (instructions): the delivery's budget, else the manifest's `limits.fuel`, else
 //!   [`WasmConfig::default_fuel`]; what was used is reported even when the hook fails;
@@ -31,13 +35,17 @@ mod capabilities;
 mod config;
 mod delivery;
 mod engine;
+mod exports;
 mod failure;
+mod hook;
 mod inventory;
 mod limits;
 mod manifest;
+mod outcome;
 mod output;
 mod plugin;
 mod pool;
+mod probe;
 mod registry;
 mod state;
 mod watch;
@@ -46,7 +54,9 @@ mod watch;
 mod tests;
 
 pub use config::{Metering, WasmConfig};
-pub use delivery::{PluginEvent, PluginPhase, WasmDelivery, WasmOutcome};
+pub use hook::{PluginEvent, PluginPhase, WasmDelivery};
+pub use outcome::WasmOutcome;
+pub use probe::{ProbeEvent, ProbeKind, WasmProbe};
 pub use output::{LogLevel, LogLine};
 pub use engine::WasmHost;
 pub use failure::WasmFailure;

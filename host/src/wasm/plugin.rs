@@ -10,12 +10,13 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::Engine;
 
-use super::bindings::{HookPre, HANDLER_EXPORT, WORLD};
+use super::bindings::{HANDLER_EXPORT, HANDLER_EXPORT_0_2, PROBER_EXPORT, WORLDS};
 use super::cache::DiskCache;
 use super::config::WasmConfig;
+use super::exports::PluginExports;
 use super::failure::WasmFailure;
 use super::limits::check_pool_fit;
 use super::manifest::{sha256_hex, PluginManifest};
@@ -34,6 +35,35 @@ pub struct PluginInfo {
     pub sha256: String,
     /// Where the compiled code came from.
     pub compiled: CompiledFrom,
+    /// The hooklet interfaces the component exports, newest first per role: a hook
+    /// handler (`hooklet:hook/handler@0.1.0` or `@0.2.0`) and/or a probe
+    /// (`hooklet:hook/prober@0.2.0`).
+    pub exports: Vec<String>,
+}
+
+impl PluginInfo {
+    /// Whether the plugin can serve lifecycle hooks (it exports a hook handler).
+    pub fn handles_hooks(&self) -> bool {
+        self.exports.iter().any(|e| e == HANDLER_EXPORT || e == HANDLER_EXPORT_0_2)
+    }
+
+    /// Whether the plugin can serve probes (it exports `hooklet:hook/prober@0.2.0`).
+    pub fn handles_probes(&self) -> bool {
+        self.exports.iter().any(|e| e == PROBER_EXPORT)
+    }
+
+    /// The world its exports make, for messages: e.g. `hooklet:hook/probe@0.2.0`.
+    pub fn world(&self) -> String {
+        let has = |export: &str| self.exports.iter().any(|e| e == export);
+        let worlds: &[&str] = match (has(HANDLER_EXPORT), has(HANDLER_EXPORT_0_2), has(PROBER_EXPORT)) {
+            (_, true, true) => &["hooklet:hook/plugin@0.2.0"],
+            (_, true, false) => &["hooklet:hook/hook@0.2.0"],
+            (true, false, true) => &["hooklet:hook/hook@0.1.0", "hooklet:hook/probe@0.2.0"],
+            (true, false, false) => &["hooklet:hook/hook@0.1.0"],
+            (false, false, _) => &["hooklet:hook/probe@0.2.0"],
+        };
+        worlds.join(" and ")
+    }
 }
 
 /// Where a loaded plugin's compiled code came from.
@@ -50,7 +80,10 @@ pub enum CompiledFrom {
 /// A plugin version ready to be delivered to.
 pub(crate) struct LoadedPlugin {
     pub info: PluginInfo,
-    pub pre: HookPre<HostState>,
+    /// The component with its imports resolved, ready to instantiate.
+    pub pre: InstancePre<HostState>,
+    /// What it exports, looked up once.
+    pub exports: PluginExports,
     /// The files' versions when this was loaded, to notice a change without a watcher.
     pub stamps: Stamps,
 }
@@ -138,8 +171,12 @@ impl Loader {
         })?;
         let sha256 = sha256_hex(&bytes);
         check_pin(name, manifest.as_ref(), &sha256, &wasm_path)?;
-        let (pre, compiled) = match previous.filter(|p| p.info.sha256 == sha256) {
-            Some(previous) => (previous.pre.clone(), CompiledFrom::PreviousVersion),
+        let (pre, exports, compiled) = match previous.filter(|p| p.info.sha256 == sha256) {
+            Some(previous) => (
+                previous.pre.clone(),
+                previous.exports.clone(),
+                CompiledFrom::PreviousVersion,
+            ),
             None => self.compile(name, &wasm_path, &bytes, &sha256)?,
         };
         Ok(LoadedPlugin {
@@ -149,8 +186,10 @@ impl Loader {
                 manifest,
                 sha256,
                 compiled,
+                exports: exports.names(),
             },
             pre,
+            exports,
             stamps,
         })
     }
@@ -164,14 +203,14 @@ impl Loader {
     }
 
     /// Checks the header, gets compiled code (from the cache, else the compiler, then
-    /// caching it) and checks the component's imports and export.
+    /// caching it) and checks the component's imports and exports.
     fn compile(
         &self,
         name: &str,
         path: &Path,
         bytes: &[u8],
         sha256: &str,
-    ) -> Result<(HookPre<HostState>, CompiledFrom), WasmFailure> {
+    ) -> Result<(InstancePre<HostState>, PluginExports, CompiledFrom), WasmFailure> {
         check_header(bytes).map_err(|reason| invalid(name, format!("{} {reason}", path.display())))?;
         let started = Instant::now();
         let cached = self.cache.as_ref().and_then(|cache| cache.load(&self.engine, sha256));
@@ -183,7 +222,7 @@ impl Loader {
                         name,
                         format!(
                             "{} is not a valid WebAssembly component ({err:#}); rebuild it for \
-                             world {WORLD}",
+                             world {WORLDS}",
                             path.display()
                         ),
                     )
@@ -191,48 +230,49 @@ impl Loader {
                 (component, CompiledFrom::Compiler(started.elapsed()))
             }
         };
-        let pre = self.check_world(name, path, &component)?;
+        let (pre, exports) = self.check_world(name, path, &component)?;
         // Cache only what passed every check, so a cache entry is always a usable plugin.
         if let (Some(cache), CompiledFrom::Compiler(_)) = (&self.cache, compiled) {
             cache.store(sha256, &component);
         }
         tracing::info!(plugin = name, path = %path.display(), bytes = bytes.len(),
             elapsed_ms = started.elapsed().as_millis() as u64, ?compiled, "loaded wasm plugin");
-        Ok((pre, compiled))
+        Ok((pre, exports, compiled))
     }
 
-    /// Resolves the component's imports against hooklet's linker and checks its export.
-    fn check_world(&self, name: &str, path: &Path, component: &Component) -> Result<HookPre<HostState>, WasmFailure> {
+    /// Resolves the component's imports against hooklet's linker and finds its exports.
+    fn check_world(
+        &self,
+        name: &str,
+        path: &Path,
+        component: &Component,
+    ) -> Result<(InstancePre<HostState>, PluginExports), WasmFailure> {
         let instance_pre = self.linker.instantiate_pre(component).map_err(|err| {
             invalid(
                 name,
                 format!(
                     "{} imports something hooklet does not provide ({err:#}); plugins may import \
-                     only `hooklet:hook/log@0.1.0`, WASI 0.2 and `wasi:http` (world {WORLD})",
+                     only `hooklet:hook/log` (0.1.0 or 0.2.0), WASI 0.2 and `wasi:http` (worlds \
+                     {WORLDS})",
                     path.display()
                 ),
             )
         })?;
-        if component.get_export_index(None, HANDLER_EXPORT).is_none() {
-            return Err(invalid(
+        match PluginExports::find(&instance_pre) {
+            Ok(Some(exports)) => Ok((instance_pre, exports)),
+            Ok(None) => Err(invalid(
                 name,
                 format!(
-                    "{} does not export `{HANDLER_EXPORT}`; build it for world {WORLD} (in Rust: \
-                     implement `hooklet_guest::Hook` and export it with `hooklet_guest::export_hook!`)",
+                    "{} does not export `{HANDLER_EXPORT}`, `{HANDLER_EXPORT_0_2}` or \
+                     `{PROBER_EXPORT}`; build it for one of the worlds {WORLDS} (in Rust: \
+                     implement `hooklet_guest::Hook` and export it with \
+                     `hooklet_guest::export_hook!`, or `hooklet_guest::Probe` with \
+                     `export_probe!`, or both with `export_plugin!`)",
                     path.display()
                 ),
-            ));
+            )),
+            Err(reason) => Err(invalid(name, format!("{} {reason}", path.display()))),
         }
-        HookPre::new(instance_pre).map_err(|err| {
-            invalid(
-                name,
-                format!(
-                    "the `{HANDLER_EXPORT}` export of {} does not match world {WORLD} ({err:#}); \
-                     rebuild it against wit/hook.wit",
-                    path.display()
-                ),
-            )
-        })
     }
 }
 

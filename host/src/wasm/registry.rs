@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::broadcast;
 
-use super::delivery::WasmOutcome;
+use super::outcome::WasmOutcome;
 use super::failure::WasmFailure;
 use super::plugin::{check_name, invalid, LoadedPlugin, Loader, Stamps};
 

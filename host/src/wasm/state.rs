@@ -5,7 +5,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::bindings::{self, Level};
+use super::bindings::{v0_1, v0_2};
 use super::capabilities::{HttpPolicy, PluginCapabilities};
 use super::output::LogLevel;
 use super::limits::MemoryLimiter;
@@ -76,20 +76,30 @@ impl WasiHttpView for HostState {
     }
 }
 
-impl bindings::hooklet::hook::log::Host for HostState {
-    fn log(&mut self, level: Level, message: String) {
-        self.logs.push(level.into(), message);
-    }
+/// The host side of `log` and the conversion of its `level`, for one version's bindings
+/// (the interface is the same in every version).
+macro_rules! log_host {
+    ($version:ident) => {
+        impl $version::hooklet::hook::log::Host for HostState {
+            fn log(&mut self, level: $version::Level, message: String) {
+                self.logs.push(level.into(), message);
+            }
+        }
+
+        impl From<$version::Level> for LogLevel {
+            fn from(level: $version::Level) -> Self {
+                use $version::Level;
+                match level {
+                    Level::Trace => LogLevel::Trace,
+                    Level::Debug => LogLevel::Debug,
+                    Level::Info => LogLevel::Info,
+                    Level::Warn => LogLevel::Warn,
+                    Level::Error => LogLevel::Error,
+                }
+            }
+        }
+    };
 }
 
-impl From<Level> for LogLevel {
-    fn from(level: Level) -> Self {
-        match level {
-            Level::Trace => LogLevel::Trace,
-            Level::Debug => LogLevel::Debug,
-            Level::Info => LogLevel::Info,
-            Level::Warn => LogLevel::Warn,
-            Level::Error => LogLevel::Error,
-        }
-    }
-}
+log_host!(v0_1);
+log_host!(v0_2);

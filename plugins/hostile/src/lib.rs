@@ -1,5 +1,7 @@
 //! `hostile`: a plugin that misbehaves on purpose, for hooklet's sandbox tests. Its `mode`
-//! config key picks the misbehaviour; other keys tune it.
+//! config key picks the misbehaviour; other keys tune it. It is both a lifecycle hook and
+//! a probe (world `hooklet:hook/plugin@0.2.0`) and misbehaves the same way as either: a
+//! probe whose mode finishes passes, with the message `hostile: mode MODE done`.
 //!
 //! | `mode` | what it does | other keys |
 //! |---|---|---|
@@ -15,6 +17,7 @@
 //! | `env` | logs every environment variable it sees as `env NAME=value`, then succeeds | |
 //! | `config` | logs every config pair it was given as `config KEY=value`, then succeeds | |
 //! | `remember` | fails if memory shows a previous delivery (statics it set, a heap block it filled), then leaves those marks | |
+//! | `log-v0.2` | logs one line, `logged through log@0.2.0`, through the 0.2.0 `log` import (the SDK's `log` uses 0.1.0's), then succeeds | |
 
 mod http;
 
@@ -23,71 +26,105 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use hooklet_guest::{log, Event, Hook};
+use hooklet_guest::{log, Event, Hook, Probe, ProbeEvent};
 
 struct Hostile;
 
 impl Hook for Hostile {
     fn handle(event: Event) -> Result<(), String> {
-        match event.config_or("mode", "loop") {
-            "loop" => spin(),
-            "recurse" => {
-                let depth = recurse(0);
-                Err(format!("hostile: recursion ended at depth {depth}"))
-            }
-            "memory-bomb" => memory_bomb(),
-            "trap" => {
-                log::warn("about to execute `unreachable`");
-                core::arch::wasm32::unreachable()
-            }
-            "panic" => panic!("hostile: panicking on purpose"),
-            "flood" => flood(&event),
-            "read-file" => read_file(event.config_or("path", "/etc/passwd")),
-            "http-get" => {
-                let url = event
-                    .config("url")
-                    .ok_or("hostile: mode `http-get` needs config `url`")?;
-                let (status, body) = http::get(url)?;
-                log::info(format_args!(
-                    "GET {url}: {status}, {} body bytes",
-                    body.len()
-                ));
-                Ok(())
-            }
-            "sleep" => {
-                let ms: u64 = number(&event, "ms", 60_000)?;
-                log::info(format_args!("sleeping {ms} ms in a host call"));
-                std::thread::sleep(Duration::from_millis(ms));
-                Ok(())
-            }
-            "env" => {
-                for (name, value) in std::env::vars() {
-                    log::info(format_args!("env {name}={value}"));
-                }
-                Ok(())
-            }
-            "config" => {
-                for (key, value) in &event.config {
-                    log::info(format_args!("config {key}={value}"));
-                }
-                Ok(())
-            }
-            "remember" => remember(),
-            other => Err(format!(
-                "hostile: config `mode` = `{other}` is unknown; see plugins/hostile/src/lib.rs"
-            )),
+        misbehave(Config(&event.config)).map(drop)
+    }
+}
+
+impl Probe for Hostile {
+    fn check(event: ProbeEvent) -> Result<String, String> {
+        misbehave(Config(&event.config))
+    }
+}
+
+/// The handler's config pairs.
+#[derive(Clone, Copy)]
+struct Config<'a>(&'a [(String, String)]);
+
+impl<'a> Config<'a> {
+    /// The value of `key`, if set.
+    fn get(self, key: &str) -> Option<&'a str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// The value of `key`, else `default`.
+    fn or(self, key: &str, default: &'a str) -> &'a str {
+        self.get(key).unwrap_or(default)
+    }
+
+    /// The value of `key` as a number, else `default`.
+    fn number(self, key: &str, default: u64) -> Result<u64, String> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(text) => text
+                .parse()
+                .map_err(|_| format!("hostile: config `{key}` = `{text}` is not a number")),
         }
     }
 }
 
-/// Config `key` as a number, else `default`.
-fn number(event: &Event, key: &str, default: u64) -> Result<u64, String> {
-    match event.config(key) {
-        None => Ok(default),
-        Some(text) => text
-            .parse()
-            .map_err(|_| format!("hostile: config `{key}` = `{text}` is not a number")),
-    }
+/// Does what config `mode` says; `Ok` holds the note a probe passes with.
+fn misbehave(config: Config) -> Result<String, String> {
+    let mode = config.or("mode", "loop");
+    let done = match mode {
+        "loop" => spin(),
+        "recurse" => {
+            let depth = recurse(0);
+            Err(format!("hostile: recursion ended at depth {depth}"))
+        }
+        "memory-bomb" => memory_bomb(),
+        "trap" => {
+            log::warn("about to execute `unreachable`");
+            core::arch::wasm32::unreachable()
+        }
+        "panic" => panic!("hostile: panicking on purpose"),
+        "flood" => flood(config),
+        "read-file" => read_file(config.or("path", "/etc/passwd")),
+        "http-get" => {
+            let url = config
+                .get("url")
+                .ok_or("hostile: mode `http-get` needs config `url`")?;
+            let (status, body) = http::get(url)?;
+            log::info(format_args!(
+                "GET {url}: {status}, {} body bytes",
+                body.len()
+            ));
+            Ok(())
+        }
+        "sleep" => {
+            let ms: u64 = config.number("ms", 60_000)?;
+            log::info(format_args!("sleeping {ms} ms in a host call"));
+            std::thread::sleep(Duration::from_millis(ms));
+            Ok(())
+        }
+        "env" => {
+            for (name, value) in std::env::vars() {
+                log::info(format_args!("env {name}={value}"));
+            }
+            Ok(())
+        }
+        "config" => {
+            for (key, value) in config.0 {
+                log::info(format_args!("config {key}={value}"));
+            }
+            Ok(())
+        }
+        "remember" => remember(),
+        "log-v0.2" => {
+            use hooklet_guest::probe_bindings::hooklet::hook::log;
+            log::log(log::Level::Info, "logged through log@0.2.0");
+            Ok(())
+        }
+        other => Err(format!(
+            "hostile: config `mode` = `{other}` is unknown; see plugins/hostile/src/lib.rs"
+        )),
+    };
+    done.map(|()| format!("hostile: mode {mode} done"))
 }
 
 fn spin() -> ! {
@@ -144,9 +181,9 @@ fn remember() -> Result<(), String> {
     Ok(())
 }
 
-fn flood(event: &Event) -> Result<(), String> {
-    let lines = number(event, "lines", 100_000)?;
-    let bytes = number(event, "bytes", 4 << 20)?;
+fn flood(config: Config) -> Result<(), String> {
+    let lines = config.number("lines", 100_000)?;
+    let bytes = config.number("bytes", 4 << 20)?;
     for i in 0..lines {
         log::info(format_args!("flood line {i}"));
     }
@@ -171,4 +208,4 @@ fn read_file(path: &str) -> Result<(), String> {
     }
 }
 
-hooklet_guest::export_hook!(Hostile);
+hooklet_guest::export_plugin!(Hostile);

@@ -217,15 +217,12 @@ async fn instance_caps_and_recursion_fail_saying_which_limit() {
 
 #[tokio::test]
 async fn a_plugin_importing_wasi_http_needs_a_linker_that_provides_it() {
-    use wasmtime::component::{Component, HasSelf, Linker};
+    use wasmtime::component::{Component, Linker};
 
     let dir = plugin_dir(&["hostile"]);
     let engine = wasmtime::Engine::default();
     let component = Component::from_file(&engine, dir.path().join("hostile.wasm")).unwrap();
-    let add_hook = |linker: &mut Linker<HostState>| {
-        crate::wasm::bindings::Hook::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
-            .unwrap()
-    };
+    let add_hook = |linker: &mut Linker<HostState>| crate::wasm::bindings::add_to_linker(linker).unwrap();
     let mut bare = Linker::<HostState>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut bare).unwrap();
     add_hook(&mut bare);

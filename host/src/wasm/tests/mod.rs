@@ -7,13 +7,16 @@
 mod capabilities;
 mod delivery;
 mod loading;
+mod probe;
 mod reload;
 
 use std::path::Path;
 
 use tempfile::TempDir;
 
-use super::{PluginEvent, PluginPhase, WasmConfig, WasmDelivery, WasmHost};
+use super::{
+    PluginEvent, PluginPhase, ProbeEvent, ProbeKind, WasmConfig, WasmDelivery, WasmHost, WasmProbe,
+};
 
 /// A fresh plugin directory holding copies of the named example plugins.
 fn plugin_dir(plugins: &[&str]) -> TempDir {
@@ -74,6 +77,20 @@ fn delivery(plugin: &str, config: &[(&str, &str)]) -> WasmDelivery {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         },
+        fuel: None,
+        deadline: None,
+    }
+}
+
+/// A `kind` probe of `plugin` for the container of [`delivery`].
+fn probe(plugin: &str, kind: ProbeKind, config: &[(&str, &str)]) -> WasmProbe {
+    let PluginEvent { pod_name, pod_namespace, pod_uid, container_name, container_id, image,
+        labels, annotations, pod_ip, config, .. } = delivery(plugin, config).event;
+    let event = ProbeEvent { kind, pod_name, pod_namespace, pod_uid, container_name,
+        container_id, image, labels, annotations, pod_ip, config };
+    WasmProbe {
+        plugin: plugin.to_owned(),
+        event,
         fuel: None,
         deadline: None,
     }
