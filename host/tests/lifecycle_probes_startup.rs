@@ -20,7 +20,7 @@ async fn failing_startup_probe_restarts() {
     within(60, "a restart", handle.wait_for(|s| s.containers[0].restart_count >= 1)).await;
     assert_eq!(messages(&node, &uid, "Killing")[0], "Container c failed startup probe, will be restarted");
     assert!(event_count(&node, &uid, "Unhealthy") >= 3, "three failures before the kill");
-    assert!(messages(&node, &uid, "Unhealthy").iter().all(|m| m.starts_with("Startup probe failed: ")));
+    assert!(messages(&node, &uid, "Unhealthy").iter().all(|m| m.starts_with("Startup probe failed")));
     handle.delete(Some(1));
     within(30, "termination", handle.finished()).await;
 }
@@ -71,8 +71,7 @@ async fn ready_right_after_startup() {
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: ready-after-startup}}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [sh, -c, 'sleep 3.2; echo ok > {f}; sleep 600']\n    readinessProbe: {{exec: {{command: ['true']}}, periodSeconds: 300}}\n    startupProbe: {{exec: {{command: [cat, {f}]}}, periodSeconds: 5, failureThreshold: 120}}\n",
         f = file.display()
     )));
-    let mut status = handle.subscribe();
-    let started = within(60, "started", status.wait_for(|s| s.containers[0].started)).await.clone();
+    let started = within(60, "started", handle.wait_for(|s| s.containers[0].started)).await;
     let ready = within(60, "ready", handle.wait_for(|s| s.containers[0].ready)).await;
     // A readiness tick would come only 300 probe seconds (30 s) after the container started.
     assert!(condition(&ready, "Ready") == "True");

@@ -147,7 +147,7 @@ async fn wasm(
 /// A wasm delivery's output (D4): first what the sandbox denied and what was dropped past
 /// the caps (so that a flood cannot push those out of the bounded output), then the log
 /// lines, stdout and stderr.
-fn wasm_output(outcome: &WasmOutcome) -> String {
+pub(crate) fn wasm_output(outcome: &WasmOutcome) -> String {
     let mut output = String::new();
     for denial in &outcome.denials {
         output.push_str(&format!("[denied] {denial}\n"));
@@ -172,7 +172,8 @@ fn wasm_output(outcome: &WasmOutcome) -> String {
     output
 }
 
-fn pairs(map: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
+/// A string map as the key/value pairs a plugin's event carries.
+pub(crate) fn pairs(map: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 

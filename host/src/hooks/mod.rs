@@ -9,6 +9,7 @@
 //! or a cluster gateway) does not matter to it.
 
 mod actions;
+pub(crate) use actions::{pairs, wasm_output};
 pub mod deadline;
 pub mod http;
 pub mod message;

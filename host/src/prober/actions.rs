@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{grpc, tcp, ProbeTarget, Prober};
 use crate::hooks::http::{resolve_port, run_http_probe, HttpProbeResult};
 use crate::runtime::ExecRequest;
-use crate::spec::{EnvVar, ExecAction, Probe};
+use crate::spec::{EnvVar, ExecAction, Probe, ProbeType};
 
 /// The kubelet's `maxReadLength`: exec probe output kept (stdout, then stderr).
 pub(super) const EXEC_OUTPUT_LIMIT: usize = 10 * 1024;
@@ -43,7 +43,7 @@ impl Attempt {
 }
 
 /// Runs `probe` once against `target`.
-pub(super) async fn run(prober: &Prober, target: &ProbeTarget, probe: &Probe) -> Attempt {
+pub(super) async fn run(prober: &Prober, target: &ProbeTarget, kind: ProbeType, probe: &Probe) -> Attempt {
     let timeout = prober.seconds(probe.timeout_seconds.max(1));
     let container = &target.container;
     if let Some(action) = &probe.exec {
@@ -83,7 +83,7 @@ pub(super) async fn run(prober: &Prober, target: &ProbeTarget, probe: &Probe) ->
         return Attempt::new(verdict, result.output);
     }
     if let Some(action) = &probe.wasm {
-        return super::wasm::probe(prober, target, action, probe, timeout).await;
+        return super::wasm::probe(prober, target, action, kind, timeout).await;
     }
     Attempt::errored("the probe has no handler".into())
 }

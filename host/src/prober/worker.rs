@@ -147,7 +147,7 @@ impl Worker {
         let mut attempt = Attempt::errored(String::new());
         let began = Instant::now();
         for _ in 0..MAX_PROBE_RETRIES {
-            attempt = actions::run(&self.prober, &self.target, &self.probe).await;
+            attempt = actions::run(&self.prober, &self.target, self.kind, &self.probe).await;
             if !matches!(attempt.verdict, Verdict::Error) {
                 break;
             }

@@ -214,7 +214,7 @@ impl HttpHookClient {
             .version(Version::HTTP_11)
             .body(Empty::<Bytes>::new())
             .map_err(|e| e.to_string())?;
-        *request.headers_mut() = req.wire_headers();
+        *request.headers_mut() = req.wire_headers(!self.probe);
         let gzip = req.adds_gzip() && !self.probe;
 
         let tcp = dial(&req.url).await?;

@@ -104,9 +104,10 @@ impl HookRequest {
     }
 
     /// The header block in Go's order: `Host`, `User-Agent`, the map sorted by
-    /// key (values trimmed), then `Accept-Encoding: gzip` when the transport adds it.
+    /// key (values trimmed), then `Accept-Encoding: gzip` when the transport adds it
+    /// (`compression`: not for the prober's `DisableCompression` transport).
     /// Call [`HookRequest::validate_headers`] first.
-    pub fn wire_headers(&self) -> HeaderMap {
+    pub fn wire_headers(&self, compression: bool) -> HeaderMap {
         let mut out = HeaderMap::new();
         let host = if self.host.is_empty() {
             self.url.host.as_str()
@@ -135,7 +136,7 @@ impl HookRequest {
                 push(&mut out, key, trim_value(value));
             }
         }
-        if self.adds_gzip() {
+        if compression && self.adds_gzip() {
             push(&mut out, "Accept-Encoding", "gzip");
         }
         out
@@ -280,7 +281,7 @@ mod tests {
         )
         .unwrap();
         let wire: Vec<(String, String)> = r
-            .wire_headers()
+            .wire_headers(true)
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
             .collect();
