@@ -47,6 +47,13 @@ impl Worker {
     /// at once when the instance becomes started (the kubelet's manual trigger).
     pub async fn run(self) {
         let period = self.prober.seconds(self.probe.period_seconds.max(1));
+        if let Some(wasm) = &self.probe.wasm {
+            // Compiling (or reading from the cache) happens once, before the first probe,
+            // not inside a probe's timeoutSeconds; a plugin that cannot load fails there.
+            if let Err(failure) = self.prober.wasm.load(&wasm.plugin).await {
+                tracing::debug!(plugin = %wasm.plugin, "probe plugin does not load: {failure}");
+            }
+        }
         if self.prober.started.elapsed() < period {
             tokio::time::sleep(period.mul_f64(jitter_fraction())).await;
         }

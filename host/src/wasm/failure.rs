@@ -75,10 +75,10 @@ pub enum WasmFailure {
         budget: u64,
     },
 
-    /// The hook's deadline passed before the plugin finished; it was stopped.
+    /// The hook's or probe's deadline passed before the plugin finished; it was stopped.
     #[error(
-        "the hook's deadline passed before the plugin finished, so it was stopped; raise the \
-         handler's `timeoutSeconds` or make the plugin finish sooner"
+        "the deadline passed before the plugin finished, so it was stopped; raise the \
+         hook's or probe's `timeoutSeconds` or make the plugin finish sooner"
     )]
     DeadlineExceeded,
 
