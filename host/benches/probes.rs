@@ -55,7 +55,8 @@ async fn run_kind(node: &Arc<Node>, kind: &'static str, probe: &str, pods: u64, 
     let handles: Vec<PodHandle> = (0..pods)
         .map(|i| {
             let yaml = format!(
-                "apiVersion: v1\nkind: Pod\nmetadata: {{name: {kind}-{i}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: busybox\n    command: [sleep, '3600']\n    livenessProbe:\n      {probe}\n      periodSeconds: 1\n      timeoutSeconds: 1\n"
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: {}-{i}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: busybox\n    command: [sleep, '3600']\n    livenessProbe:\n      {probe}\n      periodSeconds: 1\n      timeoutSeconds: 1\n",
+                kind.to_lowercase()
             );
             node.start_pod(parse_manifests(&yaml, "bench.yaml").unwrap().remove(0).pod)
         })
@@ -68,6 +69,8 @@ async fn run_kind(node: &Arc<Node>, kind: &'static str, probe: &str, pods: u64, 
     let metrics = node.prober().metrics().clone();
     let count = || metrics.count("successful") + metrics.count("failed") + metrics.count("unknown");
     metrics.keep_lags();
+    let failures = || metrics.count("failed") + metrics.count("unknown");
+    let failed_before = failures();
     let (probes_before, (self_before, children_before), started) = (count(), cpu(), Instant::now());
     tokio::time::sleep(window).await;
     let (self_after, children_after) = cpu();
@@ -75,8 +78,7 @@ async fn run_kind(node: &Arc<Node>, kind: &'static str, probe: &str, pods: u64, 
     let probes = count() - probes_before;
     let mut lags = metrics.take_lags();
     lags.sort();
-    let failed = metrics.count("failed") + metrics.count("unknown");
-    assert_eq!(failed, 0, "{kind}: probes failed; the bench measures healthy probes");
+    assert_eq!(failures() - failed_before, 0, "{kind}: probes failed; the bench measures healthy probes");
     let own = self_after - self_before;
     let total = own + (children_after - children_before);
     for h in &handles {
@@ -95,14 +97,28 @@ async fn run_kind(node: &Arc<Node>, kind: &'static str, probe: &str, pods: u64, 
     }
 }
 
+/// A child process killed when dropped (also when the bench panics, so that it never
+/// keeps the caller's output pipe open).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// busybox's httpd on loopback in its own process (so its CPU is not hooklet's).
-fn http_server(dir: &Path) -> (std::process::Child, u16) {
+fn http_server(dir: &Path) -> (KillOnDrop, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     std::fs::write(dir.join("index.html"), "ok").unwrap();
     let child = std::process::Command::new("busybox")
         .args(["httpd", "-f", "-p", &format!("127.0.0.1:{port}"), "-h"])
         .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
+        .map(KillOnDrop)
         .expect("busybox httpd (Debian's busybox-static) runs");
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         std::thread::sleep(Duration::from_millis(10));
@@ -119,7 +135,7 @@ async fn main() {
     let plugins = hooklet::testing::example_plugins_dir();
     let config = NodeConfig { wasm: WasmConfig { plugin_dir: plugins, ..WasmConfig::default() }, ..NodeConfig::default() };
     let node = Node::new(Arc::new(ProcessRuntime::new(dir.path().join("logs"))), config).unwrap();
-    let (mut server, port) = http_server(dir.path());
+    let (server, port) = http_server(dir.path());
     let kinds = [
         ("exec", "exec: {command: [/bin/true]}".to_string()),
         ("httpGet", format!("httpGet: {{host: 127.0.0.1, port: {port}, path: /index.html}}")),
@@ -131,8 +147,7 @@ async fn main() {
     for (kind, probe) in &kinds {
         figures.push(run_kind(&node, kind, probe, pods, window).await);
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let exec = figures[0].cpu_per_probe.as_secs_f64();
     let mut results = Results::new("probes");
     println!("{:<10} {:>9} {:>12} {:>14} {:>9} {:>9} {:>10}", "kind", "probes/s", "cpu s/s", "cpu/probe", "lag p50", "lag p99", "vs exec");
