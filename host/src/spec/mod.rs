@@ -7,6 +7,8 @@
 //! | [`parse`] | [`parse::parse_manifests`], [`parse::parse_manifest_file`], defaults, warnings, [`parse::ManifestError`] |
 //! | [`validate`] | [`validate::validate_pod`]: apiserver rules and messages |
 //! | [`resources`] | `resources` requests/limits and Kubernetes quantities |
+//! | [`priority`] | pod priority: the built-in critical classes, `priority`, critical pods |
+//! | [`qos`] | the QoS class (Guaranteed / Burstable / BestEffort) and effective requests |
 //! | [`names`] | apimachinery's name / port / header format checks |
 
 mod error;
@@ -15,6 +17,8 @@ mod handler;
 pub mod model;
 pub mod names;
 pub mod parse;
+pub mod priority;
+pub mod qos;
 pub mod resources;
 pub mod validate;
 
