@@ -14,6 +14,13 @@ use daemon_support::{request, write, Daemon};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+/// How far below what is available now the threshold is set: far more than other
+/// processes of a shared machine take or give back in the seconds a test runs, so
+/// that the pressure is the hog's and ends with it.
+const MARGIN: u64 = 1536 << 20;
+/// The most the hog allocates (it is evicted long before).
+const CAP_MIB: u64 = 8192;
+
 /// `memory.available` as the kubelet computes it: MemFree + Inactive(file).
 fn memory_available() -> u64 {
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
@@ -105,10 +112,10 @@ fn a_hard_threshold_evicts_the_pod_over_its_request_and_keeps_the_guaranteed_one
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
-    let daemon = start(dir.path(), 768 << 20, &[], true);
+    let daemon = start(dir.path(), MARGIN, &[], true);
     daemon.ok(&["apply", "-f", &write(dir.path(), "steady.yaml", GUARANTEED)]);
     daemon.wait_pod("steady", 20, daemon_support::started);
-    daemon.ok(&["apply", "-f", &write(dir.path(), "hog.yaml", &hog(3072, "0.2", 30))]);
+    daemon.ok(&["apply", "-f", &write(dir.path(), "hog.yaml", &hog(CAP_MIB, "0.2", 30))]);
 
     let hog = daemon.wait_pod("hog", 90, evicted);
     let status = &hog["status"];
@@ -158,9 +165,9 @@ fn a_soft_threshold_waits_its_grace_and_gives_the_lesser_grace() {
     let dir = tempfile::tempdir().unwrap();
     let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
     let soft = ["--eviction-soft-grace-period", "memory.available=1s", "--eviction-max-pod-grace-period", "4"];
-    let daemon = start(dir.path(), 768 << 20, &soft, false);
+    let daemon = start(dir.path(), MARGIN, &soft, false);
     // The pod asks for 20 s; the eviction gives min(4, 20) = 4 s, enough for a 2 s PreStop.
-    daemon.ok(&["apply", "-f", &write(dir.path(), "hog.yaml", &hog(3072, "2", 20))]);
+    daemon.ok(&["apply", "-f", &write(dir.path(), "hog.yaml", &hog(CAP_MIB, "2", 20))]);
     let hog = daemon.wait_pod("hog", 90, evicted);
     assert_eq!(hog["status"]["nodeKill"]["graceSeconds"], 4);
     let hooks = daemon.ok(&["logs", "hog", "--hooks"]);
@@ -172,10 +179,10 @@ fn an_eviction_under_way_when_the_daemon_is_killed_completes_after_restart() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
-    let daemon = start(dir.path(), 768 << 20, &[], true);
+    let daemon = start(dir.path(), MARGIN, &[], true);
     // The hog ignores SIGTERM: its kill lasts the 1 s PreStop window plus the 2 s stop window.
     let ignore_term = "import signal\\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\\n";
-    daemon.ok(&["apply", "-f", &write(dir.path(), "hog.yaml", &hog_with(3072, "0.5", 30, ignore_term))]);
+    daemon.ok(&["apply", "-f", &write(dir.path(), "hog.yaml", &hog_with(CAP_MIB, "0.5", 30, ignore_term))]);
     daemon.wait_pod("hog", 90, |v| v["status"]["reason"] == "Evicted" && v["status"]["finished"] == false);
     daemon.kill();
 
