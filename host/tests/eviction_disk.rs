@@ -73,7 +73,7 @@ fn a_full_state_directory_reclaims_the_unused_image_then_evicts_the_pod_filling_
         dir.path(),
         &["--housekeeping-interval", "200ms", "--eviction-hard", "nodefs.available<16Mi", "--eviction-pressure-transition-period", "60s"],
     );
-    assert!(daemon.ok(&["image", "list", "--state-dir", state.to_str().unwrap()]).contains("busybox"));
+    assert!(daemon.ok(&["image", "list", "--state-dir", state.to_str().unwrap()]).contains("docker.io/library/busybox"));
     let free_mib = statvfs_available(&state) >> 20;
     // Enough to go below the threshold even after the image is gone, never enough to fill it.
     daemon.ok(&["apply", "-f", &write(dir.path(), "filler.yaml", &filler(free_mib.saturating_sub(4)))]);
@@ -85,7 +85,7 @@ fn a_full_state_directory_reclaims_the_unused_image_then_evicts_the_pod_filling_
     assert!(daemon.ok(&["logs", "filler", "--hooks"]).contains("prestop of the filler"));
     // The image was reclaimed before the pod was evicted.
     let images = daemon.ok(&["image", "list", "--state-dir", state.to_str().unwrap()]);
-    assert!(!images.contains("busybox"), "{images}");
+    assert!(!images.contains("docker.io/library/busybox"), "{images}");
     let (_, body) = daemon.raw(&request("GET", "/v1/nodes", &[], b""));
     let nodes: serde_json::Value = serde_json::from_str(&body).unwrap();
     let node = &nodes["items"][0];
