@@ -4,7 +4,7 @@
 //! the request; under PID pressure, lower priority, then the most processes.
 //! The QoS class plays no part (only through requests).
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 
 use super::thresholds::Signal;
 use crate::spec::qos::pod_requests;
@@ -55,19 +55,20 @@ impl Candidate<'_> {
     }
 }
 
-/// Sorts `pods` so that the first is the one to evict for `signal`.
+/// Sorts `pods` so that the first is the one to evict for `signal`. Each pod's
+/// key (over its request, priority, usage above its request) is computed once.
 pub fn rank(signal: Signal, pods: &mut [Candidate<'_>]) {
-    let by_priority = |a: &Candidate, b: &Candidate| priority::of(&a.pod.spec).cmp(&priority::of(&b.pod.spec));
-    pods.sort_by(|a, b| {
-        let (ua, ra) = a.usage_and_request(signal);
-        let (ub, rb) = b.usage_and_request(signal);
+    pods.sort_by_cached_key(|c| {
+        let (usage, request) = c.usage_and_request(signal);
+        let priority = priority::of(&c.pod.spec);
+        let above = usage as i128 - request as i128;
         if signal == Signal::PidAvailable {
-            return by_priority(a, b).then(ub.cmp(&ua));
+            // Lower priority first, then more processes.
+            (false, priority, Reverse(usage as i128))
+        } else {
+            // Over the request first (false sorts first), lower priority, most above.
+            (usage <= request, priority, Reverse(above))
         }
-        // Exceeding the request first (true before false).
-        let exceeds = (ub > rb).cmp(&(ua > ra));
-        let above = (ub as i128 - rb as i128).cmp(&(ua as i128 - ra as i128));
-        exceeds.then_with(|| by_priority(a, b)).then(above).then(Ordering::Equal)
     });
 }
 
