@@ -295,3 +295,50 @@ fn running_id(c: &ContainerStatus) -> Option<ContainerId> {
     let id = c.container_id.as_deref()?;
     running.then(|| ContainerId(id.split_once("://").map_or(id, |(_, i)| i).to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eviction::signals::Observation;
+    use crate::eviction::thresholds::{parse_thresholds, EvictionFlags};
+
+    fn threshold(hard: &str, reclaim: Option<&str>) -> Threshold {
+        let flags = EvictionFlags { hard: Some(hard.into()), minimum_reclaim: reclaim.map(str::to_string), ..EvictionFlags::default() };
+        parse_thresholds(&flags).unwrap().remove(0)
+    }
+
+    fn observed(available: u64) -> Observations {
+        Observations::from([(Signal::MemoryAvailable, Observation { available, capacity: 1 << 30 })])
+    }
+
+    #[test]
+    fn a_signal_that_could_not_be_measured_meets_no_threshold() {
+        let t = threshold("memory.available<100Mi", None);
+        assert!(!EvictionManager::is_met(&t, &Observations::new(), false));
+        assert!(!EvictionManager::is_met(&t, &Observations::new(), true));
+        assert!(EvictionManager::is_met(&t, &observed(50 << 20), false));
+        assert!(!EvictionManager::is_met(&t, &observed(100 << 20), false));
+    }
+
+    #[test]
+    fn a_met_threshold_stays_met_until_its_minimum_reclaim() {
+        let t = threshold("memory.available<100Mi", Some("memory.available=50Mi"));
+        // Above the threshold but below threshold + minimum reclaim.
+        assert!(!EvictionManager::is_met(&t, &observed(120 << 20), false));
+        assert!(EvictionManager::is_met(&t, &observed(120 << 20), true));
+        assert!(!EvictionManager::is_met(&t, &observed(150 << 20), true));
+        let pct = threshold("memory.available<10%", Some("memory.available=5%"));
+        assert!(EvictionManager::is_met(&pct, &observed((1 << 30) / 100 * 12), true));
+    }
+
+    #[test]
+    fn only_running_pods_not_ended_or_deleted_are_candidates() {
+        use crate::lifecycle::PodPhase;
+        let base: PodStatus = serde_json::from_value(serde_json::json!({"phase": "Running", "containers": [], "finished": false})).unwrap();
+        assert!(evictable(&base));
+        assert!(!evictable(&PodStatus { reason: Some("Evicted".into()), ..base.clone() }));
+        assert!(!evictable(&PodStatus { deletion_requested_at: Some(std::time::SystemTime::now()), ..base.clone() }));
+        assert!(!evictable(&PodStatus { phase: PodPhase::Succeeded, ..base.clone() }));
+        assert!(!evictable(&PodStatus { finished: true, ..base }));
+    }
+}

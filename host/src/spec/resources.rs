@@ -1,7 +1,8 @@
 //! `resources`: a container's requests and limits, and Kubernetes quantities.
 //!
 //! Runtimes that can enforce limits (runc) apply `limits.memory` and `limits.cpu`;
-//! requests are accepted and not acted on (there is no scheduler). Quantities follow
+//! requests decide admission, the QoS class and eviction ranking under `hooklet serve`
+//! (there is no scheduler). Quantities follow
 //! `k8s.io/apimachinery/pkg/api/resource`: a decimal number with an optional suffix,
 //! binary (`Ki`, `Mi`, `Gi`, `Ti`, `Pi`, `Ei`), decimal (`k`, `M`, `G`, `T`, `P`, `E`),
 //! milli (`m`) or an exponent (`1e3`).
@@ -25,7 +26,7 @@ pub struct ResourceRequirements {
     /// `limits`: `memory` and `cpu` are enforced where the runtime can.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub limits: BTreeMap<String, Quantity>,
-    /// `requests`: validated, not acted on.
+    /// `requests`: admission, QoS and eviction ranking (`crate::spec::qos`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requests: BTreeMap<String, Quantity>,
 }
