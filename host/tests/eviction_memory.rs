@@ -10,26 +10,12 @@ mod daemon_support;
 
 use std::sync::Mutex;
 
-use daemon_support::{request, write, Daemon};
+use daemon_support::{memory_available, request, write, Daemon, GUARANTEED, MEMORY_MARGIN as MARGIN};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// How far below what is available now the threshold is set: far more than other
-/// processes of a shared machine take or give back in the seconds a test runs, so
-/// that the pressure is the hog's and ends with it.
-const MARGIN: u64 = 1536 << 20;
 /// The most the hog allocates (it is evicted long before).
 const CAP_MIB: u64 = 8192;
-
-/// `memory.available` as the kubelet computes it: MemFree + Inactive(file).
-fn memory_available() -> u64 {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
-    let field = |k: &str| -> u64 {
-        let line = meminfo.lines().find(|l| l.starts_with(&format!("{k}:"))).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
-    };
-    field("MemFree") + field("Inactive(file)")
-}
 
 fn python() -> &'static str {
     if std::path::Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" }
@@ -62,18 +48,6 @@ spec:
         python = python()
     )
 }
-
-const GUARANTEED: &str = r#"
-apiVersion: v1
-kind: Pod
-metadata: {name: steady}
-spec:
-  containers:
-  - name: app
-    image: busybox
-    command: [sleep, "600"]
-    resources: {limits: {cpu: 100m, memory: 64Mi}}
-"#;
 
 const BEST_EFFORT: &str = r#"
 apiVersion: v1

@@ -7,11 +7,7 @@
 mod daemon_support;
 mod runc_support;
 
-use daemon_support::{write, Daemon};
-
-/// What a test of a shared machine can count on: the threshold is this far below
-/// what is available now.
-const MARGIN: u64 = 1536 << 20;
+use daemon_support::{memory_available, write, Daemon, GUARANTEED, MEMORY_MARGIN as MARGIN};
 
 const HOG: &str = r#"
 apiVersion: v1
@@ -27,24 +23,6 @@ spec:
         exec: {command: [sh, -c, "echo prestop inside the container"]}
 "#;
 
-const STEADY: &str = r#"
-apiVersion: v1
-kind: Pod
-metadata: {name: steady}
-spec:
-  containers:
-  - name: app
-    image: busybox
-    command: [sh, -c, "while true; do sleep 600; done"]
-    resources: {limits: {cpu: 100m, memory: 64Mi}}
-"#;
-
-fn memory_available() -> u64 {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
-    let field = |k: &str| -> u64 { meminfo.lines().find(|l| l.starts_with(&format!("{k}:"))).unwrap().split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024 };
-    field("MemFree") + field("Inactive(file)")
-}
-
 #[test]
 fn runc_pods_are_ranked_by_their_cgroup_usage_and_the_hog_is_evicted() {
     if !runc_support::can_run() {
@@ -58,7 +36,7 @@ fn runc_pods_are_ranked_by_their_cgroup_usage_and_the_hog_is_evicted() {
         dir.path(),
         &["--runtime", "runc", "--pod-bridge", "hkt-rc23", "--pod-subnet", "10.217.23.0/24", "--housekeeping-interval", "200ms", "--eviction-hard", &threshold],
     );
-    daemon.ok(&["apply", "-f", &write(dir.path(), "steady.yaml", STEADY)]);
+    daemon.ok(&["apply", "-f", &write(dir.path(), "steady.yaml", GUARANTEED)]);
     daemon.wait_pod("steady", 60, daemon_support::started);
     daemon.ok(&["apply", "-f", &write(dir.path(), "hog.yaml", HOG)]);
     let hog = daemon.wait_pod("hog", 120, |v| v["status"]["reason"] == "Evicted" && v["status"]["finished"] == true);
