@@ -64,10 +64,14 @@ fn json(daemon: &Daemon, path: &str) -> serde_json::Value {
     serde_json::from_str(&body).unwrap()
 }
 
-/// Starts a daemon whose threshold is `margin` below what is available now.
+/// Starts a daemon whose threshold is `margin` below what is available now
+/// (pressure conditions kept 60 s unless `flags` set the transition period).
 fn start(dir: &std::path::Path, margin: u64, flags: &[&str], hard: bool) -> Daemon {
     let threshold = format!("memory.available<{}Ki", (memory_available() - margin) / 1024);
-    let mut args = vec!["--housekeeping-interval", "200ms", "--eviction-pressure-transition-period", "60s"];
+    let mut args = vec!["--housekeeping-interval", "200ms"];
+    if !flags.contains(&"--eviction-pressure-transition-period") {
+        args.extend(["--eviction-pressure-transition-period", "60s"]);
+    }
     if hard {
         args.extend(["--eviction-hard", &threshold]);
     } else {
@@ -138,7 +142,14 @@ fn a_soft_threshold_waits_its_grace_and_gives_the_lesser_grace() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
-    let soft = ["--eviction-soft-grace-period", "memory.available=1s", "--eviction-max-pod-grace-period", "4"];
+    let soft = [
+        "--eviction-soft-grace-period",
+        "memory.available=1s",
+        "--eviction-max-pod-grace-period",
+        "4",
+        "--eviction-pressure-transition-period",
+        "1s",
+    ];
     let daemon = start(dir.path(), MARGIN, &soft, false);
     // The pod asks for 20 s; the eviction gives min(4, 20) = 4 s, enough for a 2 s PreStop.
     daemon.ok(&["apply", "-f", &write(dir.path(), "hog.yaml", &hog(CAP_MIB, "2", 20))]);
@@ -146,6 +157,23 @@ fn a_soft_threshold_waits_its_grace_and_gives_the_lesser_grace() {
     assert_eq!(hog["status"]["nodeKill"]["graceSeconds"], 4);
     let hooks = daemon.ok(&["logs", "hog", "--hooks"]);
     assert!(hooks.contains("prestop of the evicted hog") && hooks.contains("Succeeded"), "{hooks}");
+    // The pressure is gone with the hog: the condition clears once the transition
+    // period (1 s) has passed without the threshold met, with the node's event.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let node = &json(&daemon, "/v1/nodes")["items"][0];
+        let memory = node["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "MemoryPressure").unwrap().clone();
+        if memory["status"] == "False" {
+            assert_eq!(memory["reason"], "KubeletHasSufficientMemory");
+            let name = node["name"].as_str().unwrap();
+            let events = json(&daemon, &format!("/v1/events?namespace=default&pod={name}"));
+            let reasons: Vec<&str> = events["items"].as_array().unwrap().iter().filter_map(|e| e["reason"].as_str()).collect();
+            assert_eq!(reasons, ["NodeHasInsufficientMemory", "NodeHasSufficientMemory"], "{events:#}");
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "MemoryPressure never cleared: {node:#}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 #[test]
