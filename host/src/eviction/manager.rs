@@ -4,7 +4,9 @@
 //!    stays met until the signal is back above it plus `--eviction-minimum-reclaim`),
 //!    and the soft ones met for their whole grace period;
 //! 2. report the node conditions (at once; cleared only after
-//!    `--eviction-pressure-transition-period` without the threshold met);
+//!    `--eviction-pressure-transition-period` without the threshold met); evict the
+//!    pods over their `limits.ephemeral-storage` ([`super::local_storage`]) and end
+//!    the pass if there were any;
 //! 3. for the most urgent threshold met (memory first), reclaim node-level
 //!    resources (dead containers' leftovers, then unused images); if that is enough,
 //!    stop;
@@ -97,7 +99,7 @@ pub struct EvictionParts {
 
 /// One eviction manager per node.
 pub struct EvictionManager {
-    parts: EvictionParts,
+    pub(super) parts: EvictionParts,
     state: Mutex<State>,
     evictions: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -179,6 +181,9 @@ impl EvictionManager {
         for (pressure, on) in conditions {
             self.parts.node.set_pressure(pressure, on);
         }
+        if let Some(evicted) = self.local_storage_evictions() {
+            return Some(evicted);
+        }
         // Memory first, then the others in their order.
         let &i = met.iter().min_by_key(|i| (thresholds[**i].signal != Signal::MemoryAvailable, **i))?;
         let threshold = &thresholds[i];
@@ -240,12 +245,17 @@ impl EvictionManager {
                 continue;
             }
             self.parts.events.record_annotated(handle.object(), EventType::Warning, EVICTED, &message, annotations);
-            *self.evictions.lock().unwrap_or_else(|e| e.into_inner()).entry(threshold.signal.as_str()).or_default() += 1;
+            self.count_eviction(threshold.signal.as_str());
             tracing::warn!(pod = %c.pod.metadata.name, signal = threshold.signal.as_str(), "eviction manager: pod evicted");
             return Some((*handle).clone());
         }
         tracing::info!("eviction manager: unable to evict any pod from the node");
         None
+    }
+
+    /// Counts an eviction under `signal` (`kubelet_evictions`).
+    pub(super) fn count_eviction(&self, signal: &'static str) {
+        *self.evictions.lock().unwrap_or_else(|e| e.into_inner()).entry(signal).or_default() += 1;
     }
 
     /// Each pod's stats, or None when its running containers could not be measured.
@@ -273,7 +283,7 @@ impl EvictionManager {
             .collect()
     }
 
-    fn log_size(&self, h: &PodHandle, container: &str) -> u64 {
+    pub(super) fn log_size(&self, h: &PodHandle, container: &str) -> u64 {
         let pod = h.pod();
         let pod_ref = crate::runtime::PodRef { namespace: pod.namespace().into(), name: pod.metadata.name.clone(), uid: pod.uid().into() };
         self.parts.runtime.log_path(&pod_ref, container).and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len())
@@ -281,7 +291,7 @@ impl EvictionManager {
 }
 
 /// A pod still running and not being deleted or ended.
-fn evictable(s: &PodStatus) -> bool {
+pub(super) fn evictable(s: &PodStatus) -> bool {
     !s.finished && s.reason.is_none() && s.deletion_requested_at.is_none() && crate::nodestatus::view::is_active(s)
 }
 

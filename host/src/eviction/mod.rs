@@ -8,8 +8,10 @@
 //! | [`signals`] | observing `memory.available`, `nodefs.*`, `imagefs.*`, `pid.available` |
 //! | [`rank`] | pod stats and the ranking per signal |
 //! | [`message`] | the evicted pod's message and the event's annotations |
+//! | [`local_storage`] | evictions for exceeded `limits.ephemeral-storage` |
 //! | [`manager`] | the housekeeping pass: conditions, reclaim, one eviction |
 
+pub mod local_storage;
 pub mod manager;
 pub mod message;
 pub mod rank;
