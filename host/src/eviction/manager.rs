@@ -194,14 +194,17 @@ impl EvictionManager {
         self.evict_one(threshold, &obs).await
     }
 
-    /// Disk signals: reclaim what dead containers left, then unused images, checking
+    /// Disk signals: reclaim what dead containers left, then unused images (with a
+    /// dedicated imagefs, nodefs pressure reclaims only dead containers), checking
     /// the signal (with its minimum reclaim) after each. True when enough was freed.
     async fn reclaim_node_level(&self, threshold: &Threshold) -> bool {
         let Some(reclaim) = &self.parts.reclaim else { return false };
-        if matches!(threshold.signal, Signal::MemoryAvailable | Signal::PidAvailable) {
-            return false;
-        }
-        for step in 0..2 {
+        let steps = match threshold.signal {
+            Signal::MemoryAvailable | Signal::PidAvailable => return false,
+            Signal::NodeFsAvailable | Signal::NodeFsInodesFree if self.parts.source.dedicated_imagefs() => 1,
+            _ => 2,
+        };
+        for step in 0..steps {
             let freed = if step == 0 { reclaim.dead_containers().await } else { reclaim.unused_images().await };
             tracing::info!(signal = threshold.signal.as_str(), freed, "eviction manager: reclaimed node-level resources");
             if !Self::is_met(threshold, &self.observe().await, true) {
