@@ -100,6 +100,14 @@ fn the_third_pod_does_not_fit_and_is_rejected_with_the_kubelet_message() {
     let out = daemon.cli(&["describe", "node", "elsewhere"]);
     assert!(!out.status.success() && text(&out.stderr).contains("nodes \"elsewhere\" not found"), "{}", text(&out.stderr));
 
+    // A restarted daemon keeps it rejected: nothing is started for it.
+    assert!(daemon.terminate().success());
+    let daemon = daemon_with_one_cpu(dir.path());
+    let c = daemon.pod("c");
+    assert_eq!((c["status"]["phase"].as_str(), c["status"]["reason"].as_str()), (Some("Failed"), Some("OutOfcpu")));
+    assert!(c["status"]["containers"][0]["containerId"].is_null(), "{c:#}");
+    daemon.wait_pod("a", 20, running);
+
     // A rejected pod is kept until deleted, then goes.
     daemon.ok(&["delete", "pod", "c", "--wait"]);
     assert!(!daemon.ok(&["get", "pods"]).contains("\nc "));
