@@ -15,23 +15,30 @@
 //! | [`lifecycle`] | the pod worker: container state machine, back-off, grace periods, conditions |
 //! | [`prober`] | liveness, readiness and startup probes: workers, thresholds, every handler kind |
 //! | [`promtext`] | the Prometheus text format shared by the daemon's and the prober's metrics |
+//! | [`lifecycle`] | the pod worker: container state machine, back-off, grace periods |
+//! | [`nodestatus`] | the node object: capacity, allocatable, conditions, its API view |
+//! | [`admission`] | pod admission: resource fit, node pressure, critical-pod preemption |
+//! | [`eviction`] | node-pressure eviction: signals, thresholds, ranking, the manager |
 //! | [`daemon`] | `hooklet serve`: the node daemon, re-adoption, redelivery, metrics |
 //! | [`store`] | durable state in SQLite: pods, events, hook output, the delivery journal |
 //! | [`api`] | the control API (hyper, unix socket + TCP with a bearer token) |
 //! | [`cli`] | the `hooklet` command line |
 //! | [`bench`] | benchmarks that run the real daemon (scale), shared by `cargo bench` and a smoke test |
 
+pub mod admission;
 pub mod api;
 pub mod bench;
 pub mod cli;
 pub mod daemon;
 pub mod events;
+pub mod eviction;
 pub mod gostr;
 pub mod hooks;
 pub mod image;
 pub mod lifecycle;
 pub mod prober;
 pub mod promtext;
+pub mod nodestatus;
 pub mod runtime;
 pub mod spec;
 pub mod store;

@@ -10,7 +10,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::body::{self, Body};
 use super::error::ApiError;
-use super::types::{ApplyRequest, EventList, HookRunList, PluginList, PodList};
+use super::types::{ApplyRequest, EventList, HookRunList, NodeList, PluginList, PodList};
 use crate::daemon::Daemon;
 use crate::events::Event;
 
@@ -30,7 +30,8 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
         (Method::GET, ["metrics"]) => {
             let text = daemon.metrics.render()
                 + &crate::daemon::metrics::Metrics::render_pool(&daemon.node.wasm().pool_stats())
-                + &daemon.node.prober().metrics().render();
+                + &daemon.node.prober().metrics().render()
+                + &daemon.render_node_metrics();
             Ok(body::text("text/plain; version=0.0.4", text))
         }
         (Method::GET, ["v1", "pods"]) => {
@@ -63,13 +64,21 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
             let items = daemon.hook_runs(ns, name, query.get("container").map(String::as_str))?;
             Ok(body::json(StatusCode::OK, &HookRunList { items }))
         }
+        (Method::GET, ["v1", "nodes"]) => {
+            known(&query, &[])?;
+            Ok(body::json(StatusCode::OK, &NodeList { items: vec![daemon.node_view(false)?] }))
+        }
+        (Method::GET, ["v1", "nodes", name]) => {
+            known(&query, &[])?;
+            Ok(body::json(StatusCode::OK, &daemon.node_named(name)?))
+        }
         (Method::GET, ["v1", "events"]) => events(daemon, &query),
         (Method::GET, ["v1", "plugins"]) => {
             known(&query, &[])?;
             let plugin_dir = daemon.config.node.wasm.plugin_dir.display().to_string();
             Ok(body::json(StatusCode::OK, &PluginList { plugin_dir, items: daemon.plugins().await? }))
         }
-        (_, ["healthz"] | ["metrics"] | ["v1", "pods"] | ["v1", "events"] | ["v1", "plugins"])
+        (_, ["healthz"] | ["metrics"] | ["v1", "pods"] | ["v1", "events"] | ["v1", "plugins"] | ["v1", "nodes", ..])
         | (_, ["v1", "namespaces", _, "pods", _, ..]) => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("method {method} is not allowed on {path}"),

@@ -54,6 +54,12 @@ pub struct PodList {
     pub items: Vec<PodView>,
 }
 
+/// `GET /v1/nodes` response: this node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeList {
+    pub items: Vec<crate::nodestatus::NodeView>,
+}
+
 /// `GET /v1/events` response (the watch form streams one [`Event`] per line).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventList {

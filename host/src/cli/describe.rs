@@ -27,7 +27,17 @@ pub fn describe_pod(pod: &Pod, status: &PodStatus, events: &[Event]) -> String {
     for l in labels {
         let _ = writeln!(out, "{:<14}{l}", "");
     }
+    field(&mut out, "Priority", &crate::spec::priority::of(&pod.spec).to_string());
+    if let Some(class) = &pod.spec.priority_class_name {
+        field(&mut out, "Priority Class Name", class);
+    }
     field(&mut out, "Status", &format!("{:?}", status.phase));
+    if let Some(reason) = &status.reason {
+        field(&mut out, "Reason", reason);
+    }
+    if let Some(message) = &status.message {
+        field(&mut out, "Message", message);
+    }
     if let (Some(at), Some(grace)) = (status.deletion_requested_at, status.deletion_grace_seconds) {
         field(&mut out, "Terminating", &format!("since {} ago (grace {grace}s)", age(at)));
     }
@@ -43,6 +53,8 @@ pub fn describe_pod(pod: &Pod, status: &PodStatus, events: &[Event]) -> String {
         write_container(&mut out, spec, c);
     }
     write_conditions(&mut out, status);
+    let qos = status.qos_class.unwrap_or_else(|| crate::spec::qos::qos_class(&pod.spec));
+    field(&mut out, "QoS Class", qos.as_str());
     write_events(&mut out, events);
     out
 }
@@ -184,7 +196,7 @@ fn write_hooks(out: &mut String, c: &ContainerStatus) {
     }
 }
 
-fn write_events(out: &mut String, events: &[Event]) {
+pub(super) fn write_events(out: &mut String, events: &[Event]) {
     if events.is_empty() {
         let _ = writeln!(out, "Events:       <none>");
         return;
@@ -213,7 +225,7 @@ pub fn event_age(e: &Event) -> String {
     }
 }
 
-fn timestamp(t: SystemTime) -> String {
+pub(super) fn timestamp(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 

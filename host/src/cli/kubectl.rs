@@ -8,10 +8,12 @@ use hyper::Method;
 
 use super::client::{Client, ClientError};
 use super::describe::describe_pod;
+use super::describe_node::{describe_node, node_row, NODE_HEADER};
 use super::format::{age, table};
 use super::pod_row::pod_row;
 use super::{ClientArgs, ClientCommand, OutputFormat};
-use crate::api::types::{ApplyRequest, ApplyResponse, EventList, HookRunList, PluginList, PodList, PodView};
+use crate::api::types::{ApplyRequest, ApplyResponse, EventList, HookRunList, NodeList, PluginList, PodList, PodView};
+use crate::nodestatus::NodeView;
 use crate::events::Event;
 
 /// Runs a client command; returns the process exit code (0 ok, 1 error, 2 bad input).
@@ -23,16 +25,22 @@ pub async fn run_client(args: ClientArgs, command: ClientCommand) -> i32 {
     let result = async {
         match command {
             ClientCommand::Apply { file } => apply(&client, &file).await,
-            ClientCommand::Get { resource, name, output } => {
-                check_resource(&resource).map_err(ClientError)?;
-                get(&client, &args, name.as_deref(), output).await
-            }
-            ClientCommand::Describe { resource, name } => {
-                check_resource(&resource).map_err(ClientError)?;
-                describe(&client, &args, &name).await
-            }
+            ClientCommand::Get { resource, name, output } => match check_resource(&resource).map_err(ClientError)? {
+                Kind::Pod => get(&client, &args, name.as_deref(), output).await,
+                Kind::Node => get_nodes(&client, name.as_deref(), output).await,
+            },
+            ClientCommand::Describe { resource, name } => match check_resource(&resource).map_err(ClientError)? {
+                Kind::Pod => describe(&client, &args, &name).await,
+                Kind::Node => {
+                    let view: NodeView = client.json(Method::GET, &format!("/v1/nodes/{name}"), None).await?;
+                    print!("{}", describe_node(&view));
+                    Ok(())
+                }
+            },
             ClientCommand::Delete { resource, name, grace_period, wait } => {
-                check_resource(&resource).map_err(ClientError)?;
+                if check_resource(&resource).map_err(ClientError)? == Kind::Node {
+                    return Err(ClientError("error: hooklet does not delete its node".into()));
+                }
                 delete(&client, &args, &name, grace_period, wait).await
             }
             ClientCommand::Logs { pod, container, hooks } => logs(&client, &args, &pod, container.as_deref(), hooks).await,
@@ -58,11 +66,35 @@ fn fail(err: &ClientError) -> i32 {
     1
 }
 
-fn check_resource(resource: &str) -> Result<(), String> {
+/// The resource types hooklet serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Pod,
+    Node,
+}
+
+fn check_resource(resource: &str) -> Result<Kind, String> {
     match resource {
-        "pod" | "pods" | "po" => Ok(()),
-        other => Err(format!("error: the server doesn't have a resource type {other:?}: hooklet serves pods only (`hooklet get pods`)")),
+        "pod" | "pods" | "po" => Ok(Kind::Pod),
+        "node" | "nodes" | "no" => Ok(Kind::Node),
+        other => Err(format!("error: the server doesn't have a resource type {other:?}: hooklet serves pods and its node (`hooklet get pods`, `hooklet get nodes`)")),
     }
+}
+
+async fn get_nodes(client: &Client, name: Option<&str>, output: Option<OutputFormat>) -> Result<(), ClientError> {
+    let items = match name {
+        Some(n) => vec![client.json::<NodeView>(Method::GET, &format!("/v1/nodes/{n}"), None).await?],
+        None => client.json::<NodeList>(Method::GET, "/v1/nodes", None).await?.items,
+    };
+    match output {
+        Some(OutputFormat::Json) => {
+            let text = if name.is_some() { serde_json::to_string_pretty(&items[0]) } else { serde_json::to_string_pretty(&NodeList { items }) };
+            println!("{}", text.expect("serialises"));
+        }
+        Some(OutputFormat::Yaml) => print!("{}", serde_norway::to_string(&items).map_err(|e| ClientError(e.to_string()))?),
+        _ => print!("{}", grid(&NODE_HEADER, items.iter().map(node_row).collect())),
+    }
+    Ok(())
 }
 
 fn pod_path(args: &ClientArgs, name: &str) -> String {

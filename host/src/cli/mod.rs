@@ -5,6 +5,8 @@ pub mod describe;
 pub mod format;
 mod image;
 mod kubectl;
+pub mod describe_node;
+pub mod node_args;
 mod plugin;
 mod pod_row;
 mod run;
@@ -259,6 +261,9 @@ pub struct ServeArgs {
     /// the apiserver's 1 h event TTL); `0s` removes them with the pod.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
     pub deleted_pod_retention: Duration,
+
+    #[command(flatten)]
+    pub resources: node_args::NodeResourceArgs,
 
     #[command(flatten)]
     pub node: NodeArgs,

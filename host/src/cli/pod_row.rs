@@ -46,10 +46,15 @@ fn initialized(s: &PodStatus) -> bool {
 
 /// The STATUS column: `Terminating`; while initializing, the first init container
 /// not done (`Init:<reason>` or `Init:N/M`); else the first waiting reason of a
-/// regular container, or the phase.
+/// regular container, or the phase. A pod the node ended shows its reason.
 pub fn status_text(pod: &Pod, s: &PodStatus) -> String {
     if s.deletion_requested_at.is_some() {
         return "Terminating".to_string();
+    }
+    // Ended by the node: `Evicted`, `Preempting`, `OutOfcpu` … (kubectl's
+    // `status.reason`).
+    if let Some(reason) = &s.reason {
+        return reason.clone();
     }
     if !initialized(s) {
         if let Some(text) = init_status_text(pod, s) {
@@ -131,6 +136,10 @@ mod tests {
             deletion_grace_seconds: None,
             finished: false,
             conditions: vec![],
+            qos_class: None,
+            reason: None,
+            message: None,
+            node_kill: None,
         }
     }
 

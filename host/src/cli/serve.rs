@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::default_state_dir;
 use crate::runtime::network::{DEFAULT_BRIDGE, DEFAULT_SUBNET};
-use super::{RunOutcome, ServeArgs, EXIT_POD_FAILED};
+use super::{RunOutcome, ServeArgs, EXIT_BAD_INPUT, EXIT_POD_FAILED};
 use crate::daemon::{Daemon, DaemonConfig};
 
 /// The token file in the state directory.
@@ -17,6 +17,10 @@ pub const TOKEN_FILE: &str = "api-token";
 /// Runs the daemon until SIGTERM/SIGINT; then stops accepting, flushes the state and
 /// returns exit code 0, leaving containers running.
 pub async fn serve(args: ServeArgs) -> RunOutcome {
+    // Malformed node or eviction flags: bad input, refused before anything exists.
+    if let Err(reason) = args.resources.node_settings().and(args.resources.eviction_config()) {
+        return RunOutcome { exit_code: EXIT_BAD_INPUT, reason: Some(reason) };
+    }
     match serve_inner(args).await {
         Ok(()) => RunOutcome { exit_code: 0, reason: None },
         Err(err) => RunOutcome { exit_code: EXIT_POD_FAILED, reason: Some(format!("{err:#}")) },
@@ -34,7 +38,18 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let retention = args.deleted_pod_retention;
-    let config = DaemonConfig { state_dir: state_dir.clone(), node, supervisor_exe: exe, deleted_pod_retention: retention, runtime: args.node.runtime_choice(DEFAULT_BRIDGE, DEFAULT_SUBNET) };
+    // Bad node or eviction flags stop the daemon before anything is created.
+    let node_status = args.resources.node_settings().map_err(anyhow::Error::msg)?;
+    let eviction = args.resources.eviction_config().map_err(anyhow::Error::msg)?;
+    let config = DaemonConfig {
+        state_dir: state_dir.clone(),
+        node,
+        supervisor_exe: exe,
+        deleted_pod_retention: retention,
+        runtime: args.node.runtime_choice(DEFAULT_BRIDGE, DEFAULT_SUBNET),
+        node_status,
+        eviction,
+    };
     let daemon = Daemon::start(config).await?;
     let socket = args.socket.clone().unwrap_or_else(|| state_dir.join("hooklet.sock"));
     let tcp = match &args.listen {

@@ -19,6 +19,7 @@ struct Inner {
     redeliveries: u64,
     events_stored: u64,
     event_batches: u64,
+    preemptions: BTreeMap<String, u64>,
 }
 
 /// The daemon's counters. Updated by the journal and the state persisters.
@@ -40,6 +41,11 @@ impl Default for Metrics {
 impl Metrics {
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
         f(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Counts a pod preempted for a critical pod, by the resource it lacked.
+    pub fn preemption(&self, resource: &str) {
+        self.with(|m| *m.preemptions.entry(resource.to_string()).or_default() += 1);
     }
 
     /// Counts a finished hook run (`plugin` is empty for non-wasm handlers).
@@ -114,6 +120,11 @@ impl Metrics {
                 ("hooklet_event_commits_total", "Transactions that committed events (with any finished deliveries).", m.event_batches),
             ] {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {n}");
+            }
+            let _ = writeln!(out, "# HELP kubelet_preemptions Pods preempted to admit critical pods, by the resource they freed.");
+            let _ = writeln!(out, "# TYPE kubelet_preemptions counter");
+            for (resource, n) in &m.preemptions {
+                let _ = writeln!(out, "kubelet_preemptions{{preemption_signal=\"{}\"}} {n}", escape(resource));
             }
             let start = self.started.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
             let _ = writeln!(out, "# HELP process_start_time_seconds When this hooklet process started (counters begin at zero then).");

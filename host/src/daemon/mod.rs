@@ -9,6 +9,7 @@
 pub mod event_log;
 pub mod metrics;
 pub mod persist;
+mod node;
 mod pods;
 mod recover;
 
@@ -19,7 +20,9 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 
+use crate::eviction::{hard_eviction_reserve, EvictionConfig, EvictionManager};
 use crate::lifecycle::{Node, NodeConfig, PodHandle};
+use crate::nodestatus::{NodeSettings, NodeState};
 use crate::runtime::process::ProcessRuntime;
 use crate::runtime::runc::{RuncConfig, RuncRuntime, RuntimeChoice};
 use crate::runtime::Runtime;
@@ -41,6 +44,10 @@ pub struct DaemonConfig {
     pub deleted_pod_retention: Duration,
     /// The container runtime.
     pub runtime: RuntimeChoice,
+    /// The node's name, `--max-pods` and reservations.
+    pub node_status: NodeSettings,
+    /// Eviction thresholds and timings.
+    pub eviction: EvictionConfig,
 }
 
 /// A pod the daemon runs.
@@ -63,6 +70,10 @@ pub struct Daemon {
     pub(crate) pods: Mutex<BTreeMap<(String, String), PodEntry>>,
     /// Serialises applies and deletes (they are rare; simple beats clever here).
     pub(crate) mutations: tokio::sync::Mutex<()>,
+    /// The node object: capacity, allocatable, conditions.
+    pub(crate) node_state: Arc<NodeState>,
+    /// Node-pressure eviction.
+    pub(crate) eviction: Arc<EvictionManager>,
 }
 
 impl Daemon {
@@ -95,18 +106,43 @@ impl Daemon {
         let node = Node::with_journal(runtime.clone(), config.node.clone(), journal).context("starting the node")?;
         recover::restore_events(&store, &node, config.deleted_pod_retention)?;
         node.events().set_sink(event_log.sink())?;
-        let daemon = Arc::new(Daemon {
-            store,
-            node,
-            runtime,
-            metrics,
-            event_log,
-            config,
-            pods: Mutex::new(BTreeMap::new()),
-            mutations: tokio::sync::Mutex::new(()),
+        let thresholds = config.eviction.thresholds.clone();
+        let node_state = Arc::new(
+            NodeState::new(&config.node_status, &config.state_dir, |c| hard_eviction_reserve(&thresholds, c), node.events().clone())
+                .context("measuring the node")?,
+        );
+        let image_dir = config.state_dir.join("images");
+        let daemon = Arc::new_cyclic(|weak: &std::sync::Weak<Daemon>| {
+            let pods_of = weak.clone();
+            let pods: crate::eviction::manager::ActivePods =
+                Box::new(move || pods_of.upgrade().map(|d| d.active_handles()).unwrap_or_default());
+            let reclaim = Arc::new(node::DaemonReclaim { daemon: weak.clone(), image_dir: image_dir.clone() });
+            let source = crate::eviction::signals::SignalSource { state_dir: config.state_dir.clone(), image_dir };
+            let eviction = EvictionManager::new(crate::eviction::manager::EvictionParts {
+                config: config.eviction.clone(),
+                node: node_state.clone(),
+                runtime: runtime.clone(),
+                events: node.events().clone(),
+                source,
+                pods,
+                reclaim: Some(reclaim),
+            });
+            Daemon {
+                store,
+                node,
+                runtime,
+                metrics,
+                event_log,
+                config,
+                pods: Mutex::new(BTreeMap::new()),
+                mutations: tokio::sync::Mutex::new(()),
+                node_state,
+                eviction,
+            }
         });
         recover::recover(&daemon).await?;
         tokio::spawn(prune_periodically(daemon.clone()));
+        tokio::spawn(daemon.eviction.clone().run());
         Ok(daemon)
     }
 
@@ -144,7 +180,13 @@ impl Daemon {
         self.pods.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), entry);
         let daemon = self.clone();
         tokio::spawn(async move {
-            let status = persist::persist_status(daemon.store.clone(), daemon.metrics.clone(), handle.clone()).await;
+            let mut status = persist::persist_status(daemon.store.clone(), daemon.metrics.clone(), handle.clone()).await;
+            if status.deletion_requested_at.is_none() {
+                // Finished without a deletion (completed, evicted, rejected): kept
+                // until deleted.
+                status = handle.wait_for(|s| s.deletion_requested_at.is_some()).await;
+                persist::persist_status(daemon.store.clone(), daemon.metrics.clone(), handle.clone()).await;
+            }
             if status.finished && status.deletion_requested_at.is_some() {
                 // Deleted: the pod goes, what was recorded about it after the
                 // retention (the events still queued are committed first).

@@ -66,7 +66,7 @@ impl Daemon {
             // Durable before the pod starts: a restarted daemon knows it.
             self.store.insert_pod(&row)?;
             tracing::info!(namespace = %row.namespace, pod = %row.name, "pod created");
-            let handle = self.node.start_pod(pod);
+            let handle = self.admit_and_start(pod).await;
             self.track(handle, applied_at);
             response.pods.push(Applied { namespace: row.namespace, name: row.name, uid: row.uid, result: "created".into() });
         }

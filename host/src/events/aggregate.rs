@@ -107,6 +107,19 @@ impl Aggregator {
         record.messages.len() > self.policy.max_similar
     }
 
+    /// Attaches `annotations` to the stored event `event` (as just observed).
+    pub(super) fn annotate(&mut self, event: &Event, annotations: std::collections::BTreeMap<String, String>) -> Event {
+        let similar: SimilarKey = (event.object.clone(), event.event_type, event.reason.clone());
+        let exact = self.index.get(&(similar.clone(), Some(event.message.clone()))).or_else(|| self.index.get(&(similar, None)));
+        match exact.copied() {
+            Some(i) => {
+                self.events[i].annotations = annotations;
+                self.events[i].clone()
+            }
+            None => event.clone(),
+        }
+    }
+
     fn bump(&mut self, i: usize, message: &str, now: SystemTime) -> Event {
         let event = &mut self.events[i];
         event.count += 1;
@@ -133,6 +146,7 @@ impl Aggregator {
             first_seen: now,
             last_seen: now,
             source: "hooklet",
+            annotations: Default::default(),
         };
         self.index.insert(key, self.events.len());
         self.events.push(event.clone());

@@ -87,6 +87,18 @@ impl ObjectRef {
         }
     }
 
+    /// This node (`kubectl describe node`'s events). Like the kubelet's events about
+    /// its node, recorded in the `default` namespace.
+    pub fn node(name: &str) -> Self {
+        ObjectRef {
+            kind: "Node".into(),
+            namespace: "default".into(),
+            name: name.to_string(),
+            uid: format!("node:{name}"),
+            field_path: None,
+        }
+    }
+
     /// `pod/NAME`, `pod/NAME (CONTAINER)` or `plugin/NAME`, as `kubectl events` shows it.
     pub fn display_name(&self) -> String {
         let kind = self.kind.to_ascii_lowercase();
@@ -146,6 +158,10 @@ pub struct Event {
     /// The reporting component, `hooklet`.
     #[serde(skip_deserializing, default = "event_source")]
     pub source: &'static str,
+    /// Annotations (`AnnotatedEventf`: an eviction's `offending_containers`,
+    /// `offending_containers_usage`, `starved_resource`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// The `source` of every event hooklet records.
@@ -231,9 +247,22 @@ impl EventRecorder {
         reason: &str,
         message: &str,
     ) -> Event {
+        self.record_annotated(object, event_type, reason, message, Default::default())
+    }
+
+    /// Records an event with annotations (the kubelet's `AnnotatedEventf`).
+    pub fn record_annotated(
+        &self,
+        object: &ObjectRef,
+        event_type: EventType,
+        reason: &str,
+        message: &str,
+        annotations: std::collections::BTreeMap<String, String>,
+    ) -> Event {
         let event = {
             let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             let event = inner.observe(object, event_type, reason, message.trim(), SystemTime::now());
+            let event = if annotations.is_empty() { event } else { inner.annotate(&event, annotations) };
             // Under the lock: the sink sees merges of one event in order.
             if let Some(sink) = self.sink.get() {
                 sink.accept(&event);

@@ -9,6 +9,9 @@
 //! `restartPolicy` with CrashLoopBackOff, and on [`PodHandle::delete`] stops all
 //! containers in parallel: PreStop, stop signal (sidecars last, `termination`),
 //! KILL when the grace runs out. A [`Slot`] names a container: init or regular.
+//! [`PodHandle::evict`] is the same kill for the node (eviction, preemption), with
+//! the node's grace, no restart and the pod kept `Failed`; [`Node::reject_pod`]
+//! keeps a pod admission refused, creating nothing.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -36,6 +39,7 @@ mod conditions;
 mod container;
 mod crashloop;
 mod deliver;
+mod evict;
 pub mod grace;
 mod init;
 pub mod journal;
@@ -53,7 +57,7 @@ pub use backoff::{BackoffPolicy, BackoffState};
 pub use journal::{DeliveryJournal, JournalEntry, MemoryJournal, NoJournal};
 pub use pod::PodHandle;
 pub use slot::Slot;
-pub use status::{ContainerState, ContainerStatus, PodCondition, PodPhase, PodStatus};
+pub use status::{ContainerState, ContainerStatus, NodeKill, PodCondition, PodPhase, PodStatus};
 
 use crate::events::EventRecorder;
 use crate::hooks::http::HttpHookClient;

@@ -36,8 +36,9 @@ pub(super) struct PodShared {
     pub stopping: CancellationToken,
     /// The order of stop signals to sidecars (spec 3.7).
     pub order: TerminationOrder,
-    /// The termination deadline, set by the first delete, shortened by later ones.
-    termination: Mutex<Option<DeadlineSetter>>,
+    /// The termination deadline, set by the first delete (or eviction), shortened
+    /// by later ones.
+    pub(super) termination: Mutex<Option<DeadlineSetter>>,
 }
 
 impl PodShared {
@@ -78,6 +79,21 @@ pub struct PodHandle {
 
 impl PodHandle {
     pub(super) fn spawn(node: Arc<Node>, pod: Pod, adoption: Option<Adoption>) -> PodHandle {
+        let (shared, adopted, ended) = Self::prepare(node, pod, adoption);
+        if !ended {
+            tokio::spawn(run(shared.clone(), adopted));
+        }
+        PodHandle { shared }
+    }
+
+    /// The shared state of a pod about to run (or resumed), and whether it had
+    /// already been ended by the node (then no worker runs: nothing is started).
+    #[allow(clippy::type_complexity)]
+    pub(super) fn prepare(
+        node: Arc<Node>,
+        pod: Pod,
+        adoption: Option<Adoption>,
+    ) -> (Arc<PodShared>, Option<(Vec<AdoptedContainer>, Vec<AdoptedContainer>)>, bool) {
         let object = ObjectRef::pod(pod.namespace(), &pod.metadata.name, pod.uid());
         // Regular containers wait for the init containers (`PodInitializing`).
         let regular_reason = if pod.spec.init_containers.is_empty() { "ContainerCreating" } else { "PodInitializing" };
@@ -90,17 +106,25 @@ impl PodHandle {
             deletion_grace_seconds: None,
             finished: false,
             conditions: Vec::new(),
+            qos_class: Some(crate::spec::qos::qos_class(&pod.spec)),
+            reason: None,
+            message: None,
+            node_kill: None,
         };
         let (initial, adopted) = match adoption {
             Some(a)
                 if a.status.containers.len() == fresh.containers.len()
                     && a.status.init_containers.len() == fresh.init_containers.len() =>
             {
-                (PodStatus { finished: false, ..a.status }, Some((a.init_containers, a.containers)))
+                let ended = a.status.finished && a.status.reason.is_some();
+                (PodStatus { finished: ended, ..a.status }, Some((a.init_containers, a.containers)))
             }
             _ => (fresh, None),
         };
-        let resume_deletion = initial.deletion_requested_at.zip(initial.deletion_grace_seconds);
+        // A pod the node ended (rejected, or evicted and done) is not run again.
+        let ended = initial.finished;
+        let node_kill = initial.node_kill.map(|k| (k.started_at, k.grace_seconds));
+        let resume_deletion = initial.deletion_requested_at.zip(initial.deletion_grace_seconds).or(node_kill);
         let (status, _) = watch::channel(initial);
         let deleting = CancellationToken::new();
         let shared = Arc::new(PodShared {
@@ -119,7 +143,14 @@ impl PodHandle {
             *shared.termination.lock().unwrap_or_else(|e| e.into_inner()) = Some(deadline(Instant::now() + left).0);
             shared.deleting.cancel();
         }
-        tokio::spawn(run(shared.clone(), adopted));
+        (shared, adopted, ended)
+    }
+
+    pub(super) fn shared(&self) -> &Arc<PodShared> {
+        &self.shared
+    }
+
+    pub(super) fn from_shared(shared: Arc<PodShared>) -> PodHandle {
         PodHandle { shared }
     }
 

@@ -9,6 +9,7 @@ use super::backoff::BackoffState;
 pub use super::conditions::PodCondition;
 use crate::hooks::HookRun;
 use crate::runtime::ExitStatus;
+use crate::spec::qos::QosClass;
 use crate::spec::{Container, PodSpec, RestartPolicy};
 
 /// `containerStatuses[].state`.
@@ -132,6 +133,28 @@ pub struct PodStatus {
     /// `status.conditions`, recomputed with the phase.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<PodCondition>,
+    /// `status.qosClass` (set when the pod is started; absent in older statuses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qos_class: Option<QosClass>,
+    /// `status.reason` / `status.message`, set when the node ended the pod
+    /// (`Evicted`, `Preempted`, an admission rejection such as `OutOfcpu`): the
+    /// phase is then `Failed` for good (see [`super::evict`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When the node's kill (eviction, preemption) began and its grace in seconds,
+    /// so that a restarted hooklet finishes it with the original deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_kill: Option<NodeKill>,
+}
+
+/// A kill the node started (not a deletion): when, and with which grace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeKill {
+    pub started_at: SystemTime,
+    pub grace_seconds: u64,
 }
 
 impl PodStatus {
@@ -142,8 +165,13 @@ impl PodStatus {
 
     /// Recomputes `phase` from the containers (the kubelet's `getPhase`).
     pub fn update_phase(&mut self, spec: &PodSpec) {
-        let init = InitCounts::of(&spec.init_containers, &self.init_containers, &self.containers);
-        self.phase = phase_of(&self.containers, spec.restart_policy, self.finished, init);
+        if self.reason.is_some() {
+            // Ended by the node (eviction, preemption, rejection): Failed for good.
+            self.phase = PodPhase::Failed;
+        } else {
+            let init = InitCounts::of(&spec.init_containers, &self.init_containers, &self.containers);
+            self.phase = phase_of(&self.containers, spec.restart_policy, self.finished, init);
+        }
         super::conditions::update(self, spec);
     }
 

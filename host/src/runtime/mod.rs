@@ -10,8 +10,9 @@ pub mod network;
 pub mod output;
 pub mod process;
 pub mod runc;
+pub mod usage;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -213,6 +214,13 @@ pub trait Runtime: Send + Sync + 'static {
     async fn reap_orphans(&self, known: &HashSet<String>, pods: &HashSet<String>) -> Vec<String> {
         let _ = (known, pods);
         Vec::new()
+    }
+
+    /// What each of `ids` uses now (eviction ranking). Containers the runtime cannot
+    /// measure are absent; runtimes without usage report nothing.
+    async fn usage(&self, ids: &[ContainerId]) -> HashMap<ContainerId, usage::ContainerUsage> {
+        let _ = ids;
+        HashMap::new()
     }
 
     /// Resolves when the container's main process has exited (at once if it has).

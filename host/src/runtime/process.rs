@@ -319,6 +319,19 @@ impl Runtime for ProcessRuntime {
         Some(ProcessRuntime::log_path(self, pod, container))
     }
 
+    async fn usage(&self, ids: &[ContainerId]) -> std::collections::HashMap<ContainerId, super::usage::ContainerUsage> {
+        // Each running container is its own process group.
+        let groups: Vec<(ContainerId, i32)> = {
+            let map = self.containers.lock().unwrap_or_else(|e| e.into_inner());
+            ids.iter()
+                .filter_map(|id| map.get(id).filter(|e| e.exit.borrow().is_none()).and_then(|e| e.pgid).map(|g| (id.clone(), g)))
+                .collect()
+        };
+        let pgids: Vec<i32> = groups.iter().map(|(_, g)| *g).collect();
+        let usage = tokio::task::spawn_blocking(move || super::usage::process_groups(&pgids)).await.unwrap_or_default();
+        groups.into_iter().filter_map(|(id, g)| usage.get(&g).map(|u| (id, *u))).collect()
+    }
+
     async fn reap_orphans(&self, known: &std::collections::HashSet<String>, _pods: &std::collections::HashSet<String>) -> Vec<String> {
         ProcessRuntime::reap_orphans(self, known)
     }

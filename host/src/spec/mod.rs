@@ -8,6 +8,8 @@
 //! | [`validate`] | [`validate::validate_pod`]: apiserver rules and messages |
 //! | [`probe`] | `livenessProbe` / `readinessProbe` / `startupProbe`: model, defaults, validation |
 //! | [`resources`] | `resources` requests/limits and Kubernetes quantities |
+//! | [`priority`] | pod priority: the built-in critical classes, `priority`, critical pods |
+//! | [`qos`] | the QoS class (Guaranteed / Burstable / BestEffort) and effective requests |
 //! | [`names`] | apimachinery's name / port / header format checks |
 
 mod error;
@@ -17,6 +19,8 @@ pub mod model;
 pub mod names;
 pub mod parse;
 pub mod probe;
+pub mod priority;
+pub mod qos;
 pub mod resources;
 pub mod validate;
 

@@ -60,6 +60,13 @@ pub struct PodSpec {
     pub termination_grace_period_seconds: Option<i64>,
     #[serde(default)]
     pub restart_policy: RestartPolicy,
+    /// `priorityClassName`: `system-node-critical` or `system-cluster-critical`
+    /// (the built-in classes; see [`crate::spec::priority`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_class_name: Option<String>,
+    /// `priority`: the pod's priority; without it, the class's value (else 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
 }
 
 impl PodSpec {

@@ -1,7 +1,8 @@
 //! `resources`: a container's requests and limits, and Kubernetes quantities.
 //!
 //! Runtimes that can enforce limits (runc) apply `limits.memory` and `limits.cpu`;
-//! requests are accepted and not acted on (there is no scheduler). Quantities follow
+//! requests decide admission, the QoS class and eviction ranking under `hooklet serve`
+//! (there is no scheduler). Quantities follow
 //! `k8s.io/apimachinery/pkg/api/resource`: a decimal number with an optional suffix,
 //! binary (`Ki`, `Mi`, `Gi`, `Ti`, `Pi`, `Ei`), decimal (`k`, `M`, `G`, `T`, `P`, `E`),
 //! milli (`m`) or an exponent (`1e3`).
@@ -25,7 +26,7 @@ pub struct ResourceRequirements {
     /// `limits`: `memory` and `cpu` are enforced where the runtime can.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub limits: BTreeMap<String, Quantity>,
-    /// `requests`: validated, not acted on.
+    /// `requests`: admission, QoS and eviction ranking (`crate::spec::qos`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requests: BTreeMap<String, Quantity>,
 }
@@ -128,7 +129,7 @@ impl Quantity {
         if v < 0.0 {
             return Err("must be greater than or equal to 0".into());
         }
-        Ok(v.ceil() as u64)
+        Ok(ceil_exact(v))
     }
 
     /// The quantity in thousandths (CPU millicores), rounded up.
@@ -137,8 +138,14 @@ impl Quantity {
         if v < 0.0 {
             return Err("must be greater than or equal to 0".into());
         }
-        Ok((v * 1000.0).ceil() as u64)
+        Ok(ceil_exact(v * 1000.0))
     }
+}
+
+/// Rounds up, but not past a float error: `0.7 * 1000` is 700, not 701.
+fn ceil_exact(v: f64) -> u64 {
+    let nearest = v.round();
+    if (v - nearest).abs() <= 1e-9 * nearest.max(1.0) { nearest as u64 } else { v.ceil() as u64 }
 }
 
 /// Validates `resources` at `path` (`spec.containers[0].resources`) as the apiserver
@@ -181,6 +188,9 @@ mod tests {
         assert_eq!(Quantity::from("1e3").bytes(), Ok(1000));
         assert_eq!(Quantity::from("250m").millis(), Ok(250));
         assert_eq!(Quantity::from("0.1").millis(), Ok(100));
+        assert_eq!(Quantity::from("700m").millis(), Ok(700));
+        assert_eq!(Quantity::from("0.7").millis(), Ok(700));
+        assert_eq!(Quantity::from("1.5m").millis(), Ok(2));
         assert!(Quantity::from("12 MB").value().is_err());
         assert!(Quantity::from("Mi").value().is_err());
         assert!(Quantity::from("").value().is_err());

@@ -73,6 +73,7 @@ fn validate_metadata(pod: &Pod, errs: &mut Vec<FieldError>) {
 
 fn validate_spec(pod: &Pod, opts: &ValidationOptions, errs: &mut Vec<FieldError>) {
     let spec = &pod.spec;
+    super::priority::validate(spec, errs);
     // The apiserver converts a negative value to 1 (kubernetes#115606); hooklet
     // rejects it with `ValidateNonnegativeField`'s message instead.
     if let Some(tgps) = spec.termination_grace_period_seconds {

@@ -219,3 +219,31 @@ impl Drop for ContainersGuard {
         kill_containers(&self.0);
     }
 }
+
+/// `memory.available` as the kubelet computes it, now: MemFree + Inactive(file).
+pub fn memory_available() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let field = |k: &str| -> u64 {
+        let line = meminfo.lines().find(|l| l.starts_with(&format!("{k}:"))).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    };
+    field("MemFree") + field("Inactive(file)")
+}
+
+/// How far below what is available now memory tests set their threshold: far more
+/// than other processes of a shared machine take or give back in the seconds a test
+/// runs, so that the pressure is the test's and ends with it.
+pub const MEMORY_MARGIN: u64 = 1536 << 20;
+
+/// A Guaranteed pod `steady` (requests = limits, 100m and 64Mi) that sleeps.
+pub const GUARANTEED: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: steady}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "while true; do sleep 600; done"]
+    resources: {limits: {cpu: 100m, memory: 64Mi}}
+"#;

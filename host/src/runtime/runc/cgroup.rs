@@ -86,6 +86,21 @@ impl ContainerCgroups {
         found
     }
 
+    /// What the container uses now: the working set (memory in use minus the
+    /// inactive file cache, as the kubelet computes it) and its processes.
+    pub fn current_usage(&self) -> Option<crate::runtime::usage::ContainerUsage> {
+        let dir = self.memory.as_ref()?;
+        let read = |file: &str| std::fs::read_to_string(dir.join(file)).ok();
+        let (usage_file, inactive_key) = match self.layout {
+            Layout::V1 => ("memory.usage_in_bytes", "total_inactive_file"),
+            Layout::V2 => ("memory.current", "inactive_file"),
+        };
+        let usage: u64 = read(usage_file)?.trim().parse().ok()?;
+        let inactive = read("memory.stat").and_then(|t| keyed_value(&t, inactive_key)).unwrap_or(0);
+        let processes = read("cgroup.procs").map_or(0, |t| t.lines().filter(|l| !l.trim().is_empty()).count() as u64);
+        Some(crate::runtime::usage::ContainerUsage { working_set_bytes: usage.saturating_sub(inactive), processes })
+    }
+
     /// How many times the kernel's OOM killer killed a process of this container.
     pub fn oom_kills(&self) -> u64 {
         let Some(dir) = &self.memory else { return 0 };

@@ -337,6 +337,14 @@ impl Runtime for RuncRuntime {
         Ok(())
     }
 
+    async fn usage(&self, ids: &[ContainerId]) -> HashMap<ContainerId, crate::runtime::usage::ContainerUsage> {
+        let cgroups: Vec<(ContainerId, ContainerCgroups)> = {
+            let map = self.containers.lock().unwrap_or_else(|e| e.into_inner());
+            ids.iter().filter_map(|id| map.get(id).and_then(|e| e.cgroups.clone()).map(|c| (id.clone(), c))).collect()
+        };
+        cgroups.into_iter().filter_map(|(id, c)| c.current_usage().map(|u| (id, u))).collect()
+    }
+
     fn log_path(&self, pod: &PodRef, container: &str) -> Option<PathBuf> {
         Some(container_log_path(&self.config.log_dir, pod, container))
     }
