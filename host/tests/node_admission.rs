@@ -130,7 +130,7 @@ fn a_critical_pod_preempts_the_lowest_priority_pod_with_its_prestop() {
     daemon.ok(&["apply", "-f", &write(dir.path(), "critical.yaml", &critical)]);
     let low = daemon.wait_pod("low", 20, |v| v["status"]["finished"] == true);
     assert_eq!(low["status"]["phase"], "Failed");
-    assert_eq!(low["status"]["reason"], "Preempting");
+    assert_eq!(low["status"]["reason"], "Preempted");
     assert_eq!(low["status"]["message"], "Preempted in order to admit critical pod");
     // Its own grace (terminationGracePeriodSeconds: 4), and its PreStop ran.
     assert_eq!(low["status"]["nodeKill"]["graceSeconds"], 4);
@@ -141,7 +141,7 @@ fn a_critical_pod_preempts_the_lowest_priority_pod_with_its_prestop() {
         assert_eq!(daemon.pod(other)["status"]["phase"], "Running", "{other}");
     }
     let events = json(&daemon, "/v1/events?namespace=default&pod=low");
-    assert!(events["items"].as_array().unwrap().iter().any(|e| e["reason"] == "Preempting" && e["type"] == "Warning"), "{events:#}");
+    assert!(events["items"].as_array().unwrap().iter().any(|e| e["reason"] == "Preempted" && e["type"] == "Warning"), "{events:#}");
     let (_, metrics) = daemon.raw(&request("GET", "/metrics", &[], b""));
     assert!(metrics.contains("kubelet_preemptions{preemption_signal=\"cpu\"} 1"), "{metrics}");
     // A pod that is not critical is refused instead.

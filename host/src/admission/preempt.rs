@@ -5,16 +5,16 @@
 //! class, round by round, the pod nearest to the remaining requirement (the fewest
 //! pods), ties going to the smaller request (memory, then cpu).
 //!
-//! Preempted pods get `status.reason: Preempting` (the kubelet's
-//! `events.PreemptContainer`), the message [`PREEMPTION_MESSAGE`], a `Warning
-//! Preempting` event, and are killed with their own grace.
+//! Preempted pods get `status.reason: Preempted` (issue #14; the kubelet's
+//! `events.PreemptContainer` is `Preempting`), the message [`PREEMPTION_MESSAGE`], a
+//! `Warning Preempted` event, and are killed with their own grace.
 
 use super::Insufficient;
 use crate::spec::qos::{pod_requests, qos_class, QosClass};
 use crate::spec::{priority, Pod};
 
-/// The kubelet's status reason and event reason for a preempted pod.
-pub const PREEMPTION_REASON: &str = "Preempting";
+/// The status reason and event reason of a preempted pod.
+pub const PREEMPTION_REASON: &str = "Preempted";
 /// The kubelet's message for a preempted pod.
 pub const PREEMPTION_MESSAGE: &str = "Preempted in order to admit critical pod";
 

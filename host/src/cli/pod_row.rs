@@ -51,7 +51,7 @@ pub fn status_text(pod: &Pod, s: &PodStatus) -> String {
     if s.deletion_requested_at.is_some() {
         return "Terminating".to_string();
     }
-    // Ended by the node: `Evicted`, `Preempting`, `OutOfcpu` … (kubectl's
+    // Ended by the node: `Evicted`, `Preempted`, `OutOfcpu` … (kubectl's
     // `status.reason`).
     if let Some(reason) = &s.reason {
         return reason.clone();
