@@ -108,6 +108,10 @@ fn a_hard_threshold_evicts_the_pod_over_its_request_and_keeps_the_guaranteed_one
     assert!(hooks.contains("PreStop exec") && hooks.contains("prestop of the evicted hog"), "{hooks}");
     assert_eq!(status["containers"][0]["state"]["terminated"]["exitCode"], 143, "{status:#}");
     assert_eq!(status["containers"][0]["restartCount"], 0, "an evicted pod is not restarted");
+    let conditions = status["conditions"].as_array().expect("conditions");
+    let has = |t: &str, s: &str, r: &str| conditions.iter().any(|c| c["type"] == t && c["status"] == s && c["reason"] == r);
+    assert!(has("DisruptionTarget", "True", "TerminationByKubelet"), "{status:#}");
+    assert!(has("Ready", "False", "PodFailed"), "{status:#}");
     // The neighbour under its request stays.
     let steady = daemon.pod("steady");
     assert_eq!((steady["status"]["phase"].as_str(), steady["status"]["reason"].as_str()), (Some("Running"), None));

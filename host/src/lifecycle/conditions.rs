@@ -1,7 +1,8 @@
 //! Pod conditions as the kubelet's status manager generates them
 //! (`pkg/kubelet/status/generate.go`, probe spec §4.2): `PodReadyToStartContainers`,
-//! `Initialized`, `Ready`, `ContainersReady`, and `PodScheduled` (hooklet admits pods
-//! itself, so it is `True` from the start).
+//! `Initialized`, `Ready`, `ContainersReady`, `PodScheduled` (hooklet admits pods
+//! itself, so it is `True` from the start), and `DisruptionTarget` for a pod the node
+//! evicted or preempted.
 
 use std::time::SystemTime;
 
@@ -55,10 +56,18 @@ pub(super) fn update(status: &mut PodStatus, spec: &PodSpec) {
         containers_ready,
         Computed::truth("PodScheduled", true),
     ];
+    // A pod the kubelet itself ends (eviction, preemption) gets `DisruptionTarget`.
+    let disruption = matches!(status.reason.as_deref(), Some("Evicted" | "Preempted")).then(|| Computed {
+        type_: "DisruptionTarget",
+        ok: true,
+        reason: Some("TerminationByKubelet"),
+        message: status.message.clone(),
+    });
     let now = SystemTime::now();
     let previous = std::mem::take(&mut status.conditions);
-    status.conditions = computed
+    status.conditions = disruption
         .into_iter()
+        .chain(computed)
         .map(|c| {
             let value = if c.ok { "True" } else { "False" };
             let since = previous
