@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::attempt::{Attempt, Verdict};
 use super::{grpc, tcp, ProbeTarget, Prober};
 use crate::hooks::http::{resolve_port, run_http_probe, HttpProbeResult};
 use crate::runtime::ExecRequest;
@@ -10,37 +11,6 @@ use crate::spec::{EnvVar, ExecAction, Probe, ProbeType};
 
 /// The kubelet's `maxReadLength`: exec probe output kept (stdout, then stderr).
 pub(super) const EXEC_OUTPUT_LIMIT: usize = 10 * 1024;
-
-/// `probe.Result`, with an error folded in as its own case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Verdict {
-    Success,
-    /// Healthy, with a `ProbeWarning` event (a redirect to another host).
-    Warning,
-    Failure,
-    /// The probe could not run (an error, `Unknown`): retried, then discarded.
-    Error,
-}
-
-/// What one attempt found.
-#[derive(Debug, Clone)]
-pub(super) struct Attempt {
-    pub verdict: Verdict,
-    /// The probe's output: the failure reason, warning text or error.
-    pub output: String,
-    /// A wasm probe's plugin and the fuel it used.
-    pub wasm_fuel: Option<(String, u64)>,
-}
-
-impl Attempt {
-    fn new(verdict: Verdict, output: String) -> Self {
-        Attempt { verdict, output, wasm_fuel: None }
-    }
-
-    pub fn errored(error: String) -> Self {
-        Attempt::new(Verdict::Error, error)
-    }
-}
 
 /// Runs `probe` once against `target`.
 pub(super) async fn run(prober: &Prober, target: &ProbeTarget, kind: ProbeType, probe: &Probe) -> Attempt {

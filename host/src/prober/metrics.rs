@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::actions::{Attempt, Verdict};
+use super::attempt::{Attempt, Verdict};
 use super::ProbeTarget;
 use crate::promtext::{escape, Histogram};
 use crate::spec::ProbeType;

@@ -4,7 +4,7 @@
 //! | file | concept |
 //! |---|---|
 //! | `worker.rs` | one worker per container instance and probe kind: initial delay, period, jitter, thresholds, startup gating, on-hold |
-//! | `actions.rs` | one probe attempt of any handler kind, through the handler layer hooks use too |
+//! | `actions.rs`, `attempt.rs` | one probe attempt of any handler kind, through the handler layer hooks use too, and what it found |
 //! | `tcp.rs`, `grpc.rs` | the two probe-only handlers: connect, `grpc.health.v1.Health/Check` |
 //! | `metrics.rs` | `prober_probe_total`, `prober_probe_duration_seconds`, wasm probe fuel |
 //!
@@ -22,6 +22,7 @@
 //! and readiness runs until the instance is dropped.
 
 mod actions;
+mod attempt;
 pub mod grpc;
 pub mod metrics;
 mod tcp;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::actions::{Attempt, Verdict};
+use super::attempt::{Attempt, Verdict};
 use super::{ProbeTarget, Prober};
 use crate::hooks::message::truncate;
 use crate::hooks::{pairs, wasm_output};

@@ -7,7 +7,8 @@ use std::time::SystemTime;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::actions::{self, Attempt, Verdict};
+use super::actions;
+use super::attempt::{Attempt, Verdict};
 use super::{ProbeCounters, ProbeResult, ProbeSink, ProbeTarget, Prober};
 use crate::events::EventType;
 use crate::spec::{Probe, ProbeType};
