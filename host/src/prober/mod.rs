@@ -151,6 +151,7 @@ impl Prober {
                 started: started.clone(),
                 kill: kill_tx.clone(),
                 counters: counters.clone(),
+                series: self.metrics.series(&target, kind),
             };
             tokio::spawn(async move {
                 tokio::select! {

@@ -9,6 +9,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::actions;
 use super::attempt::{Attempt, Verdict};
+use super::metrics::{ProberMetrics, SeriesMetrics};
 use super::{ProbeCounters, ProbeResult, ProbeSink, ProbeTarget, Prober};
 use crate::events::EventType;
 use crate::spec::{Probe, ProbeType};
@@ -40,6 +41,7 @@ pub(super) struct Worker {
     pub started: watch::Sender<bool>,
     pub kill: mpsc::Sender<ProbeType>,
     pub counters: ProbeCounters,
+    pub series: Arc<SeriesMetrics>,
 }
 
 impl Worker {
@@ -160,7 +162,7 @@ impl Worker {
                 break;
             }
         }
-        self.prober.metrics.observe(&self.target, self.kind, &attempt, began.elapsed());
+        ProberMetrics::observe(&self.series, &attempt, began.elapsed());
         let event = |event_type, reason: &str, message: String| {
             self.prober.events.record(&self.target.object, event_type, reason, &message);
         };
