@@ -5,6 +5,15 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+/// Go's `net.JoinHostPort`: brackets hosts that contain a colon.
+pub fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// Go's `strconv.Quote`: double-quoted, with Go escapes for `"`, `\` and
 /// non-printable characters.
 pub fn go_quote(s: &str) -> String {

@@ -1,4 +1,4 @@
-//! Small display helpers shared by the CLI's views.
+//! Small display and flag-parsing helpers shared by the CLI.
 
 use std::time::{Duration, SystemTime};
 
@@ -69,6 +69,19 @@ pub fn table(rows: &[Vec<String>], indent: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A command-line duration that must be positive (`--probe-time-unit`).
+pub(super) fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("must be greater than 0 (examples: 100ms, 1s)".to_string()),
+        d => Ok(d),
+    }
+}
+
+/// A command-line duration (`500ms`, `10s`, `2m`).
+pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 10s, 2m)"))
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use crate::runtime::network::Ipv4Subnet;
 pub use crate::runtime::runc::{PodNetworkOptions, RuntimeChoice};
 use crate::runtime::process::supervisor::SuperviseArgs;
 use crate::wasm::WasmConfig;
+use format::{parse_duration, parse_positive_duration};
 
 /// Exit code: the pod did not run or terminate as its manifest asked.
 pub const EXIT_POD_FAILED: i32 = 1;
@@ -398,15 +399,4 @@ impl NodeArgs {
             ..NodeConfig::default()
         }
     }
-}
-
-fn parse_positive_duration(s: &str) -> Result<Duration, String> {
-    match parse_duration(s)? {
-        d if d.is_zero() => Err("must be greater than 0 (examples: 100ms, 1s)".to_string()),
-        d => Ok(d),
-    }
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 10s, 2m)"))
 }

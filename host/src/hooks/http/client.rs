@@ -279,6 +279,13 @@ async fn dial(url: &GoUrl) -> Result<TcpStream, String> {
     let port: u16 = port
         .parse()
         .map_err(|_| format!("dial tcp: address {port}: invalid port"))?;
+    dial_host(hostname, port).await
+}
+
+/// Go's `net.Dial("tcp", host:port)`: `host` resolved (an IP literal as is), each
+/// address tried in order; the error is Go's text for the first failure
+/// (`dial tcp 10.1.2.3:80: connect: connection refused`). Shared with the tcpSocket probe.
+pub(crate) async fn dial_host(hostname: &str, port: u16) -> Result<TcpStream, String> {
     let addrs: Vec<SocketAddr> = match hostname.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => match tokio::net::lookup_host((hostname, port)).await {

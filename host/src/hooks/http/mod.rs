@@ -38,6 +38,7 @@ mod testserver;
 use std::net::IpAddr;
 
 pub use client::HttpHookClient;
+pub(crate) use client::dial_host;
 pub use port::resolve_port;
 pub use probe::{run_http_probe, HttpProbeResult};
 

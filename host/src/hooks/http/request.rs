@@ -6,6 +6,7 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::Uri;
 
 use super::gotext::go_quote;
+use crate::gostr::join_host_port;
 use super::gourl::GoUrl;
 use super::header::{
     is_token_byte, remove_zone, trim_value, valid_header_value, valid_host_header, GoHeader,
@@ -19,15 +20,6 @@ pub(crate) struct HookRequest {
     pub header: GoHeader,
     /// `Request.Host`: the `Host` header to send; "" means the URL's host.
     pub host: String,
-}
-
-/// Go's `net.JoinHostPort`: brackets hosts that contain a colon.
-fn join_host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
 }
 
 /// The kubelet's `NewRequestForHTTPGetAction` after the port is resolved:

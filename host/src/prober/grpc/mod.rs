@@ -56,7 +56,7 @@ mod status;
 mod transport_error;
 
 use dial::{dial, DialError};
-use crate::gostr::{go_duration, go_quote};
+use crate::gostr::{go_duration, go_quote, join_host_port};
 use status::go_status_error;
 
 /// What one gRPC probe found: `healthy` is the kubelet's Success, and
@@ -141,15 +141,6 @@ fn dial_error(quoted_addr: &str, err: &str) -> GrpcProbeResult {
 
 /// Stands in for a deadline too far away for `Instant` (a huge timeout).
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 86_400);
-
-/// Go's `net.JoinHostPort`: brackets around a host with a colon (IPv6).
-fn join_host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
 
 fn rpc_timeout(timeout: Duration) -> GrpcProbeResult {
     GrpcProbeResult::failure(format!(
