@@ -4,6 +4,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+/// The hard eviction thresholds (`--eviction-hard`) that test and bench daemons run
+/// with unless they pass their own: the kubelet's memory default alone.
+///
+/// The kubelet's disk defaults (`nodefs.available<10%`, `imagefs.available<15%`) are
+/// measured on the filesystem of the state directory, which for a test is the
+/// machine's own disk: with them, whether a test's pods are admitted would depend on
+/// how full that disk is (a CI machine after a cold build can be past 85 %), and the
+/// pods would be refused with `The node had condition: [DiskPressure]`. The eviction
+/// tests set thresholds on filesystems they create and size themselves.
+pub const TEST_EVICTION_HARD: &str = "memory.available<100Mi";
+
 /// Builds the example plugins (`plugins/`: `marker`, `failing`, `spin`, `noop`, `hostile`) from source
 /// once per process and returns the directory holding `NAME.wasm` for each.
 ///

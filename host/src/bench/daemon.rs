@@ -31,6 +31,8 @@ impl BenchDaemon {
         let log = std::fs::File::create(dir.join("daemon.log")).context("creating the daemon's log")?;
         let mut command = Command::new(hooklet);
         command.arg("serve");
+        // The node's disk is not what a bench measures: see TEST_EVICTION_HARD.
+        command.arg("--eviction-hard").arg(crate::testing::TEST_EVICTION_HARD);
         for (flag, value) in [("--state-dir", state.as_path()), ("--socket", &socket), ("--plugins", plugins)] {
             command.arg(flag).arg(value);
         }

@@ -297,11 +297,23 @@ async fn wait_list(client: &Client, config: &Config, what: &str, done: impl Fn(&
         }
         if Instant::now() > until {
             let started = list.items.iter().filter(|p| p.status.containers.iter().all(|c| c.started)).count();
+            // Say why one pod is not there yet: a refused or evicted pod names the reason.
+            let waiting = list.items.iter().find(|p| !p.status.containers.iter().all(|c| c.started)).map(|p| {
+                let s = &p.status;
+                format!(
+                    "; {} is {:?} ({}: {})",
+                    p.pod.metadata.name,
+                    s.phase,
+                    s.reason.as_deref().unwrap_or("no reason"),
+                    s.message.as_deref().unwrap_or("no message")
+                )
+            });
             bail!(
-                "waited {:?} for {what}: {} pods listed, {started} with every container started; \
+                "waited {:?} for {what}: {} pods listed, {started} with every container started{}; \
                  raise HOOKLET_SCALE_TIMEOUT or lower HOOKLET_SCALE_PODS",
                 config.timeout,
-                list.items.len()
+                list.items.len(),
+                waiting.unwrap_or_default()
             );
         }
         tokio::time::sleep(config.poll).await;

@@ -41,6 +41,7 @@ impl Daemon {
             .arg("--plugins")
             .arg(&plugins)
             .args(if extra.contains(&"--backoff-initial") { &[][..] } else { &["--backoff-initial", "200ms", "--backoff-max", "400ms"][..] })
+            .args(if extra.contains(&"--eviction-hard") { &[][..] } else { &["--eviction-hard", hooklet::testing::TEST_EVICTION_HARD][..] })
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
