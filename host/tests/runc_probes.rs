@@ -70,5 +70,7 @@ spec:
     // The new instance has its own /tmp/alive again and becomes ready again.
     within(60, "ready again", handle.wait_for(|s| s.containers[0].restart_count >= 1 && s.containers[0].ready)).await;
     handle.delete(Some(1));
-    within(60, "termination", handle.finished()).await;
+    // Once seen hanging under heavy machine load: on a timeout, say where it stood.
+    let finished = tokio::time::timeout(std::time::Duration::from_secs(60), handle.finished()).await;
+    assert!(finished.is_ok(), "no termination in 60s: {:#?}\nevents: {:#?}", handle.status(), node.events().for_pod(&uid));
 }
