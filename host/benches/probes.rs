@@ -77,6 +77,8 @@ async fn run_kind(node: &Arc<Node>, kind: &'static str, probe: &str, pods: u64, 
     let failures = || metrics.count("failed") + metrics.count("unknown");
     let failed_before = failures();
     let (probes_before, (self_before, children_before), started) = (count(), cpu(), Instant::now());
+    // On stderr, for a profiler to attach to the measured window only.
+    eprintln!("measuring {kind} for {window:?} (pid {})", std::process::id());
     tokio::time::sleep(window).await;
     let (self_after, children_after) = cpu();
     let wall = started.elapsed();

@@ -11,7 +11,8 @@
 //!    the largest plugin found (the Python or JavaScript marker when built), the same.
 //!
 //! `cargo bench -p hooklet --bench wasm` (iterations: `HOOKLET_BENCH_ITERS`, default
-//! 2000). Nothing is asserted; unset `RUST_BACKTRACE` first (with it wasmtime captures a
+//! 2000; `HOOKLET_BENCH_PARTS=latency,fuel` runs only those of `latency`, `throughput`,
+//! `fuel`, `load`). Nothing is asserted; unset `RUST_BACKTRACE` first (with it wasmtime captures a
 //! backtrace whenever a store is dropped).
 
 use std::path::{Path, PathBuf};
@@ -251,14 +252,24 @@ async fn main() {
     }
     let plugins = hooklet::testing::example_plugins_dir();
     let plugins = Arc::new(plugins);
+    let parts = std::env::var("HOOKLET_BENCH_PARTS").unwrap_or_else(|_| "latency,throughput,fuel,load".into());
+    let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
     let mut out = Results::new("wasm");
-    latency(&mut out, &plugins, iters).await;
-    throughput(&mut out, &plugins, iters).await;
-    fuel_overhead(&mut out, &plugins).await;
-    if smoke {
-        plugin_load(&mut out, &plugins, 3, false).await;
-    } else {
-        plugin_load(&mut out, &plugins, 100, true).await;
+    if part("latency") {
+        latency(&mut out, &plugins, iters).await;
+    }
+    if part("throughput") {
+        throughput(&mut out, &plugins, iters).await;
+    }
+    if part("fuel") {
+        fuel_overhead(&mut out, &plugins).await;
+    }
+    if part("load") {
+        if smoke {
+            plugin_load(&mut out, &plugins, 3, false).await;
+        } else {
+            plugin_load(&mut out, &plugins, 100, true).await;
+        }
     }
     out.write(smoke);
 }
