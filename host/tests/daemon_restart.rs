@@ -240,7 +240,14 @@ fn sigkill_during_deliveries_redelivers_every_pending_one_and_loses_none() {
         assert!(["ContainerGone", "ContainerNotStarted"].contains(&outcome.as_str()), "delivery {id}: {outcome}");
         assert!(!runs.contains_key(*id), "closed delivery {id} never ran");
     }
-    assert_eq!(ran.len(), PODS * 2, "one PostStart and one PreStop per pod: {journal:#?}");
+    let by_instance: Vec<(String, String, String, String, u32, String)> = db
+        .prepare("SELECT pod_uid, runtime_id, phase, id, attempt, coalesce(outcome, '') FROM deliveries ORDER BY pod_uid, pending_at_ms")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(ran.len(), PODS * 2, "one PostStart and one PreStop per pod (pod, instance, phase, delivery, attempt, outcome): {by_instance:#?}");
     let mut duplicates = 0;
     for (id, (attempt, state, _)) in &ran {
         assert_eq!(state.as_str(), "done", "delivery {id}");
