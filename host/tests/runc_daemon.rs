@@ -19,6 +19,7 @@ spec:
   containers:
   - name: app
     image: busybox
+    imagePullPolicy: IfNotPresent
     command: [sh, -c, 'echo serving from $(hostname); trap "echo stopping; exit 0" TERM; while true; do sleep 0.1; done']
     lifecycle:
       postStart:

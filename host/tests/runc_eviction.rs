@@ -17,6 +17,7 @@ spec:
   containers:
   - name: hog
     image: busybox
+    imagePullPolicy: IfNotPresent
     command: [sh, -c, 'b=x; i=0; while [ $i -lt 24 ]; do b="$b$b"; i=$((i+1)); done; i=0; while [ $i -lt 400 ]; do eval "v$i=\$b"; i=$((i+1)); done; echo held; while true; do sleep 600; done']
     lifecycle:
       preStop:

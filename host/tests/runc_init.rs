@@ -27,9 +27,11 @@ spec:
   initContainers:
   - name: setup
     image: busybox
+    imagePullPolicy: IfNotPresent
     command: [sh, -c, "echo setup done"]
   - name: proxy
     image: busybox
+    imagePullPolicy: IfNotPresent
     restartPolicy: Always
     command: [sh, -c, 'trap "if wget -q -O /dev/null http://127.0.0.1:8080/; then exit 1; else exit 0; fi" TERM; while true; do sleep 0.05; done']
     lifecycle:
@@ -40,6 +42,7 @@ spec:
   containers:
   - name: main
     image: busybox
+    imagePullPolicy: IfNotPresent
     command: [sh, -c, 'echo up > /var/www/index.html; httpd -f -p 127.0.0.1:8080 -h /var/www & trap "sleep 0.5; exit 0" TERM; until wget -q -O /dev/null http://127.0.0.1:8080/; do sleep 0.05; done; touch /tmp/ready; while true; do sleep 0.05; done']
     lifecycle:
       postStart:  # started once the server answers

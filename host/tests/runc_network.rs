@@ -19,6 +19,7 @@ use hooklet::lifecycle::{Node, PodHandle};
 const HANDLER: &str = r#"
   - name: handler
     image: busybox
+    imagePullPolicy: IfNotPresent
     command:
     - sh
     - -c
@@ -74,12 +75,14 @@ spec:
   containers:
   - name: plain
     image: busybox
+    imagePullPolicy: IfNotPresent
     command: [sleep, "300"]
     lifecycle:
       postStart:
         httpGet: {{host: "{target}", port: 8080, path: "/cgi-bin/echo?msg=poststart"}}
   - name: tls
     image: busybox
+    imagePullPolicy: IfNotPresent
     command: [sleep, "300"]
     lifecycle:
       postStart:
@@ -120,6 +123,7 @@ spec:
         httpGet: {{port: 8080, path: "/cgi-bin/echo?msg=prestop"}}
   - name: sleeper
     image: busybox
+    imagePullPolicy: IfNotPresent
     command: [sh, -c, 'trap "echo got TERM; exit 0" TERM; while true; do sleep 0.1; done']
     lifecycle:
       preStop:
@@ -160,6 +164,7 @@ spec:
   initContainers:
   - name: sidecar
     image: busybox
+    imagePullPolicy: IfNotPresent
     restartPolicy: Always
     command: [sh, -c, 'trap "exit 0" TERM; while true; do sleep 0.1; done']
     lifecycle:
@@ -170,6 +175,7 @@ spec:
   containers:
   - name: main
     image: busybox
+    imagePullPolicy: IfNotPresent
     command: [sh, -c, 'trap "exit 0" TERM; while true; do sleep 0.1; done']
 "#
     )));

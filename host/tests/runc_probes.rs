@@ -29,6 +29,7 @@ spec:
   containers:
   - name: web
     image: busybox
+    imagePullPolicy: IfNotPresent
     ports: [{name: http, containerPort: 8080}]
     command:
     - sh

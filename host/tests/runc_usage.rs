@@ -19,9 +19,11 @@ spec:
   containers:
   - name: big
     image: busybox
+    imagePullPolicy: IfNotPresent
     command: [sh, -c, 'a=x; i=0; while [ $i -lt 24 ]; do a="$a$a"; i=$((i+1)); done; echo held; while true; do sleep 600; done']
   - name: small
     image: busybox
+    imagePullPolicy: IfNotPresent
     command: [sh, -c, 'sleep 600 & sleep 600 & echo started; wait']
 "#;
 

@@ -9,6 +9,7 @@ pub mod describe_node;
 pub mod node_args;
 mod plugin;
 mod pod_row;
+pub mod registry_args;
 mod run;
 mod serve;
 
@@ -354,6 +355,9 @@ pub struct NodeArgs {
     /// timeoutSeconds lasts (1s, as in Kubernetes; tests and demos shrink it).
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_positive_duration)]
     pub probe_time_unit: Duration,
+
+    #[command(flatten)]
+    pub images: registry_args::NodeImageArgs,
 }
 
 impl NodeArgs {

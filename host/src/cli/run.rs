@@ -62,7 +62,8 @@ async fn run_pods(args: &RunArgs, pods: Vec<Pod>) -> anyhow::Result<RunOutcome> 
         RuntimeChoice::Process => Arc::new(ProcessRuntime::new(&log_dir)),
         RuntimeChoice::Runc(network) => {
             let state_dir = args.state_dir.clone().unwrap_or_else(super::client::default_state_dir);
-            Arc::new(RuncRuntime::open(RuncConfig::under(&state_dir, "run", log_dir.clone(), &network)).await?)
+            let images = args.node.images.manager_config();
+            Arc::new(RuncRuntime::open(RuncConfig { images, ..RuncConfig::under(&state_dir, "run", log_dir.clone(), &network) }).await?)
         }
     };
     let node = Node::new(runtime, args.node.node_config()).context("starting the node agent")?;

@@ -47,6 +47,7 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
         supervisor_exe: exe,
         deleted_pod_retention: retention,
         runtime: args.node.runtime_choice(DEFAULT_BRIDGE, DEFAULT_SUBNET),
+        images: args.node.images.manager_config(),
         node_status,
         eviction,
     };

@@ -44,6 +44,8 @@ pub struct DaemonConfig {
     pub deleted_pod_retention: Duration,
     /// The container runtime.
     pub runtime: RuntimeChoice,
+    /// Pulling images (runc): registries, credentials, back-off.
+    pub images: crate::image::manager::ImageManagerConfig,
     /// The node's name, `--max-pods` and reservations.
     pub node_status: NodeSettings,
     /// Eviction thresholds and timings.
@@ -98,7 +100,8 @@ impl Daemon {
                 config.supervisor_exe.clone(),
             )),
             RuntimeChoice::Runc(network) => {
-                Arc::new(RuncRuntime::open(RuncConfig::under(&config.state_dir, "runc", logs, network)).await?)
+                let runc = RuncConfig { images: config.images.clone(), ..RuncConfig::under(&config.state_dir, "runc", logs, network) };
+                Arc::new(RuncRuntime::open(runc).await?)
             }
         };
         let event_log = EventLog::start(store.clone(), metrics.clone())?;

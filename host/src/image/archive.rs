@@ -36,6 +36,8 @@ pub struct Blob {
 pub struct ImageSource {
     /// The manifest's digest (`None` for an old `docker save` archive, which has none).
     pub manifest_digest: Option<String>,
+    /// The index it was found through, for a pull of a multi-platform reference.
+    pub index_digest: Option<String>,
     /// The names the archive gives it, as written (not yet parsed).
     pub names: Vec<String>,
     /// The image config.
@@ -201,7 +203,7 @@ impl Staged {
             .enumerate()
             .map(|(i, layer)| self.blob(layer, &format!("layer {} of {count}", i + 1)))
             .collect::<Result<_, _>>()?;
-        out.push(ImageSource { manifest_digest: Some(descriptor.digest.clone()), names: names.to_vec(), config, layers });
+        out.push(ImageSource { manifest_digest: Some(descriptor.digest.clone()), index_digest: None, names: names.to_vec(), config, layers });
         Ok(())
     }
 
@@ -229,6 +231,7 @@ impl Staged {
                     .collect::<Result<_, ImageError>>()?;
                 Ok(ImageSource {
                     manifest_digest: None,
+                    index_digest: None,
                     names: entry.repo_tags.unwrap_or_default(),
                     config: Blob { path: config_file.path.clone(), digest },
                     layers,

@@ -9,11 +9,11 @@ pub const IMPORT_HINT: &str = "hooklet image import FILE";
 /// An image store failure.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    /// A pod's image is not in the store (the kubelet's `ErrImageNeverPull`: hooklet
-    /// never pulls).
+    /// A pod's image is not in the store (the kubelet's `ErrImageNeverPull`).
     #[error(
-        "Container image \"{image}\" is not present with pull policy of Never: hooklet does not pull images; \
-         import it into {} with \"{IMPORT_HINT}\" (an OCI image layout tar; scripts/build-busybox-image makes a busybox one)",
+        "Container image \"{image}\" is not present with pull policy of Never: pull it (\"hooklet image pull {image}\", \
+         or an imagePullPolicy other than Never) or import it into {} with \"{IMPORT_HINT}\" (an OCI image layout tar; \
+         scripts/build-busybox-image makes a busybox one)",
         store.display()
     )]
     NotPresent {

@@ -1,7 +1,7 @@
-//! Local container images: the store that `hooklet image import` fills and that a
-//! pod's `image` resolves against. hooklet never pulls; images come as archives (an
-//! OCI image layout tar, or a `docker save` tar), checked blob by blob against their
-//! digests and unpacked into one read-only rootfs per image.
+//! Container images: the store that `hooklet image import` and `hooklet image pull`
+//! fill and that a pod's `image` resolves against. Images come as archives (an OCI
+//! image layout tar, or a `docker save` tar) or from registries; either way checked
+//! blob by blob against their digests and unpacked into one read-only rootfs per image.
 //!
 //! | file | what |
 //! |---|---|
@@ -10,11 +10,15 @@
 //! | [`config`] | the image config (entrypoint, cmd, env, working dir, stop signal) |
 //! | [`unpack`] | applying a layer: whiteouts, opaque directories, no escape from the rootfs |
 //! | [`store`] | the store: import, list, resolve, remove |
+//! | [`pull`] | pulling from a registry into the store |
+//! | [`manager`] | the kubelet's image manager: pull policy, events, back-off, one pull per image |
 //! | [`error`] | the errors, with the kubelet's reasons |
 
 pub mod archive;
 pub mod config;
 pub mod error;
+pub mod manager;
+pub mod pull;
 pub mod reference;
 pub mod store;
 pub mod unpack;

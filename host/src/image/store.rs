@@ -25,6 +25,10 @@ pub struct Image {
     pub id: String,
     /// The manifest's digest (`None` when imported from an old `docker save` archive).
     pub manifest_digest: Option<String>,
+    /// The digest of the index (multi-platform manifest list) it was pulled through, so
+    /// `NAME@sha256:<index>` finds it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_digest: Option<String>,
     /// Normalised references (`docker.io/library/busybox:latest`); empty for an image
     /// whose names moved to newer imports.
     pub references: Vec<String>,
@@ -100,9 +104,7 @@ impl ImageStore {
     /// older image had moves to the new one. An image already stored (same config
     /// digest) is not unpacked again: only its names are updated.
     pub fn import(&self, archive: &Path) -> Result<Vec<Imported>, ImageError> {
-        let _lock = self.lock()?;
-        self.sweep();
-        let staging = self.dir.join(format!("{STAGING_PREFIX}{}", uuid::Uuid::new_v4()));
+        let (_lock, staging) = self.begin_change()?;
         let result = self.import_staged(archive, &staging);
         if let Err(err) = fs::remove_dir_all(&staging) {
             tracing::warn!(dir = %staging.display(), %err, "cannot remove the import's staging directory");
@@ -115,32 +117,52 @@ impl ImageStore {
         if sources.is_empty() {
             return Err(ImageError::archive(archive, "the archive lists no image"));
         }
-        let mut imported = Vec::new();
-        for source in sources {
-            let names = source
-                .names
-                .iter()
-                .map(|name| Reference::parse(name).map(|r| r.to_string()))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ImageError::archive(archive, format!("the archive names an image badly: {e}")))?;
-            let hex = source.config.digest.trim_start_matches("sha256:").to_string();
-            let existing = self.read_record(&self.dir.join(&hex)).ok();
-            let already_present = existing.is_some();
-            let mut image = match existing {
-                Some(image) => image,
-                None => self.unpack(archive, &source, &staging.join(&hex))?,
-            };
-            for name in names {
-                self.take_reference(&name, &image.id)?;
-                if !image.references.contains(&name) {
-                    image.references.push(name);
-                }
+        sources.iter().map(|source| self.add(archive, source, staging)).collect()
+    }
+
+    /// Stores one checked image whose blobs are staged under `staging`: unpacked into
+    /// `staging/HEX` and renamed into place, unless an image with its config digest is
+    /// stored already (then only its names are updated). `origin` (the archive, or the
+    /// registry reference of a pull) names it in errors. The caller holds the lock.
+    pub(crate) fn add(&self, origin: &Path, source: &ImageSource, staging: &Path) -> Result<Imported, ImageError> {
+        let names = source
+            .names
+            .iter()
+            .map(|name| Reference::parse(name).map(|r| r.to_string()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ImageError::archive(origin, format!("the archive names an image badly: {e}")))?;
+        let hex = source.config.digest.trim_start_matches("sha256:").to_string();
+        let existing = self.read_record(&self.dir.join(&hex)).ok();
+        let already_present = existing.is_some();
+        let mut image = match existing {
+            Some(image) => image,
+            None => self.unpack(origin, source, &staging.join(&hex))?,
+        };
+        for name in names {
+            self.take_reference(&name, &image.id)?;
+            if !image.references.contains(&name) {
+                image.references.push(name);
             }
-            self.write_record(&image)?;
-            tracing::info!(id = %image.id, references = ?image.references, already_present, "imported an image");
-            imported.push(Imported { image, already_present });
         }
-        Ok(imported)
+        if source.index_digest.is_some() {
+            image.index_digest = source.index_digest.clone();
+        }
+        self.write_record(&image)?;
+        tracing::info!(id = %image.id, references = ?image.references, already_present, "stored an image");
+        Ok(Imported { image, already_present })
+    }
+
+    /// Whether an image with this config digest (image ID) is stored.
+    pub(crate) fn has(&self, id: &str) -> bool {
+        self.dir.join(id.trim_start_matches("sha256:")).join(RECORD).is_file()
+    }
+
+    /// Takes the store's lock and removes what an interrupted change left; returns the
+    /// lock and a fresh staging directory name (not created) for one change.
+    pub(crate) fn begin_change(&self) -> Result<(File, PathBuf), ImageError> {
+        let lock = self.lock()?;
+        self.sweep();
+        Ok((lock, self.dir.join(format!("{STAGING_PREFIX}{}", uuid::Uuid::new_v4()))))
     }
 
     /// Unpacks `source` into `work` and moves it into the store.
@@ -166,6 +188,7 @@ impl ImageStore {
         let image = Image {
             id: source.config.digest.clone(),
             manifest_digest: source.manifest_digest.clone(),
+            index_digest: source.index_digest.clone(),
             references: Vec::new(),
             config,
             layers: source.layers.iter().map(|l| l.digest.clone()).collect(),
@@ -216,8 +239,9 @@ impl ImageStore {
     pub fn resolve(&self, image: &str) -> Result<Image, ImageError> {
         let wanted = Reference::parse(image)?;
         let found = self.list()?.into_iter().find(|stored| {
+            let digests = [&stored.manifest_digest, &stored.index_digest];
             stored.references.iter().filter_map(|r| Reference::parse(r).ok()).any(|r| {
-                r.satisfies(stored.manifest_digest.as_deref().unwrap_or(""), &wanted)
+                digests.iter().filter_map(|d| d.as_deref()).chain([""]).any(|digest| r.satisfies(digest, &wanted))
             })
         });
         found.ok_or_else(|| ImageError::NotPresent { image: image.to_string(), store: self.dir.clone() })

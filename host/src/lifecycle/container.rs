@@ -25,6 +25,7 @@ use super::slot::Slot;
 use super::status::ContainerState;
 use crate::events::{EventType, ObjectRef};
 use crate::hooks::{Delivery, HookLimits, HookRun};
+use crate::image::manager::ImageFailure;
 use crate::image::ImageError;
 use crate::prober::{InstanceProbes, ProbeCounters};
 use crate::runtime::{ContainerConfig, ContainerId, ExitStatus};
@@ -223,9 +224,22 @@ impl ContainerWorker {
             c.started = false;
             c.state = ContainerState::waiting(creating, None);
         });
+        if let Some(images) = runtime.image_manager() {
+            let (recorder, object) = (self.shared.node.events.clone(), self.object.clone());
+            let events = move |t: EventType, reason: &str, message: &str| {
+                recorder.record(&object, t, reason, message);
+            };
+            let (uid, image, policy) = (self.shared.pod.uid(), &self.container.image, self.container.image_pull_policy);
+            if let Err(failure) = images.ensure_image_exists(uid, image, policy, &events).await {
+                return self.image_unavailable(failure).await;
+            }
+        }
         let created = runtime.create(self.config()).await;
         if let Some(image_error) = created.as_ref().err().and_then(|e| e.downcast_ref::<ImageError>()) {
-            return self.image_unavailable(image_error.reason(), image_error.to_string()).await;
+            let message = image_error.to_string();
+            self.event(EventType::Warning, image_error.reason(), &message);
+            let failure = ImageFailure { reason: image_error.reason(), message, retry_after: None };
+            return self.image_unavailable(failure).await;
         }
         // Every attempt past the first is a restart, whether or not it gets created; an
         // image that is not there is not an attempt.
@@ -270,15 +284,15 @@ impl ContainerWorker {
         Step::PostStart(Started { journaled, ..Started::new(id, started_at) })
     }
 
-    /// The image is not in the store, or its name is invalid (the kubelet's
-    /// `ErrImageNeverPull`, `InvalidImageName`): the container waits with that reason
-    /// and is tried again after a back-off, since the image may be imported meanwhile.
+    /// The image is not there (the kubelet's `ErrImagePull`, `ImagePullBackOff`,
+    /// `ErrImageNeverPull`, `InvalidImageName`; the image manager recorded why): the
+    /// container waits with that reason and is tried again when the pull back-off says,
+    /// else after the container's back-off, since the image may be imported meanwhile.
     /// No container was made, so this is not a restart.
-    async fn image_unavailable(&mut self, reason: &str, message: String) -> Step {
-        self.event(EventType::Warning, reason, &message);
-        self.event(EventType::Warning, "Failed", &format!("Error: {reason}"));
-        self.set_state(ContainerState::waiting(reason, Some(message)));
-        let delay = self.backoff.delay_before_restart(Instant::now());
+    async fn image_unavailable(&mut self, failure: ImageFailure) -> Step {
+        self.event(EventType::Warning, "Failed", &format!("Error: {}", failure.reason));
+        self.set_state(ContainerState::waiting(failure.reason, Some(failure.message)));
+        let delay = failure.retry_after.unwrap_or_else(|| self.backoff.delay_before_restart(Instant::now()));
         tokio::select! {
             _ = tokio::time::sleep(delay.max(IMAGE_RETRY_MIN)) => Step::Start,
             _ = self.shared.stopping.cancelled() => Step::Done,

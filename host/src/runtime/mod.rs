@@ -184,6 +184,13 @@ pub trait Runtime: Send + Sync + 'static {
     /// Releases pod-level resources. Idempotent.
     async fn remove_sandbox(&self, pod: &PodRef) -> anyhow::Result<()>;
 
+    /// The image manager of a runtime that runs images (runc), which the lifecycle asks
+    /// to make a container's image present before creating it; `None` for runtimes
+    /// without images (the process runtime records `image` only).
+    fn image_manager(&self) -> Option<&crate::image::manager::ImageManager> {
+        None
+    }
+
     /// Creates a container (not yet running).
     async fn create(&self, config: ContainerConfig) -> anyhow::Result<ContainerId>;
 

@@ -86,6 +86,17 @@ pub enum RestartPolicy {
     Never,
 }
 
+/// `imagePullPolicy` of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PullPolicy {
+    /// Always ask the registry for the tag's current digest.
+    Always,
+    /// Pull only when the store has no such image.
+    IfNotPresent,
+    /// Never pull: the image must be imported.
+    Never,
+}
+
 /// One entry of `spec.containers` (or `spec.initContainers`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -95,6 +106,10 @@ pub struct Container {
     pub name: String,
     #[serde(default)]
     pub image: String,
+    /// Absent: the API server's default (`Always` for `:latest` and untagged images,
+    /// else `IfNotPresent`), applied by the image manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<PullPolicy>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -245,6 +245,7 @@ spec:
   containers:
   - name: app
     image: busybox
+    imagePullPolicy: IfNotPresent
     command: [sh, -c, "while true; do sleep 600; done"]
     resources: {limits: {cpu: 100m, memory: 64Mi}}
 "#;

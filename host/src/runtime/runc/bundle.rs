@@ -182,6 +182,7 @@ mod tests {
         Image {
             id: "sha256:0".into(),
             manifest_digest: None,
+            index_digest: None,
             references: vec![],
             config: ImageConfig {
                 entrypoint: entrypoint.iter().map(|s| s.to_string()).collect(),

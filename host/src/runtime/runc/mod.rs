@@ -41,6 +41,7 @@ use tokio::sync::watch;
 use super::output::{container_log_path, open_log};
 use super::{ContainerConfig, ContainerId, ExecRequest, ExecResult, ExitStatus, PodRef, Runtime, Sandbox};
 use super::network::{Ipv4Subnet, NetworkConfig, PodNamespaces, PodNetwork};
+use crate::image::manager::{ImageManager, ImageManagerConfig};
 use crate::image::ImageStore;
 use cgroup::{ContainerCgroups, Layout};
 use cli::Runc;
@@ -59,6 +60,8 @@ pub struct RuncConfig {
     pub runc: PathBuf,
     /// The pod network: bridge, subnet, namespace files and IP allocations.
     pub network: NetworkConfig,
+    /// Pulling images: registries, credentials, back-off.
+    pub images: ImageManagerConfig,
 }
 
 /// Which runtime a node runs its containers on (`--runtime`).
@@ -89,10 +92,10 @@ impl RuncConfig {
             log_dir,
             image_dir: state_dir.join("images"),
             runc: PathBuf::from("runc"),
+            images: ImageManagerConfig::default(),
         }
     }
 }
-
 
 struct Entry {
     stop_signal: Signal,
@@ -108,6 +111,7 @@ pub struct RuncRuntime {
     config: RuncConfig,
     runc: Runc,
     images: ImageStore,
+    manager: ImageManager,
     layout: Layout,
     reaper: Reaper,
     containers: Containers,
@@ -124,6 +128,7 @@ impl RuncRuntime {
         let version = Self::preflight(&config.runc).await?;
         let runc = Runc { binary: config.runc.clone(), root: config.state_dir.join("runc") };
         let images = ImageStore::open(&config.image_dir).map_err(|err| anyhow!("the image store: {err}"))?;
+        let manager = ImageManager::new(images.clone(), config.images.clone()).map_err(|err| anyhow!("pulling images: {err}"))?;
         for dir in [&runc.root, &config.state_dir.join("bundles"), &config.log_dir] {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
@@ -134,6 +139,7 @@ impl RuncRuntime {
             network,
             runc,
             images,
+            manager,
             layout,
             reaper: Reaper::start()?,
             containers: Arc::default(),
@@ -245,6 +251,10 @@ impl Runtime for RuncRuntime {
         self.network.teardown(pod).await?;
         self.pods.lock().unwrap_or_else(|e| e.into_inner()).remove(&pod.uid);
         Ok(())
+    }
+
+    fn image_manager(&self) -> Option<&ImageManager> {
+        Some(&self.manager)
     }
 
     async fn create(&self, config: ContainerConfig) -> anyhow::Result<ContainerId> {
