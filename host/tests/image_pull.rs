@@ -45,7 +45,7 @@ async fn pulls_an_image_then_finds_it_present_without_downloading_again() {
     assert!(!pulled.already_present);
     assert_eq!(pulled.image.id, image.id());
     assert_eq!(pulled.image.manifest_digest.as_deref(), Some(manifest.as_str()));
-    assert_eq!(pulled.image.references, [name.clone()]);
+    assert_eq!(pulled.image.references.as_slice(), std::slice::from_ref(&name));
     assert_eq!(pulled.size, (image.config.len() + image.layers[0].gzipped.len()) as u64);
     let rootfs = store.resolve(&name).unwrap().rootfs();
     assert_eq!(std::fs::read_to_string(rootfs.join("etc/motd")).unwrap(), "pulled\n");
