@@ -19,6 +19,9 @@ fn wait_file(path: &Path, text: &str, n: usize) {
     }
 }
 
+/// The kubelet's message for a liveness kill.
+const LIVENESS_KILL: &str = "Container app failed liveness probe, will be restarted";
+
 #[test]
 fn liveness_kill_survives_a_daemon_crash() {
     let dir = tempfile::tempdir().unwrap();
@@ -58,6 +61,22 @@ spec:
     daemon.wait_pod("probed", 30, daemon_support::started);
     std::fs::remove_file(&alive).unwrap();
     wait_file(&log, "prestop 1", 1);
+    // Events reach the database through the event writer's queue, not before the hook
+    // runs (the kubelet's events are best-effort too): wait until the kill's event is
+    // committed, so that the crash below tests the kill's recovery, not that race.
+    let db = rusqlite::Connection::open(daemon.state.join("hooklet.db")).unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stored: i64 = db
+            .query_row("SELECT count(*) FROM events WHERE event LIKE ?1", [format!("%{LIVENESS_KILL}%")], |r| r.get(0))
+            .unwrap();
+        if stored > 0 {
+            break;
+        }
+        assert!(Instant::now() < until, "the liveness kill's event was never stored: {}", daemon.ok(&["events"]));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(db);
     daemon.kill();
 
     std::fs::write(&alive, "").unwrap();
@@ -68,7 +87,7 @@ spec:
         v["status"]["containers"][0]["restartCount"] == 1 && v["status"]["containers"][0]["ready"] == true
     });
     let events = daemon.ok(&["events"]);
-    assert!(events.contains("Container app failed liveness probe, will be restarted"), "{events}");
+    assert!(events.contains(LIVENESS_KILL), "the event recorded before the crash is kept: {events}");
     assert!(events.contains("HookRedelivered"), "{events}");
     let last = &pod["status"]["containers"][0]["lastState"]["terminated"];
     assert_eq!(last["exitCode"], 0, "the container exited on its TERM after the PreStop: {pod:#}");
