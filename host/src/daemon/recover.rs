@@ -134,11 +134,10 @@ async fn adopt_container(
     deliveries: &HashMap<String, Vec<DeliveryRow>>,
 ) -> AdoptedContainer {
     let name = &saved.name;
+    let journaled = || deliveries.values().flatten().filter(|d| d.delivery.pod_uid == pod.uid() && &d.delivery.container == name);
     // A pending delivery names an instance the status may not have recorded yet.
-    let pending_id = deliveries
-        .values()
-        .flatten()
-        .filter(|d| d.state == DeliveryState::Pending && d.delivery.pod_uid == pod.uid() && &d.delivery.container == name)
+    let pending_id = journaled()
+        .filter(|d| d.state == DeliveryState::Pending)
         .max_by_key(|d| d.pending_at)
         .map(|d| d.delivery.runtime_id.clone());
     // Waiting in back-off (and no newer instance): restart at the original time.
@@ -149,14 +148,15 @@ async fn adopt_container(
         }
     }
     let saved_id = saved.container_id.as_deref().map(runtime_id).map(str::to_string);
-    let Some(id) = pending_id.or(saved_id) else {
+    let Some(id) = pending_id.or_else(|| newer_than_saved(journaled(), saved, saved_id.as_deref())).or(saved_id.clone()) else {
         return AdoptedContainer::Start;
     };
     if matches!(saved.state, ContainerState::Terminated { .. }) && saved.container_id.as_deref().map(runtime_id) == Some(&id) {
         return AdoptedContainer::Done;
     }
+    // The saved start time is this instance's only if the status named it.
     let started_at = match &saved.state {
-        ContainerState::Running { started_at } => *started_at,
+        ContainerState::Running { started_at } if saved_id.as_deref() == Some(id.as_str()) => *started_at,
         _ => SystemTime::now(),
     };
     let id = ContainerId(id);
@@ -182,6 +182,35 @@ async fn adopt_container(
         }
         Adopted::Unknown => AdoptedContainer::Start,
     }
+}
+
+/// The instance of the newest delivery (of any state) when it is newer than the saved
+/// status's instance. Status snapshots are written behind the journal, so a crash can
+/// lose the snapshot that named an instance whose PostStart was already journaled done;
+/// that instance still runs and is the container's current one, not an orphan.
+fn newer_than_saved<'a>(
+    journaled: impl Iterator<Item = &'a DeliveryRow>,
+    saved: &crate::lifecycle::ContainerStatus,
+    saved_id: Option<&str>,
+) -> Option<String> {
+    let newest = journaled.max_by_key(|d| d.pending_at)?;
+    if Some(newest.delivery.runtime_id.as_str()) == saved_id {
+        return None;
+    }
+    let saved_started = match &saved.state {
+        ContainerState::Running { started_at } => Some(*started_at),
+        ContainerState::Terminated { started_at, .. } => *started_at,
+        ContainerState::Waiting { .. } => None,
+    };
+    // A PostStart is journaled when its instance is created, so after any older
+    // instance started: one journaled before the saved instance started is older.
+    let newer = match (saved_id, saved_started) {
+        (None, _) => true,
+        // (The journal keeps milliseconds.)
+        (Some(_), Some(started)) => newest.pending_at + Duration::from_millis(1) > started,
+        (Some(_), None) => false,
+    };
+    newer.then(|| newest.delivery.runtime_id.clone())
 }
 
 impl Daemon {

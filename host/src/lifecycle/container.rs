@@ -173,6 +173,13 @@ impl ContainerWorker {
             }
             AdoptedContainer::Live { id, started_at, redelivery, pre_stop_done, post_start_failed_at } => {
                 self.instances = 1;
+                // The saved status may predate this instance (it is written behind the
+                // journal that named it).
+                let container_id = format!("{}://{id}", self.shared.node.runtime.name());
+                self.shared.update_container(self.slot, |c| {
+                    c.container_id = Some(container_id);
+                    c.state = ContainerState::Running { started_at };
+                });
                 let phase = redelivery.as_ref().map(|r| r.phase);
                 let termination = redelivery.as_ref().and_then(|r| r.termination);
                 let mut started = Started { redelivery, pre_stop_done, ..Started::new(id, started_at) };
