@@ -106,7 +106,8 @@ async fn main() {
     let pod = parse_manifests(&MANIFEST.replace("PORT", &port.to_string()), "bench.yaml").unwrap().remove(0).pod;
     let pod = Arc::new(pod);
     let runtime = Arc::new(ProcessRuntime::new(dir.path()));
-    let wasm = WasmHost::new(WasmConfig { plugin_dir: plugins, ..WasmConfig::default() }).unwrap();
+    // Watched, as `hooklet serve` runs it: no delivery checks the plugin's files.
+    let wasm = WasmHost::new(WasmConfig { plugin_dir: plugins, watch: true, ..WasmConfig::default() }).unwrap();
     let runner = HookRunner::new(runtime.clone(), HttpHookClient::new("kube-lifecycle/1.34".into()), wasm);
 
     let mut targets = Vec::new();

@@ -5,8 +5,10 @@
 //!    exec-style baseline (spawning `/bin/true`) and a naive host that creates an engine
 //!    and compiles the component for every call;
 //! 2. throughput: `noop` deliveries per second at concurrency 1, 2, 8 and 64;
-//! 3. fuel overhead: the `compute` plugin (recursive fib, and an FNV hash loop) with fuel
-//!    and epochs, epochs only, and neither;
+//! 3. fuel overhead, with fuel and epochs, epochs only, and neither: fib in WAT as a core
+//!    module and as a component on hooklet's engine settings, in two shapes (see
+//!    `fib_shapes`), then the `compute` plugin (recursive fib, and an FNV hash loop)
+//!    through `WasmHost::deliver`;
 //! 4. plugin load: 100 distinct plugins compiled cold vs loaded from the disk cache, and
 //!    the largest plugin found (the Python or JavaScript marker when built), the same.
 //!
@@ -22,6 +24,7 @@ use std::time::{Duration, Instant};
 use hooklet::wasm::{CompiledFrom, Metering, PluginEvent, PluginPhase, WasmConfig, WasmDelivery, WasmHost};
 use serde_json::json;
 
+mod fib_shapes;
 mod results;
 use results::Results;
 
@@ -48,8 +51,17 @@ fn delivery(plugin: &str, config: &[(&str, &str)]) -> WasmDelivery {
     }
 }
 
-fn host(dir: &Path, metering: Metering) -> WasmHost {
-    WasmHost::new(WasmConfig { plugin_dir: dir.into(), metering, ..WasmConfig::default() }).unwrap()
+/// A host configured as `hooklet serve` configures it (the plugin directory watched, so
+/// no delivery checks the plugin's files), metered as `metering` says, with every plugin
+/// of `dir` loaded (so that no compile runs in the background of a measurement).
+async fn host(dir: &Path, metering: Metering) -> WasmHost {
+    let host = WasmHost::new(WasmConfig { plugin_dir: dir.into(), metering, watch: true, ..WasmConfig::default() }).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if let Some(name) = entry.file_name().to_str().and_then(|n| n.strip_suffix(".wasm")) {
+            host.load(name).await.unwrap_or_else(|err| panic!("plugin {name}: {err}"));
+        }
+    }
+    host
 }
 
 async fn deliver_ok(host: &WasmHost, plugin: &str, config: &[(&str, &str)]) {
@@ -79,7 +91,7 @@ where
 
 fn row(out: &mut Results, section: &str, name: &str, p50: Duration, p99: Duration, base: Duration) {
     let ratio = p50.as_secs_f64() / base.as_secs_f64();
-    println!("{name:<52} {:>11?} {:>11?} {:>9.4}", p50, p99, ratio);
+    println!("{name:<64} {:>11?} {:>11?} {:>9.4}", p50, p99, ratio);
     out.latency(section, name, p50, p99, ratio);
 }
 
@@ -95,12 +107,12 @@ async fn latency(out: &mut Results, plugins: &Path, iters: usize) {
         assert!(tokio::process::Command::new("/bin/true").status().await.unwrap().success());
     })
     .await;
-    let pooled = host(plugins, Metering::FuelAndEpochs);
+    let pooled = host(plugins, Metering::FuelAndEpochs).await;
     let noop = percentiles(iters, || deliver_ok(&pooled, "noop", &[])).await;
     let bytes = std::fs::read(plugins.join("noop.wasm")).unwrap();
     let naive = percentiles(20, || async { naive_call(&bytes) }).await;
     println!("\n1. latency (ratio = p50 / spawn /bin/true p50)");
-    println!("{:<52} {:>11} {:>11} {:>9}", "", "p50", "p99", "ratio");
+    println!("{:<64} {:>11} {:>11} {:>9}", "", "p50", "p99", "ratio");
     row(out, "latency", "spawn /bin/true (exec-hook baseline)", spawn.0, spawn.1, spawn.0);
     row(out, "latency", "naive host: engine + compile per call (compile only)", naive.0, naive.1, spawn.0);
     row(out, "latency", "wasm noop delivery (pool, fuel + deadline)", noop.0, noop.1, spawn.0);
@@ -115,7 +127,7 @@ async fn latency(out: &mut Results, plugins: &Path, iters: usize) {
 
 async fn throughput(out: &mut Results, plugins: &Path, iters: usize) {
     println!("\n2. throughput (noop deliveries per second; {} cores)", std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let host = host(plugins, Metering::FuelAndEpochs);
+    let host = host(plugins, Metering::FuelAndEpochs).await;
     let mut single = 0.0;
     for concurrency in [1usize, 2, 8, 64] {
         let per_task = (iters * 2 / concurrency).max(10);
@@ -142,18 +154,19 @@ async fn throughput(out: &mut Results, plugins: &Path, iters: usize) {
     }
 }
 
-async fn fuel_overhead(out: &mut Results, plugins: &Path) {
-    println!("\n3. fuel overhead (`compute` plugin; ratio = p50 / neither p50)");
-    println!("{:<52} {:>11} {:>11} {:>9}", "", "p50", "p99", "ratio");
+async fn fuel_overhead(out: &mut Results, plugins: &Path, samples: usize) {
+    println!("\n3. fuel overhead (ratio = p50 / neither p50 of the same code)");
+    println!("{:<64} {:>11} {:>11} {:>9}", "", "p50", "p99", "ratio");
+    fib_shapes::rows(out, samples).await;
     for (label, config) in [("fib(27), call-heavy", [("work", "fib"), ("n", "27")]), ("fnv hash of 4 MiB, loop", [("work", "hash"), ("n", "4096")])] {
-        let mut results = Vec::new();
-        for metering in [Metering::Neither, Metering::EpochsOnly, Metering::FuelAndEpochs] {
-            let host = host(plugins, metering);
-            results.push((metering, percentiles(30, || deliver_ok(&host, "compute", &config)).await));
+        let mut hosts = Vec::new();
+        for metering in fib_shapes::METERINGS {
+            hosts.push(host(plugins, metering).await);
         }
-        let base = results[0].1 .0;
-        for (metering, (p50, p99)) in results {
-            row(out, "fuel", &format!("{label}: {metering:?}"), p50, p99, base);
+        let timed = fib_shapes::interleaved(&hosts, samples, |host| deliver_ok(host, "compute", &config)).await;
+        let base = timed[0].0;
+        for (metering, (p50, p99)) in fib_shapes::METERINGS.iter().zip(timed) {
+            row(out, "fuel", &format!("compute plugin {label}: {metering:?}"), p50, p99, base);
         }
     }
 }
@@ -262,7 +275,7 @@ async fn main() {
         throughput(&mut out, &plugins, iters).await;
     }
     if part("fuel") {
-        fuel_overhead(&mut out, &plugins).await;
+        fuel_overhead(&mut out, &plugins, if smoke { 3 } else { 60 }).await;
     }
     if part("load") {
         if smoke {

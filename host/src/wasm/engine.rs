@@ -69,6 +69,26 @@ pub(crate) struct HostInner {
     pub slots: Arc<Slots>,
 }
 
+/// The wasmtime configuration of every [`WasmHost`] made with `config`: fuel and epoch
+/// interruption as [`WasmConfig::metering`] says, instances from the pooling allocator.
+/// Public so that benchmarks can run plain modules under the same engine settings.
+///
+/// ```
+/// let config = hooklet::wasm::engine_config(&hooklet::wasm::WasmConfig::default())?;
+/// let engine = wasmtime::Engine::new(&config).map_err(anyhow::Error::from)?;
+/// # let _ = engine;
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn engine_config(config: &WasmConfig) -> anyhow::Result<Config> {
+    let pooling = pool::pooling_config(config).map_err(anyhow::Error::msg)?;
+    let mut engine_config = Config::new();
+    engine_config
+        .consume_fuel(config.metering.fuel())
+        .epoch_interruption(config.metering.epochs())
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    Ok(engine_config)
+}
+
 impl WasmHost {
     /// Creates the engine (fuel and epoch interruption on, instances from a pool of
     /// [`WasmConfig::pool_slots`]), the linker (WASI 0.2, `wasi:http` and the `log`
@@ -80,13 +100,8 @@ impl WasmHost {
             !config.epoch_tick.is_zero(),
             "the wasm epoch tick is 0; set it to a positive duration such as 10ms"
         );
-        let pooling = pool::pooling_config(&config).map_err(anyhow::Error::msg)?;
+        let engine_config = engine_config(&config)?;
         // wasmtime's `Result` is its own type, not anyhow's: convert before adding context.
-        let mut engine_config = Config::new();
-        engine_config
-            .consume_fuel(config.metering.fuel())
-            .epoch_interruption(config.metering.epochs())
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
         let engine = Engine::new(&engine_config)
             .map_err(anyhow::Error::from)
             .context("cannot create the wasmtime engine and its instance pool")?;

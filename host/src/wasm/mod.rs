@@ -58,7 +58,7 @@ pub use hook::{PluginEvent, PluginPhase, WasmDelivery};
 pub use outcome::WasmOutcome;
 pub use probe::{ProbeEvent, ProbeKind, WasmProbe};
 pub use output::{LogLevel, LogLine};
-pub use engine::WasmHost;
+pub use engine::{engine_config, WasmHost};
 pub use failure::WasmFailure;
 pub use inventory::{Compiled, PluginStatus};
 pub use capabilities::{DirAccess, DirGrant, HttpGrant, PluginCapabilities};

@@ -187,6 +187,26 @@ async fn a_looping_plugin_runs_out_of_fuel_naming_the_budget() {
     );
 }
 
+/// Fuel is an exact count, not a sample: the same work costs the same fuel in every run,
+/// on any host, and more work costs more.
+#[tokio::test]
+async fn the_same_work_costs_the_same_fuel_in_every_run() {
+    let dir = plugin_dir(&["compute"]);
+    let mut fuel = Vec::new();
+    for _host in 0..2 {
+        let host = host(dir.path());
+        for n in ["18", "18", "19"] {
+            let outcome = host.deliver(delivery("compute", &[("work", "fib"), ("n", n)])).await;
+            assert_eq!(outcome.result, Ok(()), "{outcome:?}");
+            fuel.push(outcome.fuel_consumed);
+        }
+    }
+    assert!(fuel[0] > 10_000, "fib(18) is counted: {fuel:?}");
+    assert_eq!([fuel[1], fuel[3], fuel[4]], [fuel[0]; 3], "fib(18) on two hosts: {fuel:?}");
+    assert_eq!(fuel[5], fuel[2], "fib(19) on two hosts: {fuel:?}");
+    assert!(fuel[2] > fuel[0] * 3 / 2, "fib(19) does about 1.6 times the work of fib(18): {fuel:?}");
+}
+
 #[tokio::test]
 async fn the_manifest_sets_the_fuel_budget_unless_the_delivery_does() {
     let dir = plugin_dir(&["spin"]);
