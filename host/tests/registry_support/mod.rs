@@ -7,6 +7,7 @@
 //! Without `docker-registry` the tests skip loudly; under `CI=true` they fail instead.
 #![allow(dead_code)]
 
+pub mod gate;
 pub mod token;
 
 use std::io::Write as _;
