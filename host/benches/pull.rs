@@ -3,8 +3,9 @@
 //! a `dir:` directory, alternating, each into a fresh directory; the same-run ratio of
 //! their throughputs (registry bytes / wall time of the whole command), and hooklet's
 //! peak RSS during the big pull against its peak pulling a 1 KiB image (the process's
-//! own baseline: runtime, TLS, client; read with `getrusage(RUSAGE_CHILDREN)` right
-//! after each, smallest first). hooklet does more than skopeo here: it also unpacks the
+//! own baseline: runtime, TLS, client). The peak is the child's `VmHWM`, read from
+//! `/proc` every 2 ms once it has exec'd until it exits (`getrusage(RUSAGE_CHILDREN)`
+//! would count the bench's own memory, shared with the child until its exec). hooklet does more than skopeo here: it also unpacks the
 //! layer into a rootfs (gunzip, a second digest, the file written), as it must to run it.
 //!
 //! `cargo bench -p hooklet --bench pull`; under `cargo test` a smoke run with a 1 MiB
@@ -25,10 +26,24 @@ use std::time::{Duration, Instant};
 
 use registry_support::{host_arch, registry_available, Mode, TestImage, TestRegistry};
 
-/// Peak RSS of the largest child waited for so far, KiB.
-fn children_peak_kib() -> u64 {
-    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
-    usage.max_rss() as u64
+/// Runs `hooklet` with `args`; its wall time and peak RSS (KiB) after its exec.
+fn watched(hooklet: &Path, args: &[&str]) -> (Duration, u64) {
+    let started = Instant::now();
+    let mut child = Command::new(hooklet).args(args).stdout(std::process::Stdio::null()).spawn().expect("hooklet runs");
+    let exe = std::fs::canonicalize(hooklet).unwrap();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        let execed = std::fs::read_link(format!("/proc/{}/exe", child.id())).is_ok_and(|e| e == exe);
+        if let (true, Ok(stats)) = (execed, hooklet::bench::procfs::stats(child.id())) {
+            peak = peak.max(stats.hwm_kib);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    assert!(status.success(), "hooklet {args:?} failed");
+    (started.elapsed(), peak)
 }
 
 /// Runs `command` to completion; its wall time. Panics with its output on failure.
@@ -40,8 +55,8 @@ fn timed(command: &mut Command) -> Duration {
     took
 }
 
-fn hooklet_pull(hooklet: &Path, image: &str, registry: &str, state: &Path) -> Duration {
-    timed(Command::new(hooklet).args(["image", "pull", image, "--insecure-registry", registry, "--state-dir"]).arg(state))
+fn hooklet_pull(hooklet: &Path, image: &str, registry: &str, state: &Path) -> (Duration, u64) {
+    watched(hooklet, &["image", "pull", image, "--insecure-registry", registry, "--state-dir", state.to_str().unwrap()])
 }
 
 fn skopeo_copy(image: &str, dir: &Path) -> Duration {
@@ -97,14 +112,12 @@ async fn main() {
     let work = tempfile::tempdir().unwrap();
     let fresh = |name: String| work.path().join(name);
 
-    // Peaks first, smallest first: RUSAGE_CHILDREN keeps the largest child's.
-    hooklet_pull(hooklet, &small, &registry.addr, &fresh("small".into()));
-    let baseline_kib = children_peak_kib();
-    let mut hooklet_times = vec![hooklet_pull(hooklet, &big, &registry.addr, &fresh("h0".into()))];
-    let peak_kib = children_peak_kib();
-    let mut skopeo_times = vec![skopeo_copy(&big, &fresh("s0".into()))];
-    for round in 1..rounds {
-        hooklet_times.push(hooklet_pull(hooklet, &big, &registry.addr, &fresh(format!("h{round}"))));
+    let (_, baseline_kib) = hooklet_pull(hooklet, &small, &registry.addr, &fresh("small".into()));
+    let (mut hooklet_times, mut skopeo_times, mut peak_kib) = (Vec::new(), Vec::new(), 0);
+    for round in 0..rounds {
+        let (took, peak) = hooklet_pull(hooklet, &big, &registry.addr, &fresh(format!("h{round}")));
+        hooklet_times.push(took);
+        peak_kib = peak_kib.max(peak);
         skopeo_times.push(skopeo_copy(&big, &fresh(format!("s{round}"))));
         // Keep the disk from filling with copies.
         let _ = std::fs::remove_dir_all(fresh(format!("h{round}")));
