@@ -24,7 +24,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use registry_support::{host_arch, registry_available, Mode, TestImage, TestRegistry};
+use registry_support::{host_arch, random_bytes, registry_available, Mode, TestImage, TestRegistry};
 
 /// Runs `hooklet` with `args`; its wall time and peak RSS (KiB) after its exec.
 fn watched(hooklet: &Path, args: &[&str]) -> (Duration, u64) {
@@ -61,20 +61,6 @@ fn hooklet_pull(hooklet: &Path, image: &str, registry: &str, state: &Path) -> (D
 
 fn skopeo_copy(image: &str, dir: &Path) -> Duration {
     timed(Command::new("skopeo").args(["copy", "--quiet", "--src-tls-verify=false", &format!("docker://{image}")]).arg(format!("dir:{}", dir.display())))
-}
-
-/// `n` bytes that do not compress (xorshift64).
-fn random_bytes(n: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut out = Vec::with_capacity(n + 8);
-    while out.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(n);
-    out
 }
 
 fn mib_per_s(bytes: u64, d: Duration) -> f64 {

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use hooklet::image::pull::{PullConfig, Puller};
 use hooklet::image::ImageStore;
-use registry_support::{host_arch, registry_available, with_image, Mode, TestImage, TestRegistry, PASSWORD, USER};
+use registry_support::{host_arch, random_bytes, registry_available, with_image, Mode, TestImage, TestRegistry, PASSWORD, USER};
 
 fn puller(config: PullConfig) -> Puller {
     Puller::new(config).expect("the puller starts")
@@ -220,4 +220,41 @@ async fn bearer_tokens_are_fetched_with_the_credentials() {
     store_is_empty(&store);
     let right = config_json(dir.path(), &registry.addr, USER, PASSWORD);
     assert_eq!(with(right).pull(&store, &name, &Default::default(), &quiet).await.expect("pull with a token").image.id, image.id());
+}
+
+#[tokio::test]
+async fn a_pull_killed_midway_leaves_no_image_and_the_next_one_succeeds() {
+    if !registry_available() {
+        return;
+    }
+    let image = TestImage::new(host_arch(), &[("data/blob", &random_bytes(64 * 1024 * 1024))]);
+    let (registry, dir, store) = with_image(Mode::Plain, "test/big:1", &image).await;
+    let name = format!("{}/test/big:1", registry.addr);
+    let state = dir.path().to_str().unwrap().to_string();
+    let args = ["image", "pull", name.as_str(), "--insecure-registry", registry.addr.as_str(), "--state-dir", state.as_str()];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hooklet")).args(args).stdout(std::process::Stdio::null()).spawn().unwrap();
+    // SIGKILL once the layer is streaming into the staging directory.
+    let images = dir.path().join("images");
+    let partial = loop {
+        let found = std::fs::read_dir(&images).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".import-")).find_map(|e| {
+            let blobs = e.path().join("blobs/sha256");
+            std::fs::read_dir(blobs).ok()?.flatten().map(|b| b.path()).find(|p| p.extension().is_some_and(|x| x == "partial") && p.metadata().is_ok_and(|m| m.len() > 0))
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the pull ended before it could be killed");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(partial.exists(), "killed mid-download");
+    assert!(store.list().unwrap().is_empty(), "no image, not even a half one");
+    assert!(store.resolve(&name).is_err());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_hooklet")).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(store.resolve(&name).expect("pulled again").id, image.id());
+    let left: Vec<_> = std::fs::read_dir(&images).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".import-")).collect();
+    assert!(left.is_empty(), "the killed pull's staging directory is swept: {left:?}");
 }
