@@ -119,7 +119,7 @@ async fn apply(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply {
     let request: ApplyRequest = serde_json::from_value(value).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
     let filename = request.filename.as_deref().unwrap_or("manifest");
     let response = daemon.apply(&request.manifest, filename).await?;
-    let created = response.pods.iter().any(|p| p.result == "created");
+    let created = response.pods.iter().chain(&response.secrets).any(|p| p.result == "created");
     Ok(body::json(if created { StatusCode::CREATED } else { StatusCode::OK }, &response))
 }
 
