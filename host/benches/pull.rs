@@ -16,7 +16,6 @@
 //! | `HOOKLET_PULL_MIB` | 100 | the image's layer size |
 //! | `HOOKLET_PULL_ROUNDS` | 5 | rounds of (hooklet, skopeo) |
 
-#[allow(dead_code)]
 #[path = "../tests/registry_support/mod.rs"]
 mod registry_support;
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::error::{DocumentLocation, ManifestError};
 use super::names;
-use super::parse::IGNORED_FIELD_WARNING;
+use super::parse::{PullConfigCheck, IGNORED_FIELD_WARNING};
 
 /// `type` of a Secret holding a Docker `config.json` under `.dockerconfigjson`.
 pub const DOCKER_CONFIG_JSON: &str = "kubernetes.io/dockerconfigjson";
@@ -88,7 +88,7 @@ const KNOWN_METADATA: [&str; 5] = ["name", "namespace", "uid", "labels", "annota
 pub fn parse_secret(
     value: &Value,
     location: &DocumentLocation,
-    check_pull_config: &dyn Fn(&[u8], &str, bool) -> Result<(), String>,
+    check_pull_config: PullConfigCheck<'_>,
 ) -> Result<ParsedSecret, ManifestError> {
     let object = value.as_object().expect("checked to be a mapping");
     let decode_error = |message: String| ManifestError::Decode { location: location.clone(), message, line: None, column: None };
@@ -148,7 +148,7 @@ pub fn parse_secret(
 }
 
 /// The apiserver's `ValidateSecret`, with the credentials of pull secrets checked too.
-fn validate(secret: &Secret, check_pull_config: &dyn Fn(&[u8], &str, bool) -> Result<(), String>) -> Vec<String> {
+fn validate(secret: &Secret, check_pull_config: PullConfigCheck<'_>) -> Vec<String> {
     let mut errors = Vec::new();
     if secret.name.is_empty() {
         errors.push("metadata.name: Required value: name or generateName is required".to_string());
