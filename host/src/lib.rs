@@ -20,6 +20,7 @@
 //! | [`admission`] | pod admission: resource fit, node pressure, critical-pod preemption |
 //! | [`eviction`] | node-pressure eviction: signals, thresholds, ranking, the manager |
 //! | [`daemon`] | `hooklet serve`: the node daemon, re-adoption, redelivery, metrics |
+//! | [`secret`] | the secret manager: applied Secrets, one 0600 file each in the state directory |
 //! | [`store`] | durable state in SQLite: pods, events, hook output, the delivery journal |
 //! | [`api`] | the control API (hyper, unix socket + TCP with a bearer token) |
 //! | [`cli`] | the `hooklet` command line |
@@ -40,6 +41,7 @@ pub mod prober;
 pub mod promtext;
 pub mod nodestatus;
 pub mod runtime;
+pub mod secret;
 pub mod spec;
 pub mod store;
 pub mod testing;

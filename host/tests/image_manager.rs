@@ -1,6 +1,6 @@
 //! The kubelet's image manager against a real registry: pull policies, the exact
-//! events and waiting reasons, the pull back-off (shrunken), and one pull shared by
-//! two pods.
+//! events and waiting reasons, the pull back-off (shrunken), one pull shared by
+//! two pods, and serialized or parallel pulls.
 
 mod registry_support;
 
@@ -12,6 +12,7 @@ use hooklet::image::manager::{ImageFailure, ImageManager, ImageManagerConfig};
 use hooklet::image::pull::PullConfig;
 use hooklet::image::ImageStore;
 use hooklet::spec::PullPolicy;
+use registry_support::gate::Gate;
 use registry_support::{host_arch, registry_available, with_image, Mode, TestImage, TestRegistry};
 
 /// Events as (type, reason, message).
@@ -28,14 +29,23 @@ impl Events {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
 
+    fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
     fn reasons(&self) -> Vec<String> {
         self.take().into_iter().map(|(_, r, _)| r).collect()
     }
 }
 
 fn manager(store: &ImageStore, registry: &TestRegistry, backoff: Duration) -> ImageManager {
-    let pull = PullConfig { insecure_registries: vec![registry.addr.clone()], ..PullConfig::default() };
-    let config = ImageManagerConfig { pull, backoff_initial: backoff, backoff_max: backoff * 4 };
+    manager_at(store, &registry.addr, backoff, Some(1))
+}
+
+/// A manager pulling from `addr` over plain HTTP, `parallel` pulls at once.
+fn manager_at(store: &ImageStore, addr: &str, backoff: Duration, parallel: Option<usize>) -> ImageManager {
+    let pull = PullConfig { insecure_registries: vec![addr.to_string()], ..PullConfig::default() };
+    let config = ImageManagerConfig { pull, backoff_initial: backoff, backoff_max: backoff * 4, max_parallel_pulls: parallel, ..Default::default() };
     ImageManager::new(store.clone(), config).unwrap()
 }
 
@@ -159,4 +169,50 @@ async fn two_pods_needing_one_image_share_one_pull() {
     assert_eq!(b.reasons(), ["Pulling", "Pulled"]);
     assert_eq!(registry.blob_gets(&pushed.layers[0].digest()), 1, "{}", registry.log());
     assert_eq!(registry.blob_gets(&pushed.id()), 1);
+}
+
+#[tokio::test]
+async fn pulls_run_one_at_a_time_or_up_to_the_parallel_limit() {
+    if !registry_available() {
+        return;
+    }
+    let registry = TestRegistry::start(Mode::Plain).await;
+    let pushed: Vec<TestImage> = (0..3).map(|i| TestImage::new(host_arch(), &[("bin/app", format!("app {i}").as_bytes())])).collect();
+    for (i, image) in pushed.iter().enumerate() {
+        registry.push(&format!("test/app{i}:1"), image).await;
+    }
+    for (limit, at_once) in [(Some(1), 1), (Some(2), 2), (None, 3)] {
+        // Connections are held until every pull has begun: those past the limit wait
+        // for a slot without connecting.
+        let gate = Gate::start(&registry.addr);
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path().join("images")).unwrap();
+        let images = manager_at(&store, &gate.addr, Duration::from_secs(10), limit);
+        let events: Vec<Events> = (0..3).map(|_| Events::default()).collect();
+        let sinks: Vec<_> = events.iter().map(Events::sink).collect();
+        let names: Vec<String> = (0..3).map(|i| format!("{}/test/app{i}:1", gate.addr)).collect();
+        let watch = async {
+            gate.wait_held(at_once).await;
+            while events.iter().any(|e| e.count() == 0) {
+                tokio::task::yield_now().await;
+            }
+            let held = gate.held();
+            gate.open();
+            held
+        };
+        let (a, b, c, held) = tokio::join!(
+            images.ensure_image_exists("uid-0", &names[0], None, &sinks[0]),
+            images.ensure_image_exists("uid-1", &names[1], None, &sinks[1]),
+            images.ensure_image_exists("uid-2", &names[2], None, &sinks[2]),
+            watch,
+        );
+        assert_eq!(held, at_once, "limit {limit:?}");
+        for result in [a, b, c] {
+            result.expect("pulled");
+        }
+        for (e, name) in events.iter().zip(&names) {
+            assert_eq!(e.reasons(), ["Pulling", "Pulled"]);
+            assert!(store.resolve(name).is_ok(), "{name} is stored");
+        }
+    }
 }

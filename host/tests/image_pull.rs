@@ -9,7 +9,7 @@ use std::process::Command;
 
 use hooklet::image::pull::{PullConfig, Puller};
 use hooklet::image::ImageStore;
-use registry_support::{host_arch, registry_available, with_image, Mode, TestImage, TestRegistry, PASSWORD, USER};
+use registry_support::{host_arch, random_bytes, registry_available, with_image, Mode, TestImage, TestRegistry, PASSWORD, USER};
 
 fn puller(config: PullConfig) -> Puller {
     Puller::new(config).expect("the puller starts")
@@ -41,7 +41,7 @@ async fn pulls_an_image_then_finds_it_present_without_downloading_again() {
     let manifest = registry.manifest("test/app:1").await.1;
     let puller = puller(insecure(&registry));
     let name = format!("{}/test/app:1", registry.addr);
-    let pulled = puller.pull(&store, &name, &quiet).await.expect("pull");
+    let pulled = puller.pull(&store, &name, &Default::default(), &quiet).await.expect("pull");
     assert!(!pulled.already_present);
     assert_eq!(pulled.image.id, image.id());
     assert_eq!(pulled.image.manifest_digest.as_deref(), Some(manifest.as_str()));
@@ -51,7 +51,7 @@ async fn pulls_an_image_then_finds_it_present_without_downloading_again() {
     assert_eq!(std::fs::read_to_string(rootfs.join("etc/motd")).unwrap(), "pulled\n");
     assert!(store.resolve(&format!("{}/test/app@{manifest}", registry.addr)).is_ok());
     // Pulled again (what Always does): the manifest only, no blob fetched again.
-    let again = puller.pull(&store, &name, &quiet).await.expect("second pull");
+    let again = puller.pull(&store, &name, &Default::default(), &quiet).await.expect("second pull");
     assert!(again.already_present);
     assert_eq!(registry.blob_gets(&image.layers[0].digest()), 1, "{}", registry.log());
     store_is_empty_but_for(&store, &image.id());
@@ -72,7 +72,7 @@ async fn unknown_tags_and_repositories_say_what_is_missing_where() {
     let puller = puller(insecure(&registry));
     for name in ["test/app:nope", "test/nothere:1"] {
         let image = format!("{}/{name}", registry.addr);
-        let err = puller.pull(&store, &image, &quiet).await.unwrap_err();
+        let err = puller.pull(&store, &image, &Default::default(), &quiet).await.unwrap_err();
         assert_eq!(err.message, format!("manifest unknown: {image} not found in {}", registry.addr));
     }
     store_is_empty(&store);
@@ -91,13 +91,13 @@ async fn a_corrupt_blob_is_refused_and_nothing_is_left() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(&file, &bytes).unwrap();
-    let err = puller(insecure(&registry)).pull(&store, &format!("{}/test/app:1", registry.addr), &quiet).await.unwrap_err();
+    let err = puller(insecure(&registry)).pull(&store, &format!("{}/test/app:1", registry.addr), &Default::default(), &quiet).await.unwrap_err();
     assert!(err.message.contains(&format!("blob {layer}")) && err.message.contains("digest mismatch, got sha256:"), "{err}");
     store_is_empty(&store);
     // Longer than its descriptor says: stopped at the size.
     bytes.extend_from_slice(&[0; 4096]);
     std::fs::write(&file, &bytes).unwrap();
-    let err = puller(insecure(&registry)).pull(&store, &format!("{}/test/app:1", registry.addr), &quiet).await.unwrap_err();
+    let err = puller(insecure(&registry)).pull(&store, &format!("{}/test/app:1", registry.addr), &Default::default(), &quiet).await.unwrap_err();
     assert!(err.message.contains("more than the") || err.message.contains("digest mismatch"), "{err}");
     store_is_empty(&store);
 }
@@ -116,14 +116,14 @@ async fn an_index_gives_the_hosts_platform() {
     let store = ImageStore::open(dir.path()).unwrap();
     let puller = puller(insecure(&registry));
     let name = format!("{}/test/multi:1", registry.addr);
-    let pulled = puller.pull(&store, &name, &quiet).await.expect("pull through the index");
+    let pulled = puller.pull(&store, &name, &Default::default(), &quiet).await.expect("pull through the index");
     assert_eq!(pulled.image.id, mine.id());
     assert_eq!(pulled.image.index_digest.as_deref(), Some(index.as_str()));
     assert_eq!(std::fs::read_to_string(pulled.image.rootfs().join("arch")).unwrap(), host_arch());
     assert_eq!(store.resolve(&format!("{}/test/multi@{index}", registry.addr)).unwrap().id, mine.id());
     // An index without this host's platform.
     registry.push_index("test/foreign:1", &[(&foreign, other, None)]).await;
-    let err = puller.pull(&store, &format!("{}/test/foreign:1", registry.addr), &quiet).await.unwrap_err();
+    let err = puller.pull(&store, &format!("{}/test/foreign:1", registry.addr), &Default::default(), &quiet).await.unwrap_err();
     assert!(err.message.starts_with(&format!("no matching manifest for linux/{} in the manifest list entries", host_arch())), "{err}");
 }
 
@@ -135,16 +135,16 @@ async fn https_needs_a_trusted_certificate_and_plain_http_needs_insecure_registr
     let image = busybox_like();
     let (tls, _dir, store) = with_image(Mode::Tls, "test/app:1", &image).await;
     let name = format!("{}/test/app:1", tls.addr);
-    let err = puller(PullConfig::default()).pull(&store, &name, &quiet).await.unwrap_err();
+    let err = puller(PullConfig::default()).pull(&store, &name, &Default::default(), &quiet).await.unwrap_err();
     assert!(err.message.starts_with(&format!("tls: the certificate of {} is not trusted", tls.addr)), "{err}");
     assert!(err.message.contains(&format!("CERTS_DIR/{}/ca.crt", tls.addr)), "{err}");
     store_is_empty(&store);
     let trusting = PullConfig { certs_dir: Some(tls.certs_dir()), ..PullConfig::default() };
-    assert_eq!(puller(trusting).pull(&store, &name, &quiet).await.expect("pull over TLS").image.id, image.id());
+    assert_eq!(puller(trusting).pull(&store, &name, &Default::default(), &quiet).await.expect("pull over TLS").image.id, image.id());
 
     let plain = TestRegistry::start(Mode::Plain).await;
     plain.push("test/app:1", &image).await;
-    let err = puller(PullConfig::default()).pull(&store, &format!("{}/test/app:1", plain.addr), &quiet).await.unwrap_err();
+    let err = puller(PullConfig::default()).pull(&store, &format!("{}/test/app:1", plain.addr), &Default::default(), &quiet).await.unwrap_err();
     assert!(err.message.contains(&format!("--insecure-registry {}", plain.addr)), "{err}");
 }
 
@@ -168,17 +168,17 @@ async fn credentials_come_from_a_docker_config_json_and_are_never_shown() {
 
     let none = dir.path().join("empty.json");
     std::fs::write(&none, r#"{"auths": {}}"#).unwrap();
-    let err = with(Some(none)).pull(&store, &name, &quiet).await.unwrap_err();
+    let err = with(Some(none)).pull(&store, &name, &Default::default(), &quiet).await.unwrap_err();
     assert!(err.message.starts_with(&format!("unauthorized: {} refused anonymous access to {name}", registry.addr)), "{err}");
 
     let wrong = config_json(dir.path(), &registry.addr, USER, "not-the-password");
-    let err = with(Some(wrong.clone())).pull(&store, &name, &quiet).await.unwrap_err();
+    let err = with(Some(wrong.clone())).pull(&store, &name, &Default::default(), &quiet).await.unwrap_err();
     assert!(err.message.contains("with each of the 1 credential(s)") && err.message.contains(&wrong.display().to_string()), "{err}");
     assert!(!err.message.contains("not-the-password"), "{err}");
     store_is_empty(&store);
 
     let right = config_json(dir.path(), &registry.addr, USER, PASSWORD);
-    assert_eq!(with(Some(right)).pull(&store, &name, &quiet).await.expect("pull with credentials").image.id, image.id());
+    assert_eq!(with(Some(right)).pull(&store, &name, &Default::default(), &quiet).await.expect("pull with credentials").image.id, image.id());
 }
 
 #[tokio::test]
@@ -215,9 +215,46 @@ async fn bearer_tokens_are_fetched_with_the_credentials() {
     let name = format!("{}/test/app:1", registry.addr);
     let with = |credentials: std::path::PathBuf| puller(PullConfig { credentials: Some(credentials), ..insecure(&registry) });
     let wrong = config_json(dir.path(), &registry.addr, USER, "not-the-password");
-    let err = with(wrong).pull(&store, &name, &quiet).await.unwrap_err();
+    let err = with(wrong).pull(&store, &name, &Default::default(), &quiet).await.unwrap_err();
     assert!(err.message.starts_with(&format!("unauthorized: {} refused access to {name}", registry.addr)), "{err}");
     store_is_empty(&store);
     let right = config_json(dir.path(), &registry.addr, USER, PASSWORD);
-    assert_eq!(with(right).pull(&store, &name, &quiet).await.expect("pull with a token").image.id, image.id());
+    assert_eq!(with(right).pull(&store, &name, &Default::default(), &quiet).await.expect("pull with a token").image.id, image.id());
+}
+
+#[tokio::test]
+async fn a_pull_killed_midway_leaves_no_image_and_the_next_one_succeeds() {
+    if !registry_available() {
+        return;
+    }
+    let image = TestImage::new(host_arch(), &[("data/blob", &random_bytes(64 * 1024 * 1024))]);
+    let (registry, dir, store) = with_image(Mode::Plain, "test/big:1", &image).await;
+    let name = format!("{}/test/big:1", registry.addr);
+    let state = dir.path().to_str().unwrap().to_string();
+    let args = ["image", "pull", name.as_str(), "--insecure-registry", registry.addr.as_str(), "--state-dir", state.as_str()];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hooklet")).args(args).stdout(std::process::Stdio::null()).spawn().unwrap();
+    // SIGKILL once the layer is streaming into the staging directory.
+    let images = dir.path().join("images");
+    let partial = loop {
+        let found = std::fs::read_dir(&images).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".import-")).find_map(|e| {
+            let blobs = e.path().join("blobs/sha256");
+            std::fs::read_dir(blobs).ok()?.flatten().map(|b| b.path()).find(|p| p.extension().is_some_and(|x| x == "partial") && p.metadata().is_ok_and(|m| m.len() > 0))
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the pull ended before it could be killed");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(partial.exists(), "killed mid-download");
+    assert!(store.list().unwrap().is_empty(), "no image, not even a half one");
+    assert!(store.resolve(&name).is_err());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_hooklet")).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(store.resolve(&name).expect("pulled again").id, image.id());
+    let left: Vec<_> = std::fs::read_dir(&images).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".import-")).collect();
+    assert!(left.is_empty(), "the killed pull's staging directory is swept: {left:?}");
 }

@@ -47,6 +47,7 @@ async fn a_pod_pulls_its_image_and_runs_and_a_missing_tag_backs_off() {
         pull: PullConfig { insecure_registries: vec![registry.addr.clone()], ..PullConfig::default() },
         backoff_initial: Duration::from_millis(300),
         backoff_max: Duration::from_millis(1200),
+        ..ImageManagerConfig::default()
     };
     let config = RuncConfig { images, ..RuncConfig::under(&state, "runc", state.join("logs"), &runc_support::network(NET)) };
     let runtime = std::sync::Arc::new(RuncRuntime::open(config).await.expect("the runc runtime opens"));

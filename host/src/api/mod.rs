@@ -12,6 +12,8 @@
 //! | GET | `/v1/namespaces/NS/pods/NAME/hooks` | hook runs with output (`?container=`) |
 //! | GET | `/v1/events` | events (`?namespace=&pod=`), `&watch=true` streams NDJSON |
 //! | GET | `/v1/plugins` | the plugin directory |
+//! | GET | `/v1/secrets` | Secrets (`?namespace=`): names, type, each key's size, never a value |
+//! | GET, DELETE | `/v1/namespaces/NS/secrets/NAME` | get, delete a Secret (applied with `POST /v1/pods`) |
 
 pub mod body;
 pub mod error;

@@ -10,7 +10,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::body::{self, Body};
 use super::error::ApiError;
-use super::types::{ApplyRequest, EventList, HookRunList, NodeList, PluginList, PodList};
+use super::types::{ApplyRequest, EventList, HookRunList, NodeList, PluginList, PodList, SecretList};
 use crate::daemon::Daemon;
 use crate::events::Event;
 
@@ -64,6 +64,18 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
             let items = daemon.hook_runs(ns, name, query.get("container").map(String::as_str))?;
             Ok(body::json(StatusCode::OK, &HookRunList { items }))
         }
+        (Method::GET, ["v1", "secrets"]) => {
+            known(&query, &["namespace"])?;
+            Ok(body::json(StatusCode::OK, &SecretList { items: daemon.secrets(query.get("namespace").map(String::as_str))? }))
+        }
+        (Method::GET, ["v1", "namespaces", ns, "secrets", name]) => {
+            known(&query, &[])?;
+            Ok(body::json(StatusCode::OK, &daemon.secret(ns, name)?))
+        }
+        (Method::DELETE, ["v1", "namespaces", ns, "secrets", name]) => {
+            known(&query, &[])?;
+            Ok(body::json(StatusCode::OK, &daemon.delete_secret(ns, name).await?))
+        }
         (Method::GET, ["v1", "nodes"]) => {
             known(&query, &[])?;
             Ok(body::json(StatusCode::OK, &NodeList { items: vec![daemon.node_view(false)?] }))
@@ -78,8 +90,8 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
             let plugin_dir = daemon.config.node.wasm.plugin_dir.display().to_string();
             Ok(body::json(StatusCode::OK, &PluginList { plugin_dir, items: daemon.plugins().await? }))
         }
-        (_, ["healthz"] | ["metrics"] | ["v1", "pods"] | ["v1", "events"] | ["v1", "plugins"] | ["v1", "nodes", ..])
-        | (_, ["v1", "namespaces", _, "pods", _, ..]) => Err(ApiError::new(
+        (_, ["healthz"] | ["metrics"] | ["v1", "pods"] | ["v1", "events"] | ["v1", "plugins"] | ["v1", "secrets"] | ["v1", "nodes", ..])
+        | (_, ["v1", "namespaces", _, "pods" | "secrets", _, ..]) => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("method {method} is not allowed on {path}"),
             Some("method"),
@@ -107,7 +119,7 @@ async fn apply(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply {
     let request: ApplyRequest = serde_json::from_value(value).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
     let filename = request.filename.as_deref().unwrap_or("manifest");
     let response = daemon.apply(&request.manifest, filename).await?;
-    let created = response.pods.iter().any(|p| p.result == "created");
+    let created = response.pods.iter().chain(&response.secrets).any(|p| p.result == "created");
     Ok(body::json(if created { StatusCode::CREATED } else { StatusCode::OK }, &response))
 }
 

@@ -18,13 +18,13 @@ pub struct ApplyRequest {
     pub filename: Option<String>,
 }
 
-/// What applying did to one pod.
+/// What applying did to one pod or secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Applied {
     pub namespace: String,
     pub name: String,
     pub uid: String,
-    /// `created` or `unchanged`.
+    /// `created` or `unchanged` (a secret also `configured`: new data).
     pub result: String,
 }
 
@@ -32,6 +32,9 @@ pub struct Applied {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApplyResponse {
     pub pods: Vec<Applied>,
+    /// The manifest's Secrets.
+    #[serde(default)]
+    pub secrets: Vec<Applied>,
     /// Fields of the manifest hooklet ignores, one line each.
     pub warnings: Vec<String>,
 }
@@ -52,6 +55,28 @@ pub struct PodView {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PodList {
     pub items: Vec<PodView>,
+}
+
+/// A Secret as the API shows it: never its values, only each key's size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretView {
+    pub name: String,
+    pub namespace: String,
+    pub uid: String,
+    #[serde(rename = "type")]
+    pub secret_type: String,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Key -> bytes of its value.
+    pub data_sizes: std::collections::BTreeMap<String, usize>,
+    pub created_at: SystemTime,
+}
+
+/// `GET /v1/secrets` response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecretList {
+    pub items: Vec<SecretView>,
 }
 
 /// `GET /v1/nodes` response: this node.
@@ -89,6 +114,9 @@ pub struct PluginView {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The manifest's `source`: where `plugin pull` fetched it from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// SHA-256 of the component file (lower-case hex), if it could be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
@@ -129,6 +157,7 @@ impl From<&crate::wasm::PluginStatus> for PluginView {
             path: p.path.display().to_string(),
             description: manifest.and_then(|m| m.description.clone()),
             version: manifest.and_then(|m| m.version.clone()),
+            source: manifest.and_then(|m| m.source.clone()),
             sha256: p.sha256.clone(),
             compiled: p.compiled.to_string(),
             serving_sha256: p.serving_other.clone(),

@@ -153,7 +153,7 @@ async fn pull(store: &ImageStore, image: &str, registry: &super::registry_args::
     let started = Instant::now();
     println!("Pulling {image}");
     let progress = |line: String| println!("{line}");
-    match puller.pull(store, image, &progress).await {
+    match puller.pull(store, image, &Default::default(), &progress).await {
         Ok(pulled) => {
             let image = &pulled.image;
             let verb = if pulled.already_present { "Already present" } else { "Pulled" };

@@ -28,21 +28,22 @@ pub async fn run_client(args: ClientArgs, command: ClientCommand) -> i32 {
             ClientCommand::Get { resource, name, output } => match check_resource(&resource).map_err(ClientError)? {
                 Kind::Pod => get(&client, &args, name.as_deref(), output).await,
                 Kind::Node => get_nodes(&client, name.as_deref(), output).await,
+                Kind::Secret => super::secret::get(&client, &args, name.as_deref(), output).await,
             },
             ClientCommand::Describe { resource, name } => match check_resource(&resource).map_err(ClientError)? {
                 Kind::Pod => describe(&client, &args, &name).await,
+                Kind::Secret => super::secret::describe(&client, &args, &name).await,
                 Kind::Node => {
                     let view: NodeView = client.json(Method::GET, &format!("/v1/nodes/{name}"), None).await?;
                     print!("{}", describe_node(&view));
                     Ok(())
                 }
             },
-            ClientCommand::Delete { resource, name, grace_period, wait } => {
-                if check_resource(&resource).map_err(ClientError)? == Kind::Node {
-                    return Err(ClientError("error: hooklet does not delete its node".into()));
-                }
-                delete(&client, &args, &name, grace_period, wait).await
-            }
+            ClientCommand::Delete { resource, name, grace_period, wait } => match check_resource(&resource).map_err(ClientError)? {
+                Kind::Node => Err(ClientError("error: hooklet does not delete its node".into())),
+                Kind::Secret => super::secret::delete(&client, &args, &name).await,
+                Kind::Pod => delete(&client, &args, &name, grace_period, wait).await,
+            },
             ClientCommand::Logs { pod, container, hooks } => logs(&client, &args, &pod, container.as_deref(), hooks).await,
             ClientCommand::Events { watch } => events(&client, &args, watch).await,
             ClientCommand::PluginList => plugins(&client).await,
@@ -71,13 +72,15 @@ fn fail(err: &ClientError) -> i32 {
 enum Kind {
     Pod,
     Node,
+    Secret,
 }
 
 fn check_resource(resource: &str) -> Result<Kind, String> {
     match resource {
         "pod" | "pods" | "po" => Ok(Kind::Pod),
         "node" | "nodes" | "no" => Ok(Kind::Node),
-        other => Err(format!("error: the server doesn't have a resource type {other:?}: hooklet serves pods and its node (`hooklet get pods`, `hooklet get nodes`)")),
+        "secret" | "secrets" => Ok(Kind::Secret),
+        other => Err(format!("error: the server doesn't have a resource type {other:?}: hooklet serves pods, secrets and its node (`hooklet get pods`, `hooklet get secrets`, `hooklet get nodes`)")),
     }
 }
 
@@ -114,6 +117,9 @@ async fn apply(client: &Client, file: &str) -> Result<(), ClientError> {
     let response: ApplyResponse = client.json(Method::POST, "/v1/pods", Some(body)).await?;
     for w in &response.warnings {
         eprintln!("Warning: {w}");
+    }
+    for s in &response.secrets {
+        println!("secret/{} {}", s.name, s.result);
     }
     for p in &response.pods {
         println!("pod/{} {}", p.name, p.result);

@@ -8,9 +8,11 @@ mod kubectl;
 pub mod describe_node;
 pub mod node_args;
 mod plugin;
+mod plugin_oci;
 mod pod_row;
 pub mod registry_args;
 mod run;
+mod secret;
 mod serve;
 
 use std::path::PathBuf;
@@ -63,9 +65,9 @@ pub enum Command {
     /// running and the next `hooklet serve` with the same --state-dir adopts them.
     Serve(ServeArgs),
 
-    /// Create the pods of a manifest on the daemon (like `kubectl apply -f`).
+    /// Create the pods and Secrets of a manifest on the daemon (like `kubectl apply -f`).
     Apply {
-        /// Pod manifest (YAML or JSON; `-` for stdin).
+        /// Manifest of Pods and Secrets (YAML or JSON; `-` for stdin).
         #[arg(short = 'f', long = "filename", value_name = "FILE")]
         file: String,
         #[command(flatten)]
@@ -74,7 +76,7 @@ pub enum Command {
 
     /// List pods, or show one (`hooklet get pods [NAME] [-o wide|json|yaml]`).
     Get {
-        /// `pods` (also `pod`, `po`).
+        /// `pods` (also `pod`, `po`), `secrets`, `nodes`.
         resource: String,
         name: Option<String>,
         /// Output format.
@@ -86,7 +88,7 @@ pub enum Command {
 
     /// Show a pod in detail: containers, hook runs, events (`hooklet describe pod NAME`).
     Describe {
-        /// `pod`.
+        /// `pod`, `secret` or `node`.
         resource: String,
         name: String,
         #[command(flatten)]
@@ -95,7 +97,7 @@ pub enum Command {
 
     /// Delete a pod: PreStop hooks, stop signal, KILL after the grace period.
     Delete {
-        /// `pod`.
+        /// `pod` or `secret`.
         resource: String,
         name: String,
         /// Seconds of grace (default: the pod's terminationGracePeriodSeconds).
@@ -175,6 +177,41 @@ pub enum PluginCommand {
     Check {
         /// The component, `NAME.wasm`.
         file: PathBuf,
+    },
+
+    /// Publish a plugin to a registry as a CNCF wasm OCI artifact (config
+    /// application/vnd.wasm.config.v0+json, one application/wasm layer: the component).
+    /// Prints the manifest digest, so `REF@sha256:…` names exactly this push.
+    ///
+    /// Exit codes: 0 pushed; 1 the push failed or the file is not a component; 2 the
+    /// reference is invalid.
+    Push {
+        /// The component, `NAME.wasm`.
+        file: PathBuf,
+        /// Where to push it: `HOST[:PORT]/REPO[:TAG]`.
+        reference: String,
+        #[command(flatten)]
+        registry: registry_args::RegistryArgs,
+    },
+
+    /// Pull a plugin pushed as a wasm OCI artifact into the plugin directory: NAME.wasm,
+    /// with NAME.toml pinning its sha256 and recording its source (other keys of an
+    /// existing NAME.toml are kept). A running daemon loads it as any new file.
+    /// `REF@sha256:…` pulls exactly that push.
+    ///
+    /// Exit codes: 0 pulled; 1 the pull failed or it is not a wasm plugin; 2 the
+    /// reference or the name is invalid.
+    Pull {
+        /// What to pull: `HOST[:PORT]/REPO[:TAG|@sha256:…]`.
+        reference: String,
+        /// The plugin directory.
+        #[arg(long, value_name = "DIR", default_value = "plugins")]
+        plugins: PathBuf,
+        /// The plugin's name (NAME.wasm); default the repository's last component.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        registry: registry_args::RegistryArgs,
     },
 }
 

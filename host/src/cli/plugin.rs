@@ -29,6 +29,10 @@ pub async fn run_plugin_command(command: PluginCommand) -> i32 {
         PluginCommand::List { plugins: Some(dir), plugin_cache, .. } => list_dir(&dir, plugin_cache).await,
         PluginCommand::List { plugins: None, .. } => unreachable!("the daemon lists its own plugins"),
         PluginCommand::Check { file } => check(&file).await,
+        PluginCommand::Push { file, reference, registry } => super::plugin_oci::push(&file, &reference, &registry).await,
+        PluginCommand::Pull { reference, plugins, name, registry } => {
+            super::plugin_oci::pull(&reference, &plugins, name.as_deref(), &registry).await
+        }
     }
 }
 
@@ -69,7 +73,7 @@ pub fn print_plugins(dir: &str, plugins: &[PluginView]) -> i32 {
         return 0;
     }
     let dash = || "-".to_string();
-    let mut rows = vec![["NAME", "VERSION", "SHA256", "FUEL", "MEMORY", "TIMEOUT", "GRANTS", "COMPILED", "DELIVERIES", "FUEL USED", "STATUS", "DESCRIPTION"]
+    let mut rows = vec![["NAME", "VERSION", "SHA256", "FUEL", "MEMORY", "TIMEOUT", "GRANTS", "COMPILED", "DELIVERIES", "FUEL USED", "STATUS", "SOURCE", "DESCRIPTION"]
         .map(String::from)
         .to_vec()];
     for p in plugins {
@@ -90,6 +94,7 @@ pub fn print_plugins(dir: &str, plugins: &[PluginView]) -> i32 {
             p.deliveries.to_string(),
             p.fuel_consumed.to_string(),
             status,
+            p.source.clone().unwrap_or_else(dash),
             p.description.clone().unwrap_or_default(),
         ]);
     }

@@ -56,15 +56,71 @@ pub struct NodeImageArgs {
     /// The longest pull back-off (Kubernetes: 5m).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_positive_duration)]
     pub image_pull_backoff_max: Duration,
+
+    /// Pull one image at a time (the kubelet's default);
+    /// --serialize-image-pulls=false pulls several at once, up to
+    /// --max-parallel-image-pulls.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub serialize_image_pulls: bool,
+
+    /// The most pulls at once with --serialize-image-pulls=false (default: no limit).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub max_parallel_image_pulls: Option<i64>,
 }
 
 impl NodeImageArgs {
-    /// The image manager's settings.
-    pub fn manager_config(&self) -> ImageManagerConfig {
-        ImageManagerConfig {
+    /// The image manager's settings; the kubelet's checks of
+    /// `maxParallelImagePulls` and `serializeImagePulls`, with its messages.
+    pub fn manager_config(&self) -> Result<ImageManagerConfig, String> {
+        let max_parallel_pulls = match (self.serialize_image_pulls, self.max_parallel_image_pulls) {
+            (_, Some(n)) if n < 1 => {
+                return Err(format!("invalid configuration: maxParallelImagePulls (--max-parallel-image-pulls) {n} must be a positive number"))
+            }
+            (true, Some(n)) if n != 1 => {
+                return Err(format!(
+                    "invalid configuration: maxParallelImagePulls (--max-parallel-image-pulls) {n} cannot be larger than 1 unless \
+                     SerializeImagePulls (--serialize-image-pulls) is set to false"
+                ))
+            }
+            (true, _) => Some(1),
+            (false, n) => n.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        };
+        Ok(ImageManagerConfig {
             pull: self.registry.pull_config(),
             backoff_initial: self.image_pull_backoff,
             backoff_max: self.image_pull_backoff_max,
-        }
+            secrets: None,
+            max_parallel_pulls,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        images: super::NodeImageArgs,
+    }
+
+    fn parallel(args: &[&str]) -> Result<Option<usize>, String> {
+        let flags = Flags::try_parse_from(std::iter::once("hooklet").chain(args.iter().copied())).map_err(|e| e.to_string())?;
+        flags.images.manager_config().map(|c| c.max_parallel_pulls)
+    }
+
+    #[test]
+    fn pulls_are_serialized_unless_asked_and_checked_like_the_kubelet() {
+        assert_eq!(parallel(&[]), Ok(Some(1)));
+        assert_eq!(parallel(&["--serialize-image-pulls"]), Ok(Some(1)));
+        assert_eq!(parallel(&["--max-parallel-image-pulls", "1"]), Ok(Some(1)));
+        assert_eq!(parallel(&["--serialize-image-pulls=false"]), Ok(None));
+        assert_eq!(parallel(&["--serialize-image-pulls=false", "--max-parallel-image-pulls", "3"]), Ok(Some(3)));
+        let err = parallel(&["--max-parallel-image-pulls", "3"]).unwrap_err();
+        assert!(err.contains("3 cannot be larger than 1 unless SerializeImagePulls (--serialize-image-pulls) is set to false"), "{err}");
+        let err = parallel(&["--serialize-image-pulls=false", "--max-parallel-image-pulls", "0"]).unwrap_err();
+        assert!(err.contains("maxParallelImagePulls (--max-parallel-image-pulls) 0 must be a positive number"), "{err}");
+        assert!(parallel(&["--serialize-image-pulls=maybe"]).is_err());
     }
 }

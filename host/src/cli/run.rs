@@ -58,11 +58,12 @@ async fn run_pods(args: &RunArgs, pods: Vec<Pod>) -> anyhow::Result<RunOutcome> 
     // must reach us, not the default action.
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    // Checked whichever the runtime, as the kubelet checks its configuration.
+    let images = args.node.images.manager_config().map_err(anyhow::Error::msg)?;
     let runtime: Arc<dyn Runtime> = match args.node.runtime_choice(RUN_BRIDGE, RUN_SUBNET) {
         RuntimeChoice::Process => Arc::new(ProcessRuntime::new(&log_dir)),
         RuntimeChoice::Runc(network) => {
             let state_dir = args.state_dir.clone().unwrap_or_else(super::client::default_state_dir);
-            let images = args.node.images.manager_config();
             Arc::new(RuncRuntime::open(RuncConfig { images, ..RuncConfig::under(&state_dir, "run", log_dir.clone(), &network) }).await?)
         }
     };

@@ -41,13 +41,14 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
     // Bad node or eviction flags stop the daemon before anything is created.
     let node_status = args.resources.node_settings().map_err(anyhow::Error::msg)?;
     let eviction = args.resources.eviction_config().map_err(anyhow::Error::msg)?;
+    let images = args.node.images.manager_config().map_err(anyhow::Error::msg)?;
     let config = DaemonConfig {
         state_dir: state_dir.clone(),
         node,
         supervisor_exe: exe,
         deleted_pod_retention: retention,
         runtime: args.node.runtime_choice(DEFAULT_BRIDGE, DEFAULT_SUBNET),
-        images: args.node.images.manager_config(),
+        images,
         node_status,
         eviction,
     };

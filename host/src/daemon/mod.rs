@@ -12,6 +12,7 @@ pub mod persist;
 mod node;
 mod pods;
 mod recover;
+mod secrets;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use crate::nodestatus::{NodeSettings, NodeState};
 use crate::runtime::process::ProcessRuntime;
 use crate::runtime::runc::{RuncConfig, RuncRuntime, RuntimeChoice};
 use crate::runtime::Runtime;
+use crate::secret::SecretStore;
 use crate::store::Store;
 use event_log::EventLog;
 use metrics::Metrics;
@@ -76,6 +78,8 @@ pub struct Daemon {
     pub(crate) node_state: Arc<NodeState>,
     /// Node-pressure eviction.
     pub(crate) eviction: Arc<EvictionManager>,
+    /// The applied Secrets (`STATE/secrets`).
+    pub(crate) secrets: SecretStore,
 }
 
 impl Daemon {
@@ -91,6 +95,8 @@ impl Daemon {
         config.state_dir = std::fs::canonicalize(&config.state_dir)
             .with_context(|| format!("state directory {}", config.state_dir.display()))?;
         let store = Arc::new(Store::open(&config.state_dir)?);
+        let secrets = SecretStore::open(&config.state_dir.join("secrets")).map_err(anyhow::Error::msg)?;
+        config.images.secrets = Some(secrets.clone());
         let metrics = Arc::new(Metrics::default());
         let logs = config.state_dir.join("logs");
         let runtime: Arc<dyn Runtime> = match &config.runtime {
@@ -141,6 +147,7 @@ impl Daemon {
                 mutations: tokio::sync::Mutex::new(()),
                 node_state,
                 eviction,
+                secrets,
             }
         });
         recover::recover(&daemon).await?;

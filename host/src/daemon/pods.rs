@@ -10,7 +10,8 @@ use super::Daemon;
 use crate::api::error::ApiError;
 use crate::api::types::{Applied, ApplyResponse, HookRunView, PluginView, PodView};
 use crate::events::Event;
-use crate::spec::parse::{parse_manifests, ManifestError};
+use crate::image::pull::Keyring;
+use crate::spec::parse::{parse_objects, ManifestError, ParsedObject};
 use crate::spec::Pod;
 use crate::store::PodRow;
 
@@ -21,9 +22,19 @@ impl Daemon {
     /// Applies a manifest: creates its pods; an existing pod with the same spec is
     /// left as it is; one with a different spec is refused (no in-place update).
     pub async fn apply(self: &Arc<Self>, text: &str, filename: &str) -> Result<ApplyResponse, ApiError> {
-        let parsed = parse_manifests(text, filename).map_err(manifest_error)?;
+        let objects = parse_objects(text, filename, &Keyring::check).map_err(manifest_error)?;
         let _guard = self.mutations.lock().await;
-        let mut response = ApplyResponse { pods: Vec::new(), warnings: Vec::new() };
+        let mut response = ApplyResponse { pods: Vec::new(), secrets: Vec::new(), warnings: Vec::new() };
+        let (mut parsed, mut secrets) = (Vec::new(), Vec::new());
+        for object in objects {
+            match object {
+                ParsedObject::Pod(p) => parsed.push(p),
+                ParsedObject::Secret(s) => {
+                    response.warnings.extend(s.warnings);
+                    secrets.push(s.secret);
+                }
+            }
+        }
         // Check every pod before creating any, so a refused manifest changes nothing.
         let mut to_create = Vec::new();
         for p in parsed {
@@ -52,6 +63,10 @@ impl Daemon {
                 }
                 None => to_create.push(pod),
             }
+        }
+        // The secrets first: the pods of the same manifest may pull with them.
+        for secret in secrets {
+            response.secrets.push(self.put_secret(secret)?);
         }
         for pod in to_create {
             let applied_at = SystemTime::now();
@@ -198,9 +213,10 @@ fn changed_field(existing: &Pod, new: &Pod) -> Option<&'static str> {
 
 /// A manifest that does not parse or validate: 422 naming the field when known.
 fn manifest_error(err: ManifestError) -> ApiError {
-    let field = match err.validation_errors() {
-        Some(errors) => errors.errors().first().map(|e| e.field.clone()),
-        None => Some("manifest".to_string()),
+    let field = match (&err, err.validation_errors()) {
+        (ManifestError::InvalidSecret { field, .. }, _) => Some(field.clone()),
+        (_, Some(errors)) => errors.errors().first().map(|e| e.field.clone()),
+        _ => Some("manifest".to_string()),
     };
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, err.to_string(), field.as_deref())
 }

@@ -79,6 +79,16 @@ impl Reference {
         Ok(Reference { repository: format!("{domain}/{}", components.join("/")), tag, digest })
     }
 
+    /// The registry, `HOST[:PORT]` (`docker.io` for Docker Hub).
+    pub fn registry(&self) -> &str {
+        self.repository.split_once('/').map_or(self.repository.as_str(), |(registry, _)| registry)
+    }
+
+    /// The repository path in its registry (`library/busybox`).
+    pub fn path(&self) -> &str {
+        self.repository.split_once('/').map_or("", |(_, path)| path)
+    }
+
     /// Whether a stored image known as `self` (a tagged reference) with manifest digest
     /// `manifest_digest` is what `wanted` asks for.
     pub fn satisfies(&self, manifest_digest: &str, wanted: &Reference) -> bool {

@@ -25,7 +25,7 @@ use super::slot::Slot;
 use super::status::ContainerState;
 use crate::events::{EventType, ObjectRef};
 use crate::hooks::{Delivery, HookLimits, HookRun};
-use crate::image::manager::ImageFailure;
+use crate::image::manager::{ImageFailure, ImagePod};
 use crate::image::ImageError;
 use crate::prober::{InstanceProbes, ProbeCounters};
 use crate::runtime::{ContainerConfig, ContainerId, ExitStatus};
@@ -236,8 +236,11 @@ impl ContainerWorker {
             let events = move |t: EventType, reason: &str, message: &str| {
                 recorder.record(&object, t, reason, message);
             };
-            let (uid, image, policy) = (self.shared.pod.uid(), &self.container.image, self.container.image_pull_policy);
-            if let Err(failure) = images.ensure_image_exists(uid, image, policy, &events).await {
+            let pod = &self.shared.pod;
+            let pull_secrets: Vec<String> = pod.spec.image_pull_secrets.iter().map(|s| s.name.clone()).collect();
+            let target = ImagePod { uid: pod.uid(), namespace: pod.namespace(), pull_secrets: &pull_secrets };
+            let (image, policy) = (&self.container.image, self.container.image_pull_policy);
+            if let Err(failure) = images.ensure_image_exists(target, image, policy, &events).await {
                 return self.image_unavailable(failure).await;
             }
         }

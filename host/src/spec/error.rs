@@ -94,6 +94,16 @@ pub enum ManifestError {
         /// The file name given to the parser.
         source: String,
     },
+    /// A Secret failed validation: the apiserver's `Secret "NAME" is invalid: …`,
+    /// values redacted.
+    InvalidSecret {
+        /// Where.
+        location: DocumentLocation,
+        /// The whole message.
+        message: String,
+        /// The first field in error.
+        field: String,
+    },
     /// The pod failed validation; see [`ValidationErrors`].
     Invalid {
         /// Where.
@@ -207,6 +217,7 @@ impl fmt::Display for ManifestError {
                 "{source}: no Pod manifest found: the input is empty or holds only empty documents"
             ),
             ManifestError::Invalid { location, errors } => write!(f, "{location}: {errors}"),
+            ManifestError::InvalidSecret { location, message, .. } => write!(f, "{location}: {message}"),
         }
     }
 }

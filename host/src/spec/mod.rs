@@ -10,6 +10,7 @@
 //! | [`resources`] | `resources` requests/limits and Kubernetes quantities |
 //! | [`priority`] | pod priority: the built-in critical classes, `priority`, critical pods |
 //! | [`qos`] | the QoS class (Guaranteed / Burstable / BestEffort) and effective requests |
+//! | [`secret`] | `v1` Secrets (`kind: Secret`): the image-pull types, apiserver validation, values redacted |
 //! | [`names`] | apimachinery's name / port / header format checks |
 
 mod error;
@@ -22,6 +23,7 @@ pub mod probe;
 pub mod priority;
 pub mod qos;
 pub mod resources;
+pub mod secret;
 pub mod validate;
 
 #[cfg(test)]

@@ -67,6 +67,17 @@ pub struct PodSpec {
     /// `priority`: the pod's priority; without it, the class's value (else 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i32>,
+    /// `imagePullSecrets`: Secrets of the pod's namespace whose registry credentials
+    /// the image manager tries first (see [`crate::image::manager`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secrets: Vec<LocalObjectReference>,
+}
+
+/// A reference to an object of the same namespace by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalObjectReference {
+    #[serde(default)]
+    pub name: String,
 }
 
 impl PodSpec {

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 pub use super::error::{DocumentLocation, Format, ManifestError};
 use super::model::Pod;
+use super::secret::{parse_secret, ParsedSecret};
 use super::validate::{validate_pod, FieldError, ValidationErrors, ValidationOptions};
 
 /// Suffix of the warning for a field hooklet does not model.
@@ -27,6 +28,25 @@ pub struct ParsedPod {
     /// One line per field of the document that hooklet ignores, in document
     /// order: `<field path>: hooklet does not act on this field; it is ignored`.
     pub warnings: Vec<String>,
+}
+
+/// One object of a manifest `apply` reads.
+#[derive(Debug, Clone)]
+pub enum ParsedObject {
+    /// A `v1` Pod.
+    Pod(ParsedPod),
+    /// A `v1` Secret.
+    Secret(ParsedSecret),
+}
+
+/// Checks the credentials of an image-pull Secret: (bytes, `secret NS/NAME`,
+/// legacy `.dockercfg` form). Its message must not show a value.
+pub type PullConfigCheck<'a> = &'a dyn Fn(&[u8], &str, bool) -> Result<(), String>;
+
+/// [`parse_manifests`] for `apply`: the documents may also be `v1` Secrets
+/// ([`crate::spec::secret`]), whose pull credentials `check` reads.
+pub fn parse_objects(text: &str, source: &str, check: PullConfigCheck<'_>) -> Result<Vec<ParsedObject>, ManifestError> {
+    parse_documents(text, source, &ValidationOptions::default(), Some(check))
 }
 
 /// Parses one or more Pod manifests (JSON, YAML, or multi-document YAML
@@ -43,11 +63,27 @@ pub fn parse_manifests_with(
     source: &str,
     opts: &ValidationOptions,
 ) -> Result<Vec<ParsedPod>, ManifestError> {
+    let objects = parse_documents(text, source, opts, None)?;
+    Ok(objects
+        .into_iter()
+        .filter_map(|o| match o {
+            ParsedObject::Pod(p) => Some(p),
+            ParsedObject::Secret(_) => None,
+        })
+        .collect())
+}
+
+fn parse_documents(
+    text: &str,
+    source: &str,
+    opts: &ValidationOptions,
+    secrets: Option<PullConfigCheck<'_>>,
+) -> Result<Vec<ParsedObject>, ManifestError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let pods = if text.trim_start().starts_with('{') {
-        vec![parse_json(text, source, opts)?]
+        vec![parse_json(text, source, opts, secrets)?]
     } else {
-        parse_yaml(text, source, opts)?
+        parse_yaml(text, source, opts, secrets)?
     };
     if pods.is_empty() {
         return Err(ManifestError::Empty {
@@ -100,7 +136,8 @@ fn parse_json(
     text: &str,
     source: &str,
     opts: &ValidationOptions,
-) -> Result<ParsedPod, ManifestError> {
+    secrets: Option<PullConfigCheck<'_>>,
+) -> Result<ParsedObject, ManifestError> {
     let location = DocumentLocation {
         source: source.to_string(),
         document: None,
@@ -112,6 +149,9 @@ fn parse_json(
         line: Some(e.line()),
         column: Some(e.column()),
     })?;
+    if let Some(check) = secrets.filter(|_| is_secret(&value)) {
+        return Ok(ParsedObject::Secret(parse_secret(&value, &location, check)?));
+    }
     check_is_pod(&value, &location)?;
     // Decode through YAML (JSON is a subset), whose errors name the field
     // path; their line numbers would refer to the re-encoded text, so they
@@ -123,7 +163,7 @@ fn parse_json(
         column: None,
     })?;
     let doc = serde_norway::Deserializer::from_str(&yaml);
-    decode(doc, &value, location, opts, false)
+    decode(doc, &value, location, opts, false).map(ParsedObject::Pod)
 }
 
 /// A YAML stream: every non-empty document must be a valid Pod.
@@ -131,7 +171,8 @@ fn parse_yaml(
     text: &str,
     source: &str,
     opts: &ValidationOptions,
-) -> Result<Vec<ParsedPod>, ManifestError> {
+    secrets: Option<PullConfigCheck<'_>>,
+) -> Result<Vec<ParsedObject>, ManifestError> {
     // Pass 1, untyped: syntax errors, empty documents and `kind`.
     let mut values = Vec::new();
     for doc in serde_norway::Deserializer::from_str(text) {
@@ -172,8 +213,12 @@ fn parse_yaml(
             source: source.to_string(),
             document: multi.then_some(i + 1),
         };
+        if let Some(check) = secrets.filter(|_| is_secret(value)) {
+            pods.push(ParsedObject::Secret(parse_secret(value, &location, check)?));
+            continue;
+        }
         check_is_pod(value, &location)?;
-        pods.push(decode(doc, value, location, opts, true)?);
+        pods.push(ParsedObject::Pod(decode(doc, value, location, opts, true)?));
     }
     Ok(pods)
 }
@@ -197,6 +242,11 @@ fn looks_multi_document(text: &str) -> bool {
         }
     }
     false
+}
+
+/// Whether `value` is a `v1` Secret.
+fn is_secret(value: &Value) -> bool {
+    value.get("apiVersion").and_then(Value::as_str) == Some("v1") && value.get("kind").and_then(Value::as_str) == Some("Secret")
 }
 
 /// Requires a mapping with `apiVersion: v1` and `kind: Pod`.

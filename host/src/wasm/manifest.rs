@@ -4,6 +4,7 @@
 //! description = "writes a marker file per hook delivery"
 //! version = "1.0.0"
 //! sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"  # optional pin
+//! source = "registry.example:5000/plugins/marker:v1@sha256:…"  # written by `plugin pull`
 //!
 //! [limits]                   # each key optional; unset ones take the node defaults
 //! fuel = 50_000_000          # per delivery, unless the handler sets `wasm.fuel`
@@ -53,6 +54,10 @@ pub struct PluginManifest {
     /// digest is refused.
     #[serde(default)]
     pub sha256: Option<String>,
+    /// Where the plugin came from: the reference `hooklet plugin pull` fetched, with its
+    /// manifest digest (`REF@sha256:…`). For people and `plugin list`.
+    #[serde(default)]
+    pub source: Option<String>,
     /// Resource limits for one delivery.
     #[serde(default)]
     pub limits: ManifestLimits,
@@ -96,7 +101,7 @@ impl PluginManifest {
                 .map(|span| format!("line {}: ", text[..span.start].matches('\n').count() + 1))
                 .unwrap_or_default();
             format!(
-                "{line}{}; fix or remove that key (supported: description, version, sha256, \
+                "{line}{}; fix or remove that key (supported: description, version, sha256, source, \
                  [limits] fuel, memory, timeout-seconds, instances, tables, memories, \
                  table-elements, [config], [capabilities.env], [[capabilities.dirs]] host, \
                  guest, access, [capabilities.http] allow, connect-timeout-ms, \

@@ -28,6 +28,9 @@
 //!
 //! Every failure comes back inside the [`WasmOutcome`] as a [`WasmFailure`] whose message
 //! says what happened and what to do.
+//!
+//! Plugins also travel through OCI registries ([`oci`]: `hooklet plugin push` / `pull`,
+//! the CNCF wasm artifact layout).
 
 mod bindings;
 mod cache;
@@ -41,6 +44,7 @@ mod hook;
 mod inventory;
 mod limits;
 mod manifest;
+pub mod oci;
 mod outcome;
 mod output;
 mod plugin;

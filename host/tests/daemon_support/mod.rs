@@ -28,6 +28,16 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `hooklet serve` with state under `dir/state`, socket `dir/h.sock`.
     pub fn start(dir: &Path, extra: &[&str]) -> Daemon {
+        Daemon::start_with(dir, extra, &[], Stdio::inherit())
+    }
+
+    /// [`Daemon::start`] with `HOOKLET_LOG=debug` and its log (stderr) written to `log`.
+    pub fn start_logged(dir: &Path, extra: &[&str], log: &Path) -> Daemon {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        Daemon::start_with(dir, extra, &[("HOOKLET_LOG", "debug")], Stdio::from(file))
+    }
+
+    fn start_with(dir: &Path, extra: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Daemon {
         let state = dir.join("state");
         let socket = dir.join("h.sock");
         let plugins = dir.join("plugins");
@@ -43,8 +53,9 @@ impl Daemon {
             .args(if extra.contains(&"--backoff-initial") { &[][..] } else { &["--backoff-initial", "200ms", "--backoff-max", "400ms"][..] })
             .args(if extra.contains(&"--eviction-hard") { &[][..] } else { &["--eviction-hard", hooklet::testing::TEST_EVICTION_HARD][..] })
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("hooklet serve starts");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();

@@ -7,6 +7,7 @@
 //! Without `docker-registry` the tests skip loudly; under `CI=true` they fail instead.
 #![allow(dead_code)]
 
+pub mod gate;
 pub mod token;
 
 use std::io::Write as _;
@@ -334,6 +335,20 @@ impl TestImage {
     pub fn id(&self) -> String {
         sha256(&self.config)
     }
+}
+
+/// `n` bytes that do not compress (xorshift64), for big layers.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut out = Vec::with_capacity(n + 8);
+    while out.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(n);
+    out
 }
 
 /// `sha256:HEX` of `data`.

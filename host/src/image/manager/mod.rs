@@ -1,7 +1,11 @@
 //! The kubelet's image manager (`pkg/kubelet/images`): `EnsureImageExists` with its
 //! pull policies, events, waiting reasons and back-off, over the store and the puller.
-//! Pulls are serialized (the kubelet's `serializeImagePulls: true`), and a pull in
-//! progress is shared by every pod that needs the same image.
+//! Pulls are serialized (the kubelet's `serializeImagePulls: true`), or run up to
+//! `maxParallelImagePulls` at once (its parallel puller), and a pull in
+//! progress is shared by every pod that needs the same image with the same
+//! `imagePullSecrets`. A pod's secrets come from the [`SecretStore`]; one it names
+//! that is not there is a Warning `FailedToRetrieveImagePullSecret`, and the pull goes
+//! on without it, as the kubelet's does.
 
 pub mod backoff;
 
@@ -12,9 +16,10 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use super::pull::{PullConfig, PullError, Pulled, Puller};
+use super::pull::{Keyring, PullConfig, PullError, Pulled, Puller};
 use super::{ImageError, ImageStore, Reference};
 use crate::events::EventType;
+use crate::secret::SecretStore;
 use crate::spec::PullPolicy;
 use backoff::PullBackoff;
 
@@ -27,11 +32,31 @@ pub struct ImageManagerConfig {
     pub backoff_initial: Duration,
     /// Longest pull back-off (the kubelet's 300 s).
     pub backoff_max: Duration,
+    /// Where pods' `imagePullSecrets` are looked up (`hooklet serve`'s applied
+    /// Secrets); `None`: there are none.
+    pub secrets: Option<SecretStore>,
+    /// Pulls at once: `Some(1)` serialized (the kubelet's default), `None` unlimited.
+    pub max_parallel_pulls: Option<usize>,
 }
 
 impl Default for ImageManagerConfig {
     fn default() -> Self {
-        ImageManagerConfig { pull: PullConfig::default(), backoff_initial: backoff::INITIAL, backoff_max: backoff::MAX }
+        ImageManagerConfig { pull: PullConfig::default(), backoff_initial: backoff::INITIAL, backoff_max: backoff::MAX, secrets: None, max_parallel_pulls: Some(1) }
+    }
+}
+
+/// The pod a container's image is for: its uid (the back-off's key), namespace and
+/// `imagePullSecrets` names. A bare uid is a pod of `default` without secrets.
+#[derive(Debug, Clone, Copy)]
+pub struct ImagePod<'a> {
+    pub uid: &'a str,
+    pub namespace: &'a str,
+    pub pull_secrets: &'a [String],
+}
+
+impl<'a> From<&'a str> for ImagePod<'a> {
+    fn from(uid: &'a str) -> Self {
+        ImagePod { uid, namespace: "default", pull_secrets: &[] }
     }
 }
 
@@ -57,9 +82,10 @@ type SharedPull = Arc<OnceCell<Result<(Pulled, Duration), PullError>>>;
 pub struct ImageManager {
     store: ImageStore,
     puller: Puller,
+    secrets: Option<SecretStore>,
     backoff: Mutex<PullBackoff>,
-    /// Held while pulling: one pull at a time.
-    serial: tokio::sync::Mutex<()>,
+    /// A permit is held while pulling (`None`: no limit).
+    slots: Option<tokio::sync::Semaphore>,
     /// Pulls in progress, by normalised reference.
     in_flight: Mutex<HashMap<String, SharedPull>>,
 }
@@ -70,22 +96,25 @@ impl ImageManager {
         Ok(ImageManager {
             store,
             puller: Puller::new(config.pull)?,
+            secrets: config.secrets,
             backoff: Mutex::new(PullBackoff::new(config.backoff_initial, config.backoff_max)),
-            serial: tokio::sync::Mutex::new(()),
+            slots: config.max_parallel_pulls.map(|n| tokio::sync::Semaphore::new(n.max(1))),
             in_flight: Mutex::default(),
         })
     }
 
-    /// The kubelet's `EnsureImageExists` for one container of pod `pod_uid`: `image` as
+    /// The kubelet's `EnsureImageExists` for one container of `pod`: `image` as
     /// the pod spec writes it, `policy` as given (absent: `Always` for `:latest` and
     /// untagged images, else `IfNotPresent`). Records the kubelet's events.
-    pub async fn ensure_image_exists(
+    pub async fn ensure_image_exists<'p>(
         &self,
-        pod_uid: &str,
+        pod: impl Into<ImagePod<'p>>,
         image: &str,
         policy: Option<PullPolicy>,
         events: ImageEvents<'_>,
     ) -> Result<(), ImageFailure> {
+        let pod = pod.into();
+        let keyring = self.pod_keyring(&pod, events);
         let fail = |reason, message: String, retry_after| ImageFailure { reason, message, retry_after };
         let reference = match Reference::parse(image) {
             Ok(reference) => reference,
@@ -115,7 +144,7 @@ impl ImageManager {
                 }
             }
         }
-        let key = format!("{pod_uid}_{image}");
+        let key = format!("{}_{image}", pod.uid);
         let backing_off = self.lock_backoff().in_backoff(&key, Instant::now()).map(|(left, e)| (left, e.to_string()));
         if let Some((left, previous)) = backing_off {
             events(EventType::Normal, "BackOff", &format!("Back-off pulling image \"{image}\""));
@@ -124,7 +153,8 @@ impl ImageManager {
         }
         events(EventType::Normal, "Pulling", &format!("Pulling image \"{image}\""));
         let began = Instant::now();
-        match self.pull_shared(reference.to_string(), image).await {
+        let shared = format!("{reference} {}/{}", pod.namespace, pod.pull_secrets.join(","));
+        match self.pull_shared(shared, image, &keyring).await {
             Ok((pulled, pulling)) => {
                 let total = began.elapsed();
                 self.lock_backoff().gc(Instant::now());
@@ -149,16 +179,57 @@ impl ImageManager {
         }
     }
 
-    /// Pulls `image` (`key`: normalised), joining a pull of the same image in progress.
-    /// Returns what was pulled and how long the pull itself took (queueing excluded).
-    async fn pull_shared(&self, key: String, image: &str) -> Result<(Pulled, Duration), PullError> {
+    /// The kubelet's `getPullSecretsForPod` and `MakeDockerKeyring`: the pod's
+    /// image-pull secrets, in order, as a keyring. Those not found (or unreadable) are
+    /// named in a Warning event and left out; other types are ignored.
+    fn pod_keyring(&self, pod: &ImagePod<'_>, events: ImageEvents<'_>) -> Keyring {
+        let mut found = Vec::new();
+        let mut failed = Vec::new();
+        for name in pod.pull_secrets.iter().filter(|n| !n.is_empty()) {
+            let stored = self.secrets.as_ref().map(|s| s.get(pod.namespace, name)).unwrap_or(Ok(None));
+            match stored {
+                Ok(Some(stored)) => {
+                    let secret = stored.secret;
+                    if let Some((key, legacy)) = secret.docker_config_key() {
+                        let source = format!("secret {}/{}", secret.namespace, secret.name);
+                        found.push((source, secret.value(key).unwrap_or_default(), legacy));
+                    }
+                }
+                Ok(None) => failed.push(name.clone()),
+                Err(err) => {
+                    tracing::warn!(namespace = pod.namespace, secret = %name, "{err}");
+                    failed.push(name.clone());
+                }
+            }
+        }
+        if !failed.is_empty() {
+            let message = format!(
+                "Unable to retrieve some image pull secrets ({}); attempting to pull the image may not succeed.",
+                failed.join(", ")
+            );
+            events(EventType::Warning, "FailedToRetrieveImagePullSecret", &message);
+        }
+        Keyring::from_secrets(&found).unwrap_or_else(|err| {
+            // Checked when applied: only a damaged file gets here.
+            tracing::warn!(namespace = pod.namespace, "an image pull secret is unreadable: {err}");
+            Keyring::default()
+        })
+    }
+
+    /// Pulls `image` (`key`: normalised, with the pod's secrets), joining a pull of the
+    /// same in progress. Returns what was pulled and how long the pull itself took
+    /// (queueing excluded).
+    async fn pull_shared(&self, key: String, image: &str, keyring: &Keyring) -> Result<(Pulled, Duration), PullError> {
         let cell = self.lock_in_flight().entry(key.clone()).or_default().clone();
         let result = cell
             .get_or_init(|| async {
-                let _turn = self.serial.lock().await;
+                let _turn = match &self.slots {
+                    Some(slots) => Some(slots.acquire().await.expect("the pull slots are never closed")),
+                    None => None,
+                };
                 let began = Instant::now();
                 let progress = |line: String| tracing::debug!(%image, "{line}");
-                self.puller.pull(&self.store, image, &progress).await.map(|pulled| (pulled, began.elapsed()))
+                self.puller.pull(&self.store, image, keyring, &progress).await.map(|pulled| (pulled, began.elapsed()))
             })
             .await
             .clone();

@@ -83,22 +83,49 @@ impl Puller {
 
     /// Pulls `image` (a pod's `image`, a CLI argument) into `store`. `progress` gets one
     /// line per blob fetched. Every credential matching the registry is tried in
-    /// order; anonymous only when none matches.
-    pub async fn pull(&self, store: &ImageStore, image: &str, progress: &(dyn Fn(String) + Send + Sync)) -> Result<Pulled, PullError> {
+    /// order, those of `pod` (its image-pull secrets) before the node's; anonymous
+    /// only when none matches.
+    pub async fn pull(
+        &self,
+        store: &ImageStore,
+        image: &str,
+        pod: &Keyring,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<Pulled, PullError> {
         let wanted = Reference::parse(image).map_err(|e| PullError::new(e.to_string()))?;
         let whole = wanted.to_string();
-        let (registry, repository) = wanted.repository.split_once('/').expect("a normalised repository has a domain");
-        let reference: oci_client::Reference =
-            whole.parse().map_err(|e| PullError::new(format!("{whole}: not a reference oci-client accepts: {e}")))?;
-        let credentials = self.keyring.lookup(registry, repository);
-        let anonymous = RegistryAuth::Anonymous;
-        let auths: Vec<&RegistryAuth> = match credentials.is_empty() {
-            true => vec![&anonymous],
-            false => credentials.iter().map(|c| c.auth()).collect(),
+        let registry = wanted.registry();
+        let reference = oci_reference(&wanted)?;
+        let (reference, whole) = (&reference, &whole);
+        self.with_credentials(&wanted, pod, |client, auth| async move {
+            self.pull_with(&client, &auth, store, reference, whole, registry, progress).await
+        })
+        .await
+    }
+
+    /// Runs `op` against `wanted`'s registry with each credential that matches it (the
+    /// pod's, then the node's) until one is not refused; anonymously when none matches.
+    /// A refusal of every one says how many were tried and where they came from.
+    pub async fn with_credentials<T, F>(
+        &self,
+        wanted: &Reference,
+        pod: &Keyring,
+        op: impl Fn(Client, RegistryAuth) -> F,
+    ) -> Result<T, PullError>
+    where
+        F: std::future::Future<Output = Result<T, PullError>>,
+    {
+        let whole = wanted.to_string();
+        let (registry, repository) = (wanted.registry(), wanted.path());
+        let mut credentials = pod.lookup(registry, repository);
+        credentials.extend(self.keyring.lookup(registry, repository));
+        let auths: Vec<RegistryAuth> = match credentials.is_empty() {
+            true => vec![RegistryAuth::Anonymous],
+            false => credentials.iter().map(|c| c.auth().clone()).collect(),
         };
-        for auth in &auths {
+        for auth in auths {
             let client = self.client(registry)?;
-            match self.pull_with(&client, auth, store, &reference, &whole, registry, progress).await {
+            match op(client, auth).await {
                 Err(err) if err.unauthorized => tracing::info!(image = %whole, "{err}; trying the next credential if any"),
                 other => return other,
             }
@@ -106,12 +133,19 @@ impl Puller {
         let file = self.keyring.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default();
         let message = if credentials.is_empty() {
             format!(
-                "unauthorized: {registry} refused anonymous access to {whole}; put credentials for {registry} in a Docker \
-                 config.json (--image-credentials FILE or $DOCKER_CONFIG/config.json){}",
+                "unauthorized: {registry} refused anonymous access to {whole}; give the pod an imagePullSecrets Secret for \
+                 {registry}, or put credentials for it in a Docker config.json (--image-credentials FILE or \
+                 $DOCKER_CONFIG/config.json){}",
                 if file.is_empty() { String::new() } else { format!(" ({file} has none for it)") }
             )
         } else {
-            format!("unauthorized: {registry} refused access to {whole} with each of the {} credential(s) {file} has for it", credentials.len())
+            let mut sources: Vec<&str> = credentials.iter().map(|c| c.source.as_str()).collect();
+            sources.dedup();
+            format!(
+                "unauthorized: {registry} refused access to {whole} with each of the {} credential(s) for it (from {})",
+                credentials.len(),
+                sources.join(", ")
+            )
         };
         Err(PullError { message, unauthorized: true })
     }
@@ -201,6 +235,12 @@ impl Puller {
         progress(format!("Digest: {digest}"));
         Ok(Pulled { image: imported.image, already_present, size })
     }
+}
+
+/// `wanted` as oci-client's reference.
+pub fn oci_reference(wanted: &Reference) -> Result<oci_client::Reference, PullError> {
+    let whole = wanted.to_string();
+    whole.parse().map_err(|e| PullError::new(format!("{whole}: not a reference oci-client accepts: {e}")))
 }
 
 /// Refuses what is not a container image hooklet can unpack, before any blob is fetched.
