@@ -5,10 +5,6 @@ use hooklet::cli::{self, Cli, Command};
 
 fn main() {
     let cli = Cli::parse();
-    if let Command::Supervise(args) = cli.command {
-        // A container's supervisor: no async runtime, no logging of its own.
-        std::process::exit(hooklet::runtime::process::supervisor::supervise(args));
-    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HOOKLET_LOG")

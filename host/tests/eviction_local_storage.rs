@@ -22,9 +22,19 @@ spec:
 
 #[test]
 fn a_pod_over_its_ephemeral_storage_limit_is_evicted() {
+    evicted_with(&[]);
+}
+
+#[test]
+fn the_rotated_log_files_count_toward_the_limit() {
+    // 4 MiB of output in files of at most 1 MiB: no single file is over the 2Mi limit.
+    evicted_with(&["--container-log-max-size", "1Mi"]);
+}
+
+fn evicted_with(flags: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
-    let daemon = Daemon::start(dir.path(), &["--housekeeping-interval", "200ms"]);
+    let daemon = Daemon::start(dir.path(), &[&["--housekeeping-interval", "200ms"][..], flags].concat());
     daemon.ok(&["apply", "-f", &write(dir.path(), "chatty.yaml", CHATTY)]);
     let pod = daemon.wait_pod("chatty", 30, |v| v["status"]["reason"] == "Evicted" && v["status"]["finished"] == true);
     assert_eq!(pod["status"]["message"], "Pod ephemeral local storage usage exceeds the total limit of containers 2Mi. ");

@@ -1,5 +1,5 @@
 //! A process's resource use, read from `/proc` (Linux): resident memory and its high
-//! water mark, CPU time, threads, open file descriptors; and the `hooklet __supervise`
+//! water mark, CPU time, threads, open file descriptors; and the `hooklet-monitor`
 //! processes of one state directory.
 
 use std::path::Path;
@@ -54,7 +54,7 @@ pub fn cpu_time(pid: u32) -> std::io::Result<Duration> {
     Ok(Duration::from_secs_f64((ticks(11) + ticks(12)) as f64 / USER_HZ))
 }
 
-/// The `hooklet __supervise` processes whose command line names `state_dir`:
+/// The `hooklet-monitor` processes whose command line names `state_dir`:
 /// (how many, their summed proportional set size in KiB).
 pub fn supervisors(state_dir: &Path) -> (u64, u64) {
     let needle = state_dir.to_string_lossy().into_owned();
@@ -63,7 +63,7 @@ pub fn supervisors(state_dir: &Path) -> (u64, u64) {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
         let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
         let cmdline = String::from_utf8_lossy(&cmdline);
-        if !(cmdline.contains("__supervise") && cmdline.contains(&needle)) {
+        if !(cmdline.contains("hooklet-monitor") && cmdline.contains(&needle)) {
             continue;
         }
         count += 1;
@@ -89,7 +89,7 @@ pub fn nofile_limit(pid: u32) -> u64 {
 
 /// Kills the containers still running under `state_dir`'s supervisors, for cleanup
 /// after a failed run. Each container's group is killed only while its pid is still
-/// that container — a child of a `__supervise` process naming its directory — never
+/// that container — a child of a `hooklet-monitor` process naming its directory — never
 /// whatever process has the pid now (pids are reused quickly).
 pub fn kill_leftover_containers(state_dir: &Path) -> usize {
     let mut killed = 0;
@@ -117,7 +117,7 @@ fn supervised_by(pid: i32, dir: &Path) -> bool {
     let Some(ppid) = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)) else { return false };
     let cmdline = std::fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
     let cmdline = String::from_utf8_lossy(&cmdline);
-    cmdline.contains("__supervise") && cmdline.contains(&*dir.to_string_lossy())
+    cmdline.contains("hooklet-monitor") && cmdline.contains(&*dir.to_string_lossy())
 }
 
 #[cfg(test)]

@@ -41,8 +41,8 @@ const ROWS: [Row; 20] = [
     row("PreStop runs failed", None, "", |r| r.pre_stop.failed as f64),
     row("daemon threads, all Running", None, "", |r| r.threads_running as f64),
     row("daemon open fds, all Running", None, "", |r| r.fds_running as f64),
-    row("supervisor processes, all Running", None, "", |r| r.supervisors_running as f64),
-    row("supervisors' total PSS, all Running", None, "MB", |r| mb(r.supervisors_pss_mib)),
+    row("container monitors, all Running", None, "", |r| r.supervisors_running as f64),
+    row("monitors' total PSS, all Running", None, "MB", |r| mb(r.supervisors_pss_mib)),
 ];
 
 /// A Markdown table: one row per measurement, one column per run, and `a / b` when

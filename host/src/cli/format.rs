@@ -84,6 +84,23 @@ pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 10s, 2m)"))
 }
 
+/// `--container-log-max-size`: a quantity of bytes (`10Mi`), more than 0.
+pub(super) fn parse_log_size(s: &str) -> Result<u64, String> {
+    let bytes = crate::spec::resources::Quantity::from(s).value()?;
+    if bytes < 1.0 {
+        return Err(format!("{s:?} must be a size greater than 0 (e.g. 10Mi)"));
+    }
+    Ok(bytes.ceil() as u64)
+}
+
+/// `--container-log-max-files`: the kubelet's rule, more than 1.
+pub(super) fn parse_log_max_files(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n) if n > 1 => Ok(n),
+        _ => Err(format!("{s:?} must be a number greater than 1 (the current log file and at least one rotated one)")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

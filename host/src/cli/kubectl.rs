@@ -44,7 +44,7 @@ pub async fn run_client(args: ClientArgs, command: ClientCommand) -> i32 {
                 Kind::Secret => super::secret::delete(&client, &args, &name).await,
                 Kind::Pod => delete(&client, &args, &name, grace_period, wait).await,
             },
-            ClientCommand::Logs { pod, container, hooks } => logs(&client, &args, &pod, container.as_deref(), hooks).await,
+            ClientCommand::Logs { pod, container, hooks, log } => logs(&client, &args, &pod, container.as_deref(), hooks, &log).await,
             ClientCommand::Events { watch } => events(&client, &args, watch).await,
             ClientCommand::PluginList => plugins(&client).await,
         }
@@ -190,10 +190,18 @@ async fn delete(client: &Client, args: &ClientArgs, name: &str, grace: Option<i6
     Ok(())
 }
 
-async fn logs(client: &Client, args: &ClientArgs, pod: &str, container: Option<&str>, hooks: bool) -> Result<(), ClientError> {
+async fn logs(client: &Client, args: &ClientArgs, pod: &str, container: Option<&str>, hooks: bool, log: &super::LogFlags) -> Result<(), ClientError> {
     let query = container.map(|c| format!("?container={c}")).unwrap_or_default();
     if !hooks {
-        let bytes = client.bytes(Method::GET, &format!("{}/log{query}", pod_path(args, pod)), None).await?;
+        let mut params: Vec<String> = container.map(|c| format!("container={c}")).into_iter().collect();
+        if log.timestamps {
+            params.push("timestamps=true".into());
+        }
+        if log.tail >= 0 {
+            params.push(format!("tailLines={}", log.tail));
+        }
+        params.push(format!("stream={}", log.stream));
+        let bytes = client.bytes(Method::GET, &format!("{}/log?{}", pod_path(args, pod), params.join("&")), None).await?;
         let _ = std::io::stdout().write_all(&bytes);
         return Ok(());
     }

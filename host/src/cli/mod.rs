@@ -29,9 +29,8 @@ pub use serve::serve;
 use crate::lifecycle::{BackoffPolicy, NodeConfig};
 use crate::runtime::network::Ipv4Subnet;
 pub use crate::runtime::runc::{PodNetworkOptions, RuntimeChoice};
-use crate::runtime::process::supervisor::SuperviseArgs;
 use crate::wasm::WasmConfig;
-use format::{parse_duration, parse_positive_duration};
+use format::{parse_duration, parse_log_max_files, parse_log_size, parse_positive_duration};
 
 /// Exit code: the pod did not run or terminate as its manifest asked.
 pub const EXIT_POD_FAILED: i32 = 1;
@@ -120,6 +119,8 @@ pub enum Command {
         #[arg(long)]
         hooks: bool,
         #[command(flatten)]
+        log: LogFlags,
+        #[command(flatten)]
         client: ClientArgs,
     },
 
@@ -143,10 +144,20 @@ pub enum Command {
         #[command(subcommand)]
         command: ImageCommand,
     },
+}
 
-    /// Internal: a container's supervisor process (started by `hooklet serve`).
-    #[command(name = "__supervise", hide = true)]
-    Supervise(SuperviseArgs),
+/// How `hooklet logs` shows a container's log (kubectl's flags).
+#[derive(Debug, Clone, Args)]
+pub struct LogFlags {
+    /// Prefix each line with the time it was written (RFC 3339).
+    #[arg(long)]
+    pub timestamps: bool,
+    /// Only the last N lines; -1 for all.
+    #[arg(long, value_name = "N", default_value_t = -1, allow_negative_numbers = true)]
+    pub tail: i64,
+    /// Only the container's stdout or stderr (Stdout, Stderr or All).
+    #[arg(long, value_name = "STREAM", default_value = "All")]
+    pub stream: String,
 }
 
 /// `hooklet plugin …`.
@@ -248,7 +259,7 @@ pub enum ClientCommand {
     Get { resource: String, name: Option<String>, output: Option<OutputFormat> },
     Describe { resource: String, name: String },
     Delete { resource: String, name: String, grace_period: Option<i64>, wait: bool },
-    Logs { pod: String, container: Option<String>, hooks: bool },
+    Logs { pod: String, container: Option<String>, hooks: bool, log: LogFlags },
     Events { watch: bool },
     PluginList,
 }
@@ -263,7 +274,7 @@ impl Command {
             Command::Delete { resource, name, grace_period, wait, client } => {
                 (client, ClientCommand::Delete { resource, name, grace_period, wait })
             }
-            Command::Logs { pod, container, hooks, client } => (client, ClientCommand::Logs { pod, container, hooks }),
+            Command::Logs { pod, container, hooks, log, client } => (client, ClientCommand::Logs { pod, container, hooks, log }),
             Command::Events { watch, client } => (client, ClientCommand::Events { watch }),
             Command::Plugin { command: PluginCommand::List { plugins: None, client, .. } } => {
                 (client, ClientCommand::PluginList)
@@ -300,6 +311,15 @@ pub struct ServeArgs {
     /// the apiserver's 1 h event TTL); `0s` removes them with the pod.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
     pub deleted_pod_retention: Duration,
+
+    /// Rotate a container's log file when it would grow past this size (a quantity,
+    /// as the kubelet's flag).
+    #[arg(long, value_name = "QUANTITY", value_parser = parse_log_size, default_value = "10Mi")]
+    pub container_log_max_size: u64,
+
+    /// How many log files a container keeps, the current one included (at least 2).
+    #[arg(long, value_name = "N", value_parser = parse_log_max_files, default_value = "5")]
+    pub container_log_max_files: u32,
 
     #[command(flatten)]
     pub resources: node_args::NodeResourceArgs,

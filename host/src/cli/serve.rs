@@ -34,7 +34,7 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
     if args.node.plugin_cache.is_none() {
         node.wasm.cache_dir = Some(state_dir.join("plugin-cache"));
     }
-    let exe = std::env::current_exe().context("cannot find the hooklet executable (needed to supervise containers)")?;
+    let monitor_exe = monitor_exe()?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let retention = args.deleted_pod_retention;
@@ -45,7 +45,8 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
     let config = DaemonConfig {
         state_dir: state_dir.clone(),
         node,
-        supervisor_exe: exe,
+        monitor_exe,
+        log_rotation: hooklet_monitor::cri::Rotation { max_size: args.container_log_max_size, max_files: args.container_log_max_files },
         deleted_pod_retention: retention,
         runtime: args.node.runtime_choice(DEFAULT_BRIDGE, DEFAULT_SUBNET),
         images,
@@ -75,6 +76,20 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
     daemon.flush().context("flushing the state")?;
     println!("hooklet stopped; containers keep running");
     Ok(())
+}
+
+/// The container monitor, `hooklet-monitor` next to the hooklet executable (it ships
+/// beside it; every build of hooklet builds it).
+fn monitor_exe() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot find the hooklet executable (the container monitor is next to it)")?;
+    let monitor = exe.with_file_name("hooklet-monitor");
+    if !monitor.is_file() {
+        anyhow::bail!(
+            "the container monitor {} is missing: it ships next to hooklet (`cargo build` builds both; install both binaries together)",
+            monitor.display()
+        );
+    }
+    Ok(monitor)
 }
 
 /// The most open files the daemon asks for (containerd and Go programs do the same).

@@ -40,8 +40,10 @@ pub struct DaemonConfig {
     pub state_dir: PathBuf,
     /// Pod worker settings (back-off, wasm plugins, …).
     pub node: NodeConfig,
-    /// The `hooklet` executable, re-run as each container's supervisor.
-    pub supervisor_exe: PathBuf,
+    /// The `hooklet-monitor` executable, run once per container (process runtime).
+    pub monitor_exe: PathBuf,
+    /// When containers' CRI logs are rotated.
+    pub log_rotation: hooklet_monitor::cri::Rotation,
     /// How long a deleted pod's events, hook runs and journal rows are kept.
     pub deleted_pod_retention: Duration,
     /// The container runtime.
@@ -103,7 +105,8 @@ impl Daemon {
             RuntimeChoice::Process => Arc::new(ProcessRuntime::supervised(
                 logs,
                 config.state_dir.join("containers"),
-                config.supervisor_exe.clone(),
+                config.monitor_exe.clone(),
+                config.log_rotation,
             )),
             RuntimeChoice::Runc(network) => {
                 let runc = RuncConfig { images: config.images.clone(), ..RuncConfig::under(&config.state_dir, "runc", logs, network) };

@@ -137,10 +137,12 @@ impl Reclaim for DaemonReclaim {
             let pod_ref = crate::runtime::PodRef { namespace: pod.namespace().into(), name: pod.metadata.name.clone(), uid: pod.uid().into() };
             for c in pod.spec.init_containers.iter().chain(&pod.spec.containers) {
                 let Some(path) = daemon.runtime.log_path(&pod_ref, &c.name) else { continue };
-                let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                if len > 0 && std::fs::remove_file(&path).is_ok() {
-                    tracing::info!(pod = %pod.metadata.name, container = %c.name, bytes = len, "reclaimed the log of a dead container");
-                    freed += len;
+                for file in crate::runtime::logs::files(&path) {
+                    let len = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+                    if len > 0 && std::fs::remove_file(&file).is_ok() {
+                        tracing::info!(pod = %pod.metadata.name, container = %c.name, bytes = len, "reclaimed the log of a dead container");
+                        freed += len;
+                    }
                 }
             }
         }

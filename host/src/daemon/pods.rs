@@ -11,12 +11,13 @@ use crate::api::error::ApiError;
 use crate::api::types::{Applied, ApplyResponse, HookRunView, PluginView, PodView};
 use crate::events::Event;
 use crate::image::pull::Keyring;
+use crate::runtime::logs::LogOptions;
 use crate::spec::parse::{parse_objects, ManifestError, ParsedObject};
 use crate::spec::Pod;
 use crate::store::PodRow;
 
 /// Bytes of a container log returned at most (the end of the file).
-const LOG_TAIL: u64 = 1024 * 1024;
+const LOG_TAIL: usize = 1024 * 1024;
 
 impl Daemon {
     /// Applies a manifest: creates its pods; an existing pod with the same spec is
@@ -127,9 +128,9 @@ impl Daemon {
             .collect()
     }
 
-    /// The end of a container's log (stdout and stderr).
-    pub fn container_log(&self, namespace: &str, name: &str, container: Option<&str>) -> Result<Vec<u8>, ApiError> {
-        use std::io::{Read, Seek, SeekFrom};
+    /// The end of a container's log (stdout and stderr, decoded from its CRI files),
+    /// as `options` ask.
+    pub fn container_log(&self, namespace: &str, name: &str, container: Option<&str>, options: &LogOptions) -> Result<Vec<u8>, ApiError> {
         let entry = self.entry(namespace, name).ok_or_else(|| ApiError::no_pod(namespace, name))?;
         let pod = entry.handle.pod();
         let container = pick_container(pod, container)?;
@@ -141,14 +142,7 @@ impl Daemon {
         let Some(path) = self.runtime.log_path(&pod_ref, &container) else {
             return Ok(Vec::new());
         };
-        let Ok(mut file) = std::fs::File::open(&path) else {
-            return Ok(Vec::new());
-        };
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let _ = file.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL)));
-        let mut out = Vec::new();
-        file.read_to_end(&mut out).map_err(ApiError::internal)?;
-        Ok(out)
+        crate::runtime::logs::read(&path, options, LOG_TAIL).map_err(ApiError::internal)
     }
 
     /// A pod's hook runs with their output, optionally of one container.

@@ -286,10 +286,12 @@ impl EvictionManager {
             .collect()
     }
 
+    /// The bytes of a container's log files, the rotated ones included.
     pub(super) fn log_size(&self, h: &PodHandle, container: &str) -> u64 {
         let pod = h.pod();
         let pod_ref = crate::runtime::PodRef { namespace: pod.namespace().into(), name: pod.metadata.name.clone(), uid: pod.uid().into() };
-        self.parts.runtime.log_path(&pod_ref, container).and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len())
+        let Some(path) = self.parts.runtime.log_path(&pod_ref, container) else { return 0 };
+        crate::runtime::logs::files(&path).iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum()
     }
 }
 

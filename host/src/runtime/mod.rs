@@ -8,6 +8,8 @@
 
 pub mod network;
 pub mod output;
+pub mod logs;
+pub mod pidfd;
 pub mod process;
 pub mod runc;
 pub mod usage;

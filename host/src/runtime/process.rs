@@ -9,10 +9,11 @@
 //! directory; a dropped exec kills its whole process group.
 //!
 //! In **supervised** mode ([`ProcessRuntime::supervised`], used by `hooklet serve`)
-//! each container runs under its own `hooklet __supervise` process ([`supervisor`]),
-//! outside hooklet's process group, which records the container's pid and exit status
-//! in a per-container directory: containers outlive hooklet, and a restarted hooklet
-//! adopts them ([`Runtime::adopt`]) with their exit status and log.
+//! each container runs under its own `hooklet-monitor` process ([`supervised`]), in a
+//! session of its own, which records the container's pid and exit status in a
+//! per-container directory and writes its output as a CRI log: containers outlive
+//! hooklet, and a restarted hooklet adopts them ([`Runtime::adopt`]) with their exit
+//! status and log.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -35,8 +36,7 @@ use super::{
 };
 pub use supervised::Supervision;
 
-mod supervised;
-pub mod supervisor;
+pub mod supervised;
 
 
 struct Entry {
@@ -64,12 +64,13 @@ impl ProcessRuntime {
         }
     }
 
-    /// A runtime whose containers run under a per-container supervisor process
-    /// (`exe __supervise`, state under `run_dir`), so that they keep running when
-    /// hooklet stops or crashes, and a later hooklet can [`Runtime::adopt`] them.
-    pub fn supervised(log_dir: impl Into<PathBuf>, run_dir: impl Into<PathBuf>, exe: impl Into<PathBuf>) -> Self {
+    /// A runtime whose containers run under a per-container monitor process
+    /// (`hooklet-monitor`, state under `run_dir`, CRI logs rotated as `rotation`
+    /// says), so that they keep running when hooklet stops or crashes, and a later
+    /// hooklet can [`Runtime::adopt`] them.
+    pub fn supervised(log_dir: impl Into<PathBuf>, run_dir: impl Into<PathBuf>, monitor: impl Into<PathBuf>, rotation: hooklet_monitor::cri::Rotation) -> Self {
         ProcessRuntime {
-            supervision: Some(Supervision { run_dir: run_dir.into(), exe: exe.into() }),
+            supervision: Some(Supervision { run_dir: run_dir.into(), monitor: monitor.into(), rotation }),
             ..Self::new(log_dir)
         }
     }

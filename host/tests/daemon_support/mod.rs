@@ -220,7 +220,7 @@ fn supervised_by(pid: &str, dir: &Path) -> bool {
     let Some(ppid) = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)) else { return false };
     let cmdline = std::fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
     let cmdline = String::from_utf8_lossy(&cmdline);
-    cmdline.contains("__supervise") && cmdline.contains(&*dir.to_string_lossy())
+    cmdline.contains("hooklet-monitor") && cmdline.contains(&*dir.to_string_lossy())
 }
 
 /// Kills the containers under a state dir when dropped (also when a test fails).

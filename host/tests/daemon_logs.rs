@@ -1,0 +1,119 @@
+//! Container logs under `hooklet serve`: the monitors write CRI files, rotated as
+//! `--container-log-max-size` / `--container-log-max-files` say, and `hooklet logs`
+//! reads them back (`--tail`, `--timestamps`, `--stream`), with no gap across a crash
+//! of the daemon.
+
+mod daemon_support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use daemon_support::{started, text, write, Daemon};
+
+fn pod(name: &str, script: &str) -> String {
+    format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers:\n  - name: app\n    image: busybox\n    command: [sh, -c, '{script}']\n")
+}
+
+/// The container log file of the only pod under `state`.
+fn log_file(state: &Path) -> PathBuf {
+    std::fs::read_dir(state.join("logs")).unwrap().flatten().next().unwrap().path().join("app.log")
+}
+
+/// Waits (at most 20 s) until `done` holds for `hooklet logs ARGS`; returns the output.
+fn wait_logs(daemon: &Daemon, args: &[&str], done: impl Fn(&str) -> bool) -> String {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = daemon.ok(args);
+        if done(&out) {
+            return out;
+        }
+        assert!(Instant::now() < until, "hooklet {args:?} never got there: {out}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The numbers of `out`'s lines, which must be consecutive.
+fn consecutive(out: &str) -> Vec<u64> {
+    let numbers: Vec<u64> = out.lines().map(|l| l.trim_start_matches("out ").parse().unwrap_or_else(|_| panic!("{l:?} in {out}"))).collect();
+    for pair in numbers.windows(2) {
+        assert_eq!(pair[1], pair[0] + 1, "a gap in the log: {out}");
+    }
+    numbers
+}
+
+#[test]
+fn logs_are_cri_files_rotated_and_read_back_with_tail_timestamps_and_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
+    let daemon = Daemon::start(dir.path(), &["--container-log-max-size", "4Ki", "--container-log-max-files", "3"]);
+    let script = "i=0; while [ $i -lt 1000 ]; do echo out $i; i=$((i+1)); done; echo err once >&2; exec sleep 600";
+    daemon.ok(&["apply", "-f", &write(dir.path(), "chatty.yaml", &pod("chatty", script))]);
+    daemon.wait_pod("chatty", 10, started);
+    assert_eq!(wait_logs(&daemon, &["logs", "chatty", "--stream", "Stderr"], |o| !o.is_empty()), "err once\n");
+    assert_eq!(daemon.ok(&["logs", "chatty", "--stream", "Stdout", "--tail", "2"]), "out 998\nout 999\n");
+
+    // Rotated: three files of at most 4 KiB, the oldest output gone.
+    let log = log_file(&daemon.state);
+    for n in ["", ".1", ".2"] {
+        let file = PathBuf::from(format!("{}{n}", log.display()));
+        let len = std::fs::metadata(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())).len();
+        assert!(len > 0 && len <= 4096, "{}: {len} bytes", file.display());
+    }
+    assert!(!PathBuf::from(format!("{}.3", log.display())).exists(), "at most 3 files");
+    let all = daemon.ok(&["logs", "chatty", "--stream", "Stdout"]);
+    let numbers = consecutive(&all);
+    assert!(numbers[0] > 0 && numbers.last() == Some(&999), "the oldest lines rotated away, the rest in order");
+
+    let stamped = daemon.ok(&["logs", "chatty", "--timestamps", "--tail", "3"]);
+    assert_eq!(stamped.lines().count(), 3, "{stamped}");
+    for line in stamped.lines() {
+        let (ts, rest) = line.split_once(' ').unwrap();
+        assert!(ts.len() == 30 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T', "an RFC 3339 timestamp: {line}");
+        assert!(rest.starts_with("out ") || rest == "err once", "{line}");
+    }
+
+    let bad = daemon.cli(&["logs", "chatty", "--stream", "both"]);
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("stream must be Stdout, Stderr or All"), "{}", text(&bad.stderr));
+}
+
+#[test]
+fn bad_log_rotation_flags_stop_serve_with_the_flag_named() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [("--container-log-max-files", "1"), ("--container-log-max-size", "0"), ("--container-log-max-size", "ten")] {
+        let out = std::process::Command::new(daemon_support::hooklet())
+            .args(["serve", "--state-dir", &dir.path().join("state").display().to_string(), flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(text(&out.stderr).contains(flag), "{flag} {value}: {}", text(&out.stderr));
+    }
+    assert!(!dir.path().join("state").exists(), "nothing was created");
+}
+
+#[test]
+fn output_written_while_the_daemon_is_down_is_in_the_log_without_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
+    let daemon = Daemon::start(dir.path(), &[]);
+    let script = "i=0; while true; do echo out $i; i=$((i+1)); sleep 0.02; done";
+    daemon.ok(&["apply", "-f", &write(dir.path(), "counter.yaml", &pod("counter", script))]);
+    let before = wait_logs(&daemon, &["logs", "counter"], |o| o.lines().count() >= 5).lines().count();
+    let log = log_file(&daemon.state);
+    daemon.kill();
+    // The monitor goes on writing while no daemon runs.
+    let until = Instant::now() + Duration::from_secs(20);
+    let grown = |p: &Path| std::fs::read_to_string(p).map(|s| s.lines().count()).unwrap_or(0);
+    while grown(&log) < before + 20 {
+        assert!(Instant::now() < until, "the log stopped growing with the daemon down");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let daemon = Daemon::start(dir.path(), &[]);
+    let v = daemon.wait_pod("counter", 10, started);
+    assert_eq!(v["status"]["containers"][0]["restartCount"], 0, "adopted, not restarted");
+    let out = daemon.ok(&["logs", "counter"]);
+    let numbers = consecutive(&out);
+    assert_eq!(numbers[0], 0, "from the first line: {out}");
+    assert!(numbers.len() >= before + 20, "the lines written while the daemon was down: {out}");
+}

@@ -1,0 +1,192 @@
+//! The container log in the CRI format (what the kubelet's log tools read):
+//! `TIMESTAMP STREAM TAG CONTENT\n`, with `TIMESTAMP` RFC 3339 in UTC with
+//! nanoseconds, `STREAM` `stdout` or `stderr`, and `TAG` `F` for the end of a line or
+//! `P` for a part of one (the rest follows in the stream's next entry), as conmon
+//! writes it: what one read gave without a newline is written at once as `P`.
+//!
+//! Rotation as the kubelet's `--container-log-max-size` / `--container-log-max-files`:
+//! when the file would grow past the size, `LOG` becomes `LOG.1` (`LOG.1` becomes
+//! `LOG.2`, …) and a new `LOG` is started; at most `max_files` files are kept,
+//! the current one included, the oldest removed.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Which of the container's outputs an entry came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// When to rotate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Rotate before the file would pass this many bytes.
+    pub max_size: u64,
+    /// Files kept, the current one included (at least 2).
+    pub max_files: u32,
+}
+
+/// The kubelet's defaults: 10Mi, 5 files.
+pub const DEFAULT_ROTATION: Rotation = Rotation { max_size: 10 * 1024 * 1024, max_files: 5 };
+
+/// The path of rotated file `n` (1 = the newest) of log `path`.
+pub fn rotated_path(path: &Path, n: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
+
+/// An open CRI log with rotation.
+pub struct CriLog {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    rotation: Rotation,
+}
+
+impl CriLog {
+    /// Opens (appending to) the log at `path`.
+    pub fn open(path: &Path, rotation: Rotation) -> std::io::Result<CriLog> {
+        let file = open_append(path)?;
+        let size = file.metadata()?.len();
+        Ok(CriLog { path: path.to_path_buf(), file, size, rotation })
+    }
+
+    /// Writes `data`, read from `stream` now, as CRI entries: one `F` entry per
+    /// complete line, and a `P` entry for what follows the last newline. An entry is
+    /// never split across files: the log rotates between entries.
+    pub fn write(&mut self, stream: Stream, data: &[u8]) -> std::io::Result<()> {
+        let ts = timestamp(SystemTime::now());
+        let mut batch = Vec::with_capacity(data.len() + 64);
+        for piece in data.split_inclusive(|&b| b == b'\n') {
+            let entry = encode(stream, piece, &ts);
+            let size = self.size + (batch.len() + entry.len()) as u64;
+            if size > self.rotation.max_size && self.size + batch.len() as u64 > 0 {
+                self.file.write_all(&batch)?;
+                batch.clear();
+                self.rotate()?;
+            }
+            batch.extend_from_slice(&entry);
+        }
+        self.file.write_all(&batch)?;
+        self.size += batch.len() as u64;
+        Ok(())
+    }
+
+    /// Flushes the log to disk.
+    pub fn sync(&self) -> std::io::Result<()> {
+        self.file.sync_all()
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let keep = self.rotation.max_files.max(2) - 1;
+        let _ = std::fs::remove_file(rotated_path(&self.path, keep));
+        for n in (1..keep).rev() {
+            let _ = std::fs::rename(rotated_path(&self.path, n), rotated_path(&self.path, n + 1));
+        }
+        std::fs::rename(&self.path, rotated_path(&self.path, 1))?;
+        self.file = open_append(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+fn open_append(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// The CRI entries of `data` from `stream` at time `ts`.
+pub fn encode(stream: Stream, data: &[u8], ts: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 48);
+    for piece in data.split_inclusive(|&b| b == b'\n') {
+        let (content, tag) = match piece.strip_suffix(b"\n") {
+            Some(line) => (line, 'F'),
+            None => (piece, 'P'),
+        };
+        out.extend_from_slice(format!("{ts} {} {tag} ", stream.name()).as_bytes());
+        out.extend_from_slice(content);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// `t` as RFC 3339 in UTC with nanoseconds (`2026-12-04T23:08:58.000666291Z`).
+pub fn timestamp(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_nanos()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_nanoseconds() {
+        assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000000000Z");
+        let t = UNIX_EPOCH + Duration::new(1_796_425_738, 666_291);
+        assert_eq!(timestamp(t), "2026-12-04T23:08:58.000666291Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(timestamp(leap), "2000-02-29T00:00:00.000000000Z");
+    }
+
+    #[test]
+    fn full_lines_are_f_and_a_trailing_piece_is_p() {
+        let out = encode(Stream::Stderr, b"one\ntwo\nthr", "T");
+        assert_eq!(String::from_utf8(out).unwrap(), "T stderr F one\nT stderr F two\nT stderr P thr\n");
+        assert_eq!(encode(Stream::Stdout, b"\n", "T"), b"T stdout F \n");
+    }
+
+    #[test]
+    fn the_log_rotates_and_keeps_max_files() {
+        let dir = std::env::temp_dir().join(format!("cri-rotation-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("app.log");
+        let mut log = CriLog::open(&path, Rotation { max_size: 100, max_files: 3 }).unwrap();
+        for i in 0..10 {
+            // Each entry is about 50 bytes: two fit in a file.
+            log.write(Stream::Stdout, format!("line {i}\n").as_bytes()).unwrap();
+        }
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+        assert!(read(&path).ends_with(" stdout F line 9\n"), "{}", read(&path));
+        assert!(read(&rotated_path(&path, 1)).contains("F line 7\n"));
+        assert!(read(&rotated_path(&path, 2)).contains("F line 5\n"));
+        assert!(!rotated_path(&path, 3).exists(), "at most 3 files, the current one included");
+        for p in [path.clone(), rotated_path(&path, 1), rotated_path(&path, 2)] {
+            assert!(std::fs::metadata(&p).unwrap().len() <= 100);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
