@@ -91,11 +91,16 @@ spec:
     assert!(events.contains("HookRedelivered"), "{events}");
     let last = &pod["status"]["containers"][0]["lastState"]["terminated"];
     assert_eq!(last["exitCode"], 0, "the container exited on its TERM after the PreStop: {pod:#}");
-    let (code, metrics) = daemon.raw(&daemon_support::request("GET", "/metrics", &[], b""));
-    assert_eq!(code, 200);
-    assert!(
-        metrics.contains("prober_probe_total{probe_type=\"Liveness\",container=\"app\",pod=\"probed\",namespace=\"default\",result=\"successful\"}"),
-        "{metrics}"
-    );
+    // The new instance's first liveness probe runs one period after its start.
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, metrics) = daemon.raw(&daemon_support::request("GET", "/metrics", &[], b""));
+        assert_eq!(code, 200);
+        if metrics.contains("prober_probe_total{probe_type=\"Liveness\",container=\"app\",pod=\"probed\",namespace=\"default\",result=\"successful\"}") {
+            break;
+        }
+        assert!(Instant::now() < until, "no successful liveness probe of the restarted container counted: {metrics}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     daemon.ok(&["delete", "pod", "probed", "--grace-period", "1", "--wait"]);
 }

@@ -69,9 +69,13 @@ fn a_full_state_directory_reclaims_the_unused_image_then_evicts_the_pod_filling_
     // An image no pod uses, in the store on the same filesystem.
     let state = runc_support::state_with_busybox(dir.path());
     assert_eq!(state, tmpfs.0);
+    // The log is what fills the disk here: rotation (10Mi × 5 by default) would cap it.
     let daemon = Daemon::start(
         dir.path(),
-        &["--housekeeping-interval", "200ms", "--eviction-hard", "nodefs.available<16Mi", "--eviction-pressure-transition-period", "60s"],
+        &[
+            "--housekeeping-interval", "200ms", "--eviction-hard", "nodefs.available<16Mi", "--eviction-pressure-transition-period", "60s",
+            "--container-log-max-size", "1Gi",
+        ],
     );
     assert!(daemon.ok(&["image", "list", "--state-dir", state.to_str().unwrap()]).contains("docker.io/library/busybox"));
     let free_mib = statvfs_available(&state) >> 20;
