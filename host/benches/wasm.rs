@@ -158,11 +158,11 @@ async fn fuel_overhead(out: &mut Results, plugins: &Path, samples: usize) {
     println!("\n3. fuel overhead (ratio = p50 / neither p50 of the same code)");
     println!("{:<64} {:>11} {:>11} {:>9}", "", "p50", "p99", "ratio");
     fib_shapes::rows(out, samples).await;
+    let mut hosts = Vec::new();
+    for metering in fib_shapes::METERINGS {
+        hosts.push(host(plugins, metering).await);
+    }
     for (label, config) in [("fib(27), call-heavy", [("work", "fib"), ("n", "27")]), ("fnv hash of 4 MiB, loop", [("work", "hash"), ("n", "4096")])] {
-        let mut hosts = Vec::new();
-        for metering in fib_shapes::METERINGS {
-            hosts.push(host(plugins, metering).await);
-        }
         let timed = fib_shapes::interleaved(&hosts, samples, |host| deliver_ok(host, "compute", &config)).await;
         let base = timed[0].0;
         for (metering, (p50, p99)) in fib_shapes::METERINGS.iter().zip(timed) {
