@@ -7,6 +7,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::format::parse_positive_duration;
+use crate::eviction::thresholds::parse_go_duration;
+use crate::image::gc::ImageGcPolicy;
 use crate::image::manager::ImageManagerConfig;
 use crate::image::pull::PullConfig;
 
@@ -66,6 +68,27 @@ pub struct NodeImageArgs {
     /// The most pulls at once with --serialize-image-pulls=false (default: no limit).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub max_parallel_image_pulls: Option<i64>,
+
+    /// The image filesystem's usage (percent) at which unused images are deleted;
+    /// 100 turns image garbage collection off.
+    #[arg(long, value_name = "PERCENT", default_value_t = 85, allow_negative_numbers = true)]
+    pub image_gc_high_threshold: i64,
+
+    /// The usage image garbage collection frees down to.
+    #[arg(long, value_name = "PERCENT", default_value_t = 80, allow_negative_numbers = true)]
+    pub image_gc_low_threshold: i64,
+
+    /// No image younger than this (since the daemon first saw it) is deleted.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_go_duration)]
+    pub minimum_image_ttl_duration: Duration,
+
+    /// An image unused for longer is deleted whatever the disk usage (0s: never).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_go_duration)]
+    pub image_maximum_gc_age: Duration,
+
+    /// How often image garbage collection runs (hooklet's; the kubelet's is a fixed 5m).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_positive_duration)]
+    pub image_gc_period: Duration,
 }
 
 impl NodeImageArgs {
@@ -91,7 +114,21 @@ impl NodeImageArgs {
             backoff_max: self.image_pull_backoff_max,
             secrets: None,
             max_parallel_pulls,
+            gc: self.gc_policy()?,
         })
+    }
+
+    /// The image garbage collector's settings, checked as the kubelet checks them.
+    pub fn gc_policy(&self) -> Result<ImageGcPolicy, String> {
+        let policy = ImageGcPolicy {
+            high_threshold_percent: self.image_gc_high_threshold,
+            low_threshold_percent: self.image_gc_low_threshold,
+            min_age: self.minimum_image_ttl_duration,
+            max_age: self.image_maximum_gc_age,
+            period: self.image_gc_period,
+        };
+        policy.validate()?;
+        Ok(policy)
     }
 }
 
@@ -108,6 +145,22 @@ mod tests {
     fn parallel(args: &[&str]) -> Result<Option<usize>, String> {
         let flags = Flags::try_parse_from(std::iter::once("hooklet").chain(args.iter().copied())).map_err(|e| e.to_string())?;
         flags.images.manager_config().map(|c| c.max_parallel_pulls)
+    }
+
+    #[test]
+    fn image_gc_flags_default_and_are_checked_like_the_kubelets() {
+        let policy = |args: &[&str]| {
+            let flags = Flags::try_parse_from(std::iter::once("hooklet").chain(args.iter().copied())).map_err(|e| e.to_string())?;
+            flags.images.manager_config().map(|c| c.gc)
+        };
+        assert_eq!(policy(&[]), Ok(crate::image::gc::ImageGcPolicy::default()));
+        let p = policy(&["--image-gc-high-threshold", "60", "--image-gc-low-threshold", "40", "--minimum-image-ttl-duration", "0s", "--image-maximum-gc-age", "1h30m", "--image-gc-period", "100ms"]).unwrap();
+        assert_eq!((p.high_threshold_percent, p.low_threshold_percent, p.min_age), (60, 40, std::time::Duration::ZERO));
+        assert_eq!((p.max_age.as_secs(), p.period.as_millis()), (5400, 100));
+        let err = policy(&["--image-gc-low-threshold", "90"]).unwrap_err();
+        assert!(err.contains("imageGCLowThresholdPercent (--image-gc-low-threshold) 90 must be less than imageGCHighThresholdPercent (--image-gc-high-threshold) 85"), "{err}");
+        assert!(policy(&["--image-gc-high-threshold", "-5"]).unwrap_err().contains("-5 must be between 0 and 100"));
+        assert!(policy(&["--minimum-image-ttl-duration", "soon"]).is_err());
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub const TOKEN_FILE: &str = "api-token";
 /// returns exit code 0, leaving containers running.
 pub async fn serve(args: ServeArgs) -> RunOutcome {
     // Malformed node or eviction flags: bad input, refused before anything exists.
-    if let Err(reason) = args.resources.node_settings().and(args.resources.eviction_config()) {
+    if let Err(reason) = args.resources.node_settings().and(args.resources.eviction_config()).and(args.node.images.manager_config()) {
         return RunOutcome { exit_code: EXIT_BAD_INPUT, reason: Some(reason) };
     }
     match serve_inner(args).await {

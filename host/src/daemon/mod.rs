@@ -9,6 +9,7 @@
 pub mod event_log;
 pub mod metrics;
 pub mod persist;
+mod image_gc;
 mod node;
 mod pods;
 mod recover;
@@ -82,6 +83,8 @@ pub struct Daemon {
     pub(crate) eviction: Arc<EvictionManager>,
     /// The applied Secrets (`STATE/secrets`).
     pub(crate) secrets: SecretStore,
+    /// Deletes unused images (`STATE/images`).
+    pub(crate) image_gc: Arc<crate::image::gc::ImageGcManager>,
 }
 
 impl Daemon {
@@ -124,11 +127,13 @@ impl Daemon {
                 .context("measuring the node")?,
         );
         let image_dir = config.state_dir.join("images");
+        let image_store = crate::image::ImageStore::open(&image_dir).context("opening the image store")?;
+        let image_gc = Arc::new(crate::image::gc::ImageGcManager::new(image_store, config.images.gc.clone()));
         let daemon = Arc::new_cyclic(|weak: &std::sync::Weak<Daemon>| {
             let pods_of = weak.clone();
             let pods: crate::eviction::manager::ActivePods =
                 Box::new(move || pods_of.upgrade().map(|d| d.active_handles()).unwrap_or_default());
-            let reclaim = Arc::new(node::DaemonReclaim { daemon: weak.clone(), image_dir: image_dir.clone() });
+            let reclaim = Arc::new(node::DaemonReclaim { daemon: weak.clone() });
             let source = crate::eviction::signals::SignalSource { state_dir: config.state_dir.clone(), image_dir };
             let eviction = EvictionManager::new(crate::eviction::manager::EvictionParts {
                 config: config.eviction.clone(),
@@ -151,11 +156,13 @@ impl Daemon {
                 node_state,
                 eviction,
                 secrets,
+                image_gc,
             }
         });
         recover::recover(&daemon).await?;
         tokio::spawn(prune_periodically(daemon.clone()));
         tokio::spawn(daemon.eviction.clone().run());
+        tokio::spawn(image_gc::collect_periodically(daemon.clone()));
         Ok(daemon)
     }
 

@@ -2,7 +2,6 @@
 //! preempt then admit), the node's API view, and node-level reclaim for the
 //! eviction manager.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -116,7 +115,7 @@ impl Daemon {
         for (signal, o) in self.eviction.observations() {
             let _ = writeln!(out, "hooklet_eviction_signal_available{{eviction_signal=\"{}\"}} {}", signal.as_str(), o.available);
         }
-        out
+        out + &self.render_image_gc_metrics()
     }
 }
 
@@ -124,7 +123,6 @@ impl Daemon {
 /// (the kubelet's container GC of dead containers), then images no pod uses.
 pub(crate) struct DaemonReclaim {
     pub daemon: Weak<Daemon>,
-    pub image_dir: PathBuf,
 }
 
 #[async_trait]
@@ -151,20 +149,19 @@ impl Reclaim for DaemonReclaim {
 
     async fn unused_images(&self) -> u64 {
         let Some(daemon) = self.daemon.upgrade() else { return 0 };
-        let Ok(store) = crate::image::ImageStore::open(&self.image_dir) else { return 0 };
-        let in_use: Vec<String> = daemon
-            .active_handles()
-            .iter()
-            .flat_map(|h| h.pod().spec.init_containers.iter().chain(&h.pod().spec.containers).map(|c| c.image.clone()).collect::<Vec<_>>())
-            .collect();
-        let used: Vec<String> = in_use.iter().filter_map(|i| store.resolve(i).ok()).map(|i| i.id).collect();
-        let mut freed = 0;
-        for image in store.list().unwrap_or_default().into_iter().filter(|i| !used.contains(&i.id)) {
-            if store.remove(&image.id).is_ok() {
-                tracing::info!(id = %image.id, bytes = image.size_bytes, "reclaimed an unused image");
-                freed += image.size_bytes;
+        // The kubelet's `DeleteUnusedImages`, after the dead containers are gone:
+        // only active pods' images are in use.
+        let pass = tokio::task::spawn_blocking(move || {
+            let in_use = daemon.images_in_use(true);
+            daemon.image_gc.delete_unused_images(&in_use, std::time::Instant::now())
+        });
+        match pass.await {
+            Ok(Ok(freed)) => freed,
+            Ok(Err(err)) => {
+                tracing::warn!("eviction manager: cannot reclaim unused images: {err}");
+                0
             }
+            Err(_) => 0,
         }
-        freed
     }
 }

@@ -12,11 +12,13 @@
 //! | [`store`] | the store: import, list, resolve, remove |
 //! | [`pull`] | pulling from a registry into the store |
 //! | [`manager`] | the kubelet's image manager: pull policy, events, back-off, one pull per image |
+//! | [`gc`] | the kubelet's image garbage collector: thresholds, least recently used first, minimum and maximum age |
 //! | [`error`] | the errors, with the kubelet's reasons |
 
 pub mod archive;
 pub mod config;
 pub mod error;
+pub mod gc;
 pub mod manager;
 pub mod pull;
 pub mod reference;

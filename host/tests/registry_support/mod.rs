@@ -335,6 +335,33 @@ impl TestImage {
     pub fn id(&self) -> String {
         sha256(&self.config)
     }
+
+    /// Writes the image as an OCI image layout tar (what `hooklet image import`
+    /// reads) named `name`.
+    pub fn write_oci_archive(&self, name: &str, path: &Path) {
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut blob = |data: Vec<u8>, media_type: &str| {
+            let descriptor = serde_json::json!({"mediaType": media_type, "digest": sha256(&data), "size": data.len()});
+            files.push((format!("blobs/sha256/{}", &sha256(&data)[7..]), data));
+            descriptor
+        };
+        let layers: Vec<_> = self.layers.iter().map(|l| blob(l.gzipped.clone(), "application/vnd.oci.image.layer.v1.tar+gzip")).collect();
+        let config = blob(self.config.clone(), "application/vnd.oci.image.config.v1+json");
+        let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": layers});
+        let mut manifest = blob(serde_json::to_vec(&manifest).unwrap(), "application/vnd.oci.image.manifest.v1+json");
+        manifest["annotations"] = serde_json::json!({"io.containerd.image.name": name});
+        files.push(("index.json".into(), serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [manifest]})).unwrap()));
+        files.push(("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()));
+        let mut builder = tar::Builder::new(std::fs::File::create(path).unwrap());
+        for (name, data) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, name, data.as_slice()).unwrap();
+        }
+        builder.finish().unwrap();
+    }
 }
 
 /// `n` bytes that do not compress (xorshift64), for big layers.

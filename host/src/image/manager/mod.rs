@@ -37,11 +37,20 @@ pub struct ImageManagerConfig {
     pub secrets: Option<SecretStore>,
     /// Pulls at once: `Some(1)` serialized (the kubelet's default), `None` unlimited.
     pub max_parallel_pulls: Option<usize>,
+    /// When unused images are deleted ([`super::gc`]).
+    pub gc: super::gc::ImageGcPolicy,
 }
 
 impl Default for ImageManagerConfig {
     fn default() -> Self {
-        ImageManagerConfig { pull: PullConfig::default(), backoff_initial: backoff::INITIAL, backoff_max: backoff::MAX, secrets: None, max_parallel_pulls: Some(1) }
+        ImageManagerConfig {
+            pull: PullConfig::default(),
+            backoff_initial: backoff::INITIAL,
+            backoff_max: backoff::MAX,
+            secrets: None,
+            max_parallel_pulls: Some(1),
+            gc: Default::default(),
+        }
     }
 }
 
