@@ -7,9 +7,7 @@
 //! uses, the kubelet's node events when it cannot free enough. Needs root (mount).
 
 mod daemon_support;
-#[allow(dead_code)]
 mod registry_support;
-#[allow(dead_code)]
 mod runc_support;
 
 use std::path::{Path, PathBuf};
