@@ -9,7 +9,7 @@ use std::process::Command;
 
 use hooklet::image::pull::{PullConfig, Puller};
 use hooklet::image::ImageStore;
-use registry_support::{host_arch, random_bytes, registry_available, with_image, Mode, TestImage, TestRegistry, PASSWORD, USER};
+use registry_support::{host_arch, random_bytes, registry_available, staged, wait_for_unpacking, with_image, Mode, TestImage, TestRegistry, PASSWORD, USER};
 
 fn puller(config: PullConfig) -> Puller {
     Puller::new(config).expect("the puller starts")
@@ -99,6 +99,15 @@ async fn a_corrupt_blob_is_refused_and_nothing_is_left() {
     std::fs::write(&file, &bytes).unwrap();
     let err = puller(insecure(&registry)).pull(&store, &format!("{}/test/app:1", registry.addr), &Default::default(), &quiet).await.unwrap_err();
     assert!(err.message.contains("more than the") || err.message.contains("digest mismatch"), "{err}");
+    store_is_empty(&store);
+    // Whole blobs, but a config whose diff ID is not the layer's: refused after unpacking.
+    let mut lying = TestImage::new(host_arch(), &[("bin/sh", b"not the layer above")]);
+    let claimed = registry_support::sha256(b"another layer");
+    lying.config = String::from_utf8(lying.config).unwrap().replace(&lying.layers[0].diff_id, &claimed).into_bytes();
+    registry.push("test/lying:1", &lying).await;
+    let err = puller(insecure(&registry)).pull(&store, &format!("{}/test/lying:1", registry.addr), &Default::default(), &quiet).await.unwrap_err();
+    let expected = format!("unpacks to {}, where the image config's rootfs.diff_ids says {claimed}; the image is corrupt", lying.layers[0].diff_id);
+    assert!(err.message.contains(&expected), "{err}");
     store_is_empty(&store);
 }
 
@@ -233,19 +242,9 @@ async fn a_pull_killed_midway_leaves_no_image_and_the_next_one_succeeds() {
     let state = dir.path().to_str().unwrap().to_string();
     let args = ["image", "pull", name.as_str(), "--insecure-registry", registry.addr.as_str(), "--state-dir", state.as_str()];
     let mut child = Command::new(env!("CARGO_BIN_EXE_hooklet")).args(args).stdout(std::process::Stdio::null()).spawn().unwrap();
-    // SIGKILL once the layer is streaming into the staging directory.
+    // SIGKILL once the layer is being unpacked into the staging directory.
     let images = dir.path().join("images");
-    let partial = loop {
-        let found = std::fs::read_dir(&images).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".import-")).find_map(|e| {
-            let blobs = e.path().join("blobs/sha256");
-            std::fs::read_dir(blobs).ok()?.flatten().map(|b| b.path()).find(|p| p.extension().is_some_and(|x| x == "partial") && p.metadata().is_ok_and(|m| m.len() > 0))
-        });
-        if let Some(found) = found {
-            break found;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "the pull ended before it could be killed");
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    };
+    let partial = wait_for_unpacking(&images, || child.try_wait().unwrap().is_none());
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(partial.exists(), "killed mid-download");
@@ -255,6 +254,5 @@ async fn a_pull_killed_midway_leaves_no_image_and_the_next_one_succeeds() {
     let out = Command::new(env!("CARGO_BIN_EXE_hooklet")).args(args).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(store.resolve(&name).expect("pulled again").id, image.id());
-    let left: Vec<_> = std::fs::read_dir(&images).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".import-")).collect();
-    assert!(left.is_empty(), "the killed pull's staging directory is swept: {left:?}");
+    assert_eq!(staged(&images), Vec::<std::path::PathBuf>::new(), "the killed pull's staging directory is swept");
 }

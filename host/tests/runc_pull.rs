@@ -1,9 +1,12 @@
 //! Pods under the runc runtime whose images come from a real registry: the busybox
 //! image (scripts/build-busybox-image) pushed with skopeo, pulled by the image manager
 //! and run; a missing tag cycling `ErrImagePull` / `ImagePullBackOff` with shrunken
-//! back-off windows.
+//! back-off windows. And `hooklet serve` SIGKILLed in the middle of a pod's pull:
+//! no image, not even half of one, and the restarted daemon pulls it again and runs
+//! the pod.
 
 mod common;
+mod daemon_support;
 mod registry_support;
 mod runc_support;
 
@@ -15,9 +18,12 @@ use hooklet::image::manager::ImageManagerConfig;
 use hooklet::image::pull::PullConfig;
 use hooklet::lifecycle::{ContainerState, Node, NodeConfig};
 use hooklet::runtime::runc::{RuncConfig, RuncRuntime};
-use registry_support::{registry_available, Mode, TestRegistry};
+use daemon_support::{started, write, Daemon};
+use hooklet::image::ImageStore;
+use registry_support::{host_arch, random_bytes, registry_available, staged, wait_for_unpacking, Mode, TestImage, TestRegistry};
 
 const NET: u8 = 24;
+const NET_KILLED: u8 = 44;
 
 fn waiting_reason(state: &ContainerState) -> Option<&str> {
     match state {
@@ -88,4 +94,44 @@ async fn a_pod_pulls_its_image_and_runs_and_a_missing_tag_backs_off() {
     })
     .await;
     drop(guard);
+}
+
+#[test]
+fn a_daemon_killed_mid_pull_leaves_no_image_and_pulls_it_again_when_restarted() {
+    if !runc_support::can_run() || !registry_available() {
+        return;
+    }
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let registry = tokio.block_on(TestRegistry::start(Mode::Plain));
+    // Big enough to be caught mid-layer: busybox (static) beside 64 MiB of noise.
+    let busybox = std::fs::read("/bin/busybox").expect("/bin/busybox (Debian package busybox-static)");
+    let image = TestImage::new(host_arch(), &[("bin/busybox", &busybox), ("data/blob", &random_bytes(64 * 1024 * 1024))]);
+    let name = format!("{}/test/big:1", registry.addr);
+    tokio.block_on(registry.push("test/big:1", &image));
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let _guard = runc_support::RuncGuard::new(&state.join("runc"), NET_KILLED);
+    let net = runc_support::network(NET_KILLED);
+    let subnet = net.subnet.to_string();
+    let args = ["--runtime", "runc", "--pod-bridge", net.bridge.as_str(), "--pod-subnet", subnet.as_str(), "--insecure-registry", registry.addr.as_str()];
+    let pod = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: big}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: app\n    image: {name}\n    command: [/bin/busybox, sleep, '300']\n"
+    );
+    let daemon = Daemon::start(dir.path(), &args);
+    daemon.ok(&["apply", "-f", &write(dir.path(), "big.yaml", &pod)]);
+    let images = state.join("images");
+    let store = ImageStore::open(&images).unwrap();
+    let partial = wait_for_unpacking(&images, || store.list().unwrap().is_empty());
+    daemon.kill();
+    assert!(partial.exists(), "killed mid-layer");
+    assert!(store.list().unwrap().is_empty(), "no image, not even a half one");
+
+    let daemon = Daemon::start(dir.path(), &args);
+    daemon.wait_pod("big", 120, started);
+    assert_eq!(store.resolve(&name).expect("pulled after the restart").id, image.id());
+    assert_eq!(staged(&images), Vec::<std::path::PathBuf>::new(), "the killed pull's staging directory is swept");
+    let events = daemon.ok(&["events"]);
+    assert!(events.contains(&format!("Successfully pulled image \"{name}\"")), "{events}");
+    daemon.ok(&["delete", "pod", "big"]);
 }

@@ -125,6 +125,29 @@ impl ImageStore {
     /// stored already (then only its names are updated). `origin` (the archive, or the
     /// registry reference of a pull) names it in errors. The caller holds the lock.
     pub(crate) fn add(&self, origin: &Path, source: &ImageSource, staging: &Path) -> Result<Imported, ImageError> {
+        self.add_with(origin, source, |work| self.unpack(origin, source, work), staging)
+    }
+
+    /// [`ImageStore::add`] of an image whose layers the caller has unpacked already
+    /// into [`ImageStore::rootfs_in`]`(staging, …)` (a pull unpacks while it
+    /// downloads), checked against `config`'s diff IDs.
+    pub(crate) fn add_unpacked(&self, origin: &Path, source: &ImageSource, config: ImageConfig, staging: &Path) -> Result<Imported, ImageError> {
+        self.add_with(origin, source, |work| self.place(source, config, work), staging)
+    }
+
+    /// Where the layers of the image with config digest `id` are unpacked during the
+    /// change staged in `staging`.
+    pub(crate) fn rootfs_in(staging: &Path, id: &str) -> PathBuf {
+        staging.join(id.trim_start_matches("sha256:")).join("rootfs")
+    }
+
+    fn add_with(
+        &self,
+        origin: &Path,
+        source: &ImageSource,
+        unpack: impl FnOnce(&Path) -> Result<Image, ImageError>,
+        staging: &Path,
+    ) -> Result<Imported, ImageError> {
         let names = source
             .names
             .iter()
@@ -136,7 +159,7 @@ impl ImageStore {
         let already_present = existing.is_some();
         let mut image = match existing {
             Some(image) => image,
-            None => self.unpack(origin, source, &staging.join(&hex))?,
+            None => unpack(&staging.join(&hex))?,
         };
         for name in names {
             self.take_reference(&name, &image.id)?;
@@ -184,6 +207,12 @@ impl ImageStore {
                 });
             }
         }
+        self.place(source, config, work)
+    }
+
+    /// Moves the image unpacked in `work` into the store, with its record.
+    fn place(&self, source: &ImageSource, config: ImageConfig, work: &Path) -> Result<Image, ImageError> {
+        let rootfs = work.join("rootfs");
         let dir = self.dir.join(work.file_name().expect("the work directory is named by the image"));
         let image = Image {
             id: source.config.digest.clone(),

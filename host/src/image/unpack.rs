@@ -26,8 +26,14 @@ const MAX_LINKS: u32 = 40;
 
 /// Opens the layer blob at `path`, decompressing gzip (recognised by its magic number).
 pub fn open_layer(path: &Path) -> Result<Box<dyn Read>, String> {
-    let mut reader = BufReader::new(File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?);
-    let head = reader.fill_buf().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let reader = BufReader::new(File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?);
+    decompressed(reader).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The layer tar read from `reader`: gunzipped when it starts with gzip's magic
+/// number, as it is otherwise; zstd is refused.
+pub fn decompressed<R: BufRead + 'static>(mut reader: R) -> Result<Box<dyn Read>, String> {
+    let head = reader.fill_buf().map_err(|e| format!("cannot read the layer: {e}"))?;
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::read::MultiGzDecoder::new(reader)))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {

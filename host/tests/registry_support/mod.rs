@@ -387,3 +387,26 @@ pub fn sha256(data: &[u8]) -> String {
 pub fn host_arch() -> &'static str {
     hooklet::image::archive::host_architecture()
 }
+
+/// Waits until a pull into the store at `images` is unpacking a layer (a staged
+/// `.import-*/ID/rootfs/` file with bytes in it) and returns that file; panics if
+/// `still_running` says the puller ended first.
+pub fn wait_for_unpacking(images: &Path, mut still_running: impl FnMut() -> bool) -> PathBuf {
+    loop {
+        let staged = std::fs::read_dir(images).into_iter().flatten().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".import-"));
+        let found = staged.flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten().flatten()).find_map(|image| {
+            let file = image.path().join("rootfs/data/blob");
+            file.metadata().is_ok_and(|m| m.len() > 0).then_some(file)
+        });
+        if let Some(found) = found {
+            return found;
+        }
+        assert!(still_running(), "the pull ended before it could be killed");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// The staging directories left in the store at `images`.
+pub fn staged(images: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(images).unwrap().flatten().map(|e| e.path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".import-")).collect()
+}

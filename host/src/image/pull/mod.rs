@@ -1,13 +1,15 @@
 //! Pulling an image from a registry (the OCI distribution API, through `oci-client`)
-//! into the local store, by the same path as `image import`: the store's lock, blobs
-//! streamed into a staging directory and checked against their digests, the layers
-//! unpacked there, the image renamed into place. A crash leaves only the staging
-//! directory, which the next change of the store removes.
+//! into the local store, by the path `image import` takes: the store's lock, the config
+//! staged and checked against its digest, each layer unpacked into the staging
+//! directory while it downloads (both its digests checked), the image renamed into
+//! place. A crash leaves only the staging directory, which the next change of the
+//! store removes.
 //!
 //! | file | what |
 //! |---|---|
 //! | [`credentials`] | the node's Docker `config.json`: which credentials go to which registry |
 //! | [`blob`] | one blob into the staging directory, size-capped, digest-checked |
+//! | [`layer`] | one layer unpacked while it downloads, both digests checked |
 //! | [`errors`] | one-line failure messages naming what, where, what to do |
 //!
 //! TLS: system roots plus `CERTS_DIR/HOST:PORT/*.crt` (the certs.d convention of
@@ -16,6 +18,7 @@
 pub mod blob;
 pub mod credentials;
 pub mod errors;
+pub mod layer;
 
 use std::path::PathBuf;
 
@@ -28,6 +31,8 @@ pub use credentials::Keyring;
 pub use errors::PullError;
 
 use super::archive::{host_architecture, Blob, ImageSource};
+use super::config::ImageConfig;
+use super::error::ImageError;
 use super::store::{Image, ImageStore};
 use super::Reference;
 
@@ -202,27 +207,38 @@ impl Puller {
         let already_present = store.has(&manifest.config.digest);
         let fetched = async {
             let config = if already_present {
-                Blob { path: staging.join("unused"), digest: manifest.config.digest.clone() }
+                None
             } else {
-                blob::fetch(client, reference, &manifest.config, &staging, "the config", registry).await?.0
+                Some(blob::fetch(client, reference, &manifest.config, &staging, "the config", registry).await?.0)
             };
-            let mut layers = Vec::new();
-            let count = manifest.layers.len();
-            for (i, layer) in manifest.layers.iter().enumerate() {
-                if already_present {
-                    break;
-                }
-                let what = format!("layer {} of {count}", i + 1);
-                let (blob, new) = blob::fetch(client, reference, layer, &staging, &what, registry).await?;
-                progress(format!("{}: {} ({} bytes){}", layer.digest, what, layer.size, if new { "" } else { ", shared" }));
-                layers.push(blob);
-            }
-            let source = ImageSource { manifest_digest: Some(digest.clone()), index_digest, names, config, layers };
+            let mut source = ImageSource {
+                manifest_digest: Some(digest.clone()),
+                index_digest,
+                names,
+                config: config.clone().unwrap_or(Blob { path: staging.join("unused"), digest: manifest.config.digest.clone() }),
+                layers: Vec::new(),
+            };
             let (store, staging) = (store.clone(), staging.clone());
-            tokio::task::spawn_blocking(move || store.add(&origin, &source, &staging))
+            let Some(config) = config else {
+                // Stored already: only its names change.
+                return tokio::task::spawn_blocking(move || store.add(&origin, &source, &staging)).await.expect("naming does not panic").map_err(stored);
+            };
+            let config = ImageConfig::read(&config.path, &origin, manifest.layers.len()).map_err(stored)?;
+            let rootfs = ImageStore::rootfs_in(&staging, &manifest.config.digest);
+            tokio::fs::create_dir_all(&rootfs)
                 .await
-                .expect("unpacking does not panic")
-                .map_err(|e| PullError::new(e.to_string()))
+                .map_err(|e| PullError::new(format!("cannot create {}: {e}", rootfs.display())))?;
+            let count = manifest.layers.len();
+            for (i, (layer, diff_id)) in manifest.layers.iter().zip(&config.diff_ids).enumerate() {
+                let what = format!("layer {} of {count}", i + 1);
+                layer::fetch_and_apply(client, reference, layer, &rootfs, diff_id, &what, registry).await?;
+                progress(format!("{}: {} ({} bytes)", layer.digest, what, layer.size));
+                source.layers.push(Blob { path: PathBuf::new(), digest: layer.digest.clone() });
+            }
+            tokio::task::spawn_blocking(move || store.add_unpacked(&origin, &source, config, &staging))
+                .await
+                .expect("storing does not panic")
+                .map_err(stored)
         }
         .await;
         if let Err(err) = tokio::fs::remove_dir_all(&staging).await {
@@ -235,6 +251,11 @@ impl Puller {
         progress(format!("Digest: {digest}"));
         Ok(Pulled { image: imported.image, already_present, size })
     }
+}
+
+/// A store error as a pull's.
+fn stored(err: ImageError) -> PullError {
+    PullError::new(err.to_string())
 }
 
 /// `wanted` as oci-client's reference.
