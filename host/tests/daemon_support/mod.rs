@@ -52,6 +52,9 @@ impl Daemon {
             .arg(&plugins)
             .args(if extra.contains(&"--backoff-initial") { &[][..] } else { &["--backoff-initial", "200ms", "--backoff-max", "400ms"][..] })
             .args(if extra.contains(&"--eviction-hard") { &[][..] } else { &["--eviction-hard", hooklet::testing::TEST_EVICTION_HARD][..] })
+            // Image GC off unless a test turns it on: its verdict depends on the host's disk
+            // (the tests' state dirs share it), and its node events on how full that is.
+            .args(if extra.contains(&"--image-gc-high-threshold") { &[][..] } else { &["--image-gc-high-threshold", "100"][..] })
             .args(extra)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
