@@ -82,7 +82,7 @@ pub fn memory_from(meminfo: &str) -> Result<Observation, String> {
 }
 
 /// (bytes, inodes) of the filesystem holding `dir`.
-fn filesystem(dir: &Path) -> Result<(Observation, Observation), String> {
+pub(crate) fn filesystem(dir: &Path) -> Result<(Observation, Observation), String> {
     let fs = nix::sys::statvfs::statvfs(dir).map_err(|e| format!("statvfs {}: {e}", dir.display()))?;
     let block = fs.fragment_size() as u64;
     let bytes = Observation { available: fs.blocks_available() as u64 * block, capacity: fs.blocks() as u64 * block };

@@ -92,9 +92,8 @@ pub struct FsStats {
 impl FsStats {
     /// `statvfs` of the filesystem holding `dir`.
     pub fn of(dir: &Path) -> Result<FsStats, String> {
-        let fs = nix::sys::statvfs::statvfs(dir).map_err(|e| format!("statvfs {}: {e}", dir.display()))?;
-        let block = fs.fragment_size() as u64;
-        Ok(FsStats { capacity: fs.blocks() as u64 * block, available: fs.blocks_available() as u64 * block })
+        let (bytes, _) = crate::eviction::signals::filesystem(dir)?;
+        Ok(FsStats { capacity: bytes.capacity, available: bytes.available })
     }
 }
 
