@@ -100,7 +100,11 @@ fn a_hard_threshold_evicts_the_pod_over_its_request_and_keeps_the_guaranteed_one
     assert_eq!(status["phase"], "Failed");
     let message = status["message"].as_str().unwrap();
     assert!(message.starts_with("The node was low on resource: memory. Threshold quantity: "), "{message}");
-    assert!(message.contains(", available: ") && message.contains("Ki. Container hog was using "), "{message}");
+    // The available quantity is in its canonical form: the largest binary suffix
+    // that divides it (the kubelet's resource.Quantity), so Ki, Mi or Gi.
+    let available = message.split(", available: ").nth(1).and_then(|rest| rest.split(". Container hog was using ").next()).unwrap_or("");
+    assert!(["Ki", "Mi", "Gi"].iter().any(|s| available.strip_suffix(s).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))), "{message}");
+    assert!(message.contains(". Container hog was using "), "{message}");
     assert!(message.ends_with(", request is 0, has larger consumption of memory. "), "{message}");
     // Hard: the kubelet's 1 s override; PreStop ran (its output), then the stop.
     assert_eq!(status["nodeKill"]["graceSeconds"], 1);
