@@ -268,8 +268,8 @@ fn damaged_runc_state_is_reported_and_the_daemon_keeps_running() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     import_busybox(&state);
-    let _guard = runc_support::RuncGuard::new(&state.join("runc"), 21);
-    let net = ["--runtime", "runc", "--pod-bridge", "hkt-rc21", "--pod-subnet", "10.217.21.0/24"];
+    let _guard = runc_support::RuncGuard::new(&state.join("runc"), 26);
+    let net = ["--runtime", "runc", "--pod-bridge", "hkt-rc26", "--pod-subnet", "10.217.26.0/24"];
     let daemon = Daemon::start(dir.path(), &net);
     let pods = FOUR.replace("name: oom", "name: ender").replace("x=$(head -c 200000000 /dev/zero | tr \"\\0\" a)", "exit 4");
     daemon.ok(&["apply", "-f", &write(dir.path(), "pods.yaml", &pods)]);
@@ -301,6 +301,69 @@ fn damaged_runc_state_is_reported_and_the_daemon_keeps_running() {
         daemon.ok(&["delete", "pod", pod, "--wait"]);
     }
     assert!(runc_support::runc_list(&state).is_empty());
+    assert!(daemon.terminate().success());
+}
+
+/// A pod whose first PreStop attempt never ends on its own; the second one counts the
+/// copies of the first still running.
+const SLOW_STOP: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: slowstop}
+spec:
+  terminationGracePeriodSeconds: 60
+  containers:
+  - name: app
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'trap "echo stopping; exit 0" TERM; while true; do sleep 0.1; done']
+    lifecycle:
+      preStop:
+        exec: {command: [sh, -c, 'echo "prestop $HOOKLET_ATTEMPT" > /proc/1/fd/1; [ "$HOOKLET_ATTEMPT" = 1 ] && sleep 600; echo "prestop done $HOOKLET_ATTEMPT, stale copies: $(ps -o args | grep -c "^sleep 600$")" > /proc/1/fd/1']}
+"#;
+
+/// The pids in the exec cgroups (`hook-*`) of runc container `id`.
+fn hook_pids(id: &str) -> Vec<i32> {
+    let hooks = runc_support::cgroup_dirs(id).into_iter().flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten());
+    let procs = hooks.filter(|e| e.file_name().to_string_lossy().starts_with("hook-")).map(|e| std::fs::read_to_string(e.path().join("cgroup.procs")).unwrap_or_default());
+    procs.flat_map(|t| t.lines().filter_map(|l| l.parse().ok()).collect::<Vec<i32>>()).collect()
+}
+
+/// A PreStop running when the daemon is SIGKILLed: the restarted daemon kills the stale
+/// copy (with its exec cgroup) before it redelivers the hook as attempt 2, which runs
+/// once; then the stop signal, and the pod is gone.
+#[test]
+fn a_prestop_pending_across_a_sigkill_is_redelivered_without_its_stale_copy() {
+    if !runc_support::can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    import_busybox(&state);
+    let _guard = runc_support::RuncGuard::new(&state.join("runc"), 25);
+    let net = ["--runtime", "runc", "--pod-bridge", "hkt-rc25", "--pod-subnet", "10.217.25.0/24"];
+    let daemon = Daemon::start(dir.path(), &net);
+    daemon.ok(&["apply", "-f", &write(dir.path(), "slow.yaml", SLOW_STOP)]);
+    let id = container_id(&daemon.wait_pod("slowstop", 60, started));
+    daemon.ok(&["delete", "pod", "slowstop"]);
+    let log = || std::fs::read_to_string(runc_log(&state, "slowstop")).unwrap_or_default();
+    while !log().contains("stdout F prestop 1") {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stale = hook_pids(&id);
+    assert!(!stale.is_empty(), "the first PreStop runs in an exec cgroup");
+    daemon.kill();
+    assert!(stale.iter().all(|pid| !zombie(*pid) && Path::new(&format!("/proc/{pid}")).exists()), "the stale hook outlives the daemon");
+
+    let daemon = Daemon::start(dir.path(), &net);
+    daemon.ok(&["delete", "pod", "slowstop", "--wait"]);
+    let text = log();
+    assert!(text.contains("stdout F prestop 2") && text.contains("stdout F prestop done 2, stale copies: 0"), "attempt 2 ran alone: {text}");
+    assert!(!text.contains("prestop done 1"), "the stale attempt never finished: {text}");
+    let after = text.split("prestop done 2").nth(1).unwrap_or_default();
+    assert!(after.contains("stdout F stopping"), "the stop signal after the PreStop: {text}");
+    assert!(stale.iter().all(|pid| !Path::new(&format!("/proc/{pid}")).exists() || zombie(*pid)), "the stale hook was killed");
+    assert!(runc_support::cgroup_dirs(&id).is_empty() && !bundle(&state, &id).exists(), "nothing of the container is left");
     assert!(daemon.terminate().success());
 }
 
