@@ -205,7 +205,8 @@ async fn runc_rows(
     assert!(built.success(), "scripts/build-busybox-image failed");
     hooklet::image::ImageStore::open(dir.path().join("images")).unwrap().import(&archive).unwrap();
     let network = PodNetworkOptions { bridge: "hkb-bench0".into(), subnet: "10.217.250.0/24".parse().unwrap() };
-    let config = RuncConfig::under(dir.path(), "runc", dir.path().join("logs"), &network);
+    let mut config = RuncConfig::under(dir.path(), "runc", dir.path().join("logs"), &network);
+    config.monitor.program = env!("CARGO_BIN_EXE_hooklet-monitor").into();
     let runc = match RuncRuntime::open(config).await {
         Ok(runc) => Arc::new(runc),
         Err(err) => {

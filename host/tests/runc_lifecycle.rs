@@ -226,3 +226,33 @@ async fn cleanup_after_delete_and_after_a_crash() {
     assert!(std::fs::read_dir(state.join("runc/bundles")).unwrap().next().is_none());
     assert!(std::fs::read_dir(state.join("runc/network/pods")).unwrap().next().is_none(), "the pod's network was swept");
 }
+
+/// Without its container monitor the runtime does not open, and a monitor that
+/// disappears later (a botched upgrade) fails each create clearly, leaving nothing.
+#[tokio::test]
+async fn a_missing_monitor_is_a_clear_error() {
+    if !runc_support::can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = runc_support::state_with_busybox(dir.path());
+    let _guard = runc_support::RuncGuard::new(&state.join("runc"), 10);
+    let mut config = runc_support::config(&state, 10);
+    config.monitor.program = dir.path().join("nowhere/hooklet-monitor");
+    let err = hooklet::runtime::runc::RuncRuntime::open(config.clone()).await.err().expect("no monitor, no runtime");
+    assert!(format!("{err:#}").contains("the container monitor") && format!("{err:#}").contains("nowhere/hooklet-monitor is missing"), "{err:#}");
+
+    let copy = dir.path().join("hooklet-monitor");
+    std::fs::copy(env!("CARGO_BIN_EXE_hooklet-monitor"), &copy).unwrap();
+    config.monitor.program = copy.clone();
+    let runtime = hooklet::runtime::runc::RuncRuntime::open(config).await.unwrap();
+    let pod = PodRef { namespace: "default".into(), name: "unmonitored".into(), uid: "5a5a5a5a-bbbb".into() };
+    runtime.create_sandbox(&pod).await.unwrap();
+    std::fs::remove_file(&copy).unwrap();
+    let config = ContainerConfig { pod: pod.clone(), name: "app".into(), image: "busybox".into(), argv: vec!["true".into()], command_len: 1, ..Default::default() };
+    let err = runtime.create(config).await.expect_err("no monitor, no container");
+    assert!(format!("{err:#}").contains(&format!("cannot run the container monitor {}", copy.display())), "{err:#}");
+    assert!(runc_support::runc_list(&state).is_empty());
+    assert!(std::fs::read_dir(state.join("runc/bundles")).unwrap().next().is_none(), "the bundle was removed");
+    runtime.remove_sandbox(&pod).await.unwrap();
+}

@@ -55,7 +55,7 @@ async fn a_pod_pulls_its_image_and_runs_and_a_missing_tag_backs_off() {
         backoff_max: Duration::from_millis(1200),
         ..ImageManagerConfig::default()
     };
-    let config = RuncConfig { images, ..RuncConfig::under(&state, "runc", state.join("logs"), &runc_support::network(NET)) };
+    let config = RuncConfig { images, ..runc_support::config(&state, NET) };
     let runtime = std::sync::Arc::new(RuncRuntime::open(config).await.expect("the runc runtime opens"));
     let node = Node::new(runtime, NodeConfig::default()).expect("node starts");
 

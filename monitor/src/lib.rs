@@ -1,6 +1,7 @@
 //! `hooklet-monitor`: the per-container monitor of `hooklet serve`.
 //!
-//! One monitor runs per container, detached into a session of its own, so that the
+//! One monitor runs per container (a host process in `process` mode, a runc
+//! container in `runc` mode), detached into a session of its own, so that the
 //! container outlives the daemon (an upgrade, a crash, an OOM kill) and a restarted
 //! daemon adopts it. The monitor holds what the daemon would otherwise lose while it
 //! is down: the container's exit status (`exit.json` in the state directory, written
@@ -13,8 +14,11 @@
 
 pub mod args;
 pub mod cri;
+pub mod oom;
 mod process;
 pub mod record;
+pub mod runc;
+mod session;
 pub mod sync;
 mod sys;
 
@@ -22,7 +26,8 @@ mod sys;
 pub fn main() -> i32 {
     let mut report = sync::take();
     match args::parse(std::env::args_os().skip(1).collect()) {
-        Ok(args) => process::run(args, report),
+        Ok(args::Mode::Process(args)) => process::run(args, report),
+        Ok(args::Mode::Runc(args)) => runc::run(args, report),
         Err(err) => {
             sync::failed(&mut report, &format!("hooklet-monitor: {err}"));
             2

@@ -54,24 +54,31 @@ impl ProcessRecord {
     }
 
     /// Whether the recorded process still runs: same pid, same start time, and (when
-    /// recorded) same boot. A reused pid is never taken for it.
+    /// recorded) same boot; a zombie has ended. A reused pid is never taken for it.
     pub fn is_live(&self) -> bool {
         if let Some(boot) = &self.boot_id {
             if boot_id().as_deref() != Some(boot.as_str()) {
                 return false;
             }
         }
-        start_time(self.pid) == Some(self.start_time)
+        matches!(stat_fields(self.pid), Some((state, start)) if state != "Z" && start == self.start_time)
     }
 }
 
 /// When process `pid` started, in clock ticks since boot (`/proc/PID/stat` field 22);
 /// `None` when there is no such process.
 pub fn start_time(pid: i32) -> Option<u64> {
+    stat_fields(pid).map(|(_, start)| start)
+}
+
+/// The state (`R`, `S`, `Z`, …) and start time of process `pid`.
+fn stat_fields(pid: i32) -> Option<(String, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // `pid (comm) state ppid …`: comm may hold spaces and parentheses; field 3 follows
     // the last `)`, so field 22 is the 20th after it.
-    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.to_string();
+    Some((state, fields.nth(18)?.parse().ok()?))
 }
 
 /// This boot's id: pid + start time name one process only within one boot.
@@ -89,12 +96,14 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result
 }
 
 /// The exit file's JSON for a process that ended with `code` (or 128 + `signal`) at
-/// `finished_at`: hooklet's `ExitStatus` as serde writes it.
-pub fn exit_json(code: i32, signal: Option<i32>, finished_at: SystemTime) -> String {
+/// `finished_at`, killed by the OOM killer or not: hooklet's `ExitStatus` as serde
+/// writes it.
+pub fn exit_json(code: i32, signal: Option<i32>, oom_killed: bool, finished_at: SystemTime) -> String {
     let since = finished_at.duration_since(UNIX_EPOCH).unwrap_or_default();
     let signal = signal.map_or("null".to_string(), |s| s.to_string());
+    let oom = if oom_killed { ",\"oom_killed\":true" } else { "" };
     format!(
-        "{{\"exit_code\":{code},\"signal\":{signal},\"finished_at\":{{\"secs_since_epoch\":{},\"nanos_since_epoch\":{}}}}}",
+        "{{\"exit_code\":{code},\"signal\":{signal},\"finished_at\":{{\"secs_since_epoch\":{},\"nanos_since_epoch\":{}}}{oom}}}",
         since.as_secs(),
         since.subsec_nanos()
     )
@@ -129,9 +138,10 @@ mod tests {
     fn the_exit_json_has_hooklets_shape() {
         let at = UNIX_EPOCH + std::time::Duration::new(5, 6);
         assert_eq!(
-            exit_json(137, Some(9), at),
+            exit_json(137, Some(9), false, at),
             r#"{"exit_code":137,"signal":9,"finished_at":{"secs_since_epoch":5,"nanos_since_epoch":6}}"#
         );
-        assert!(exit_json(3, None, at).contains(r#""signal":null"#));
+        assert!(exit_json(3, None, false, at).contains(r#""signal":null"#));
+        assert!(exit_json(137, Some(9), true, at).ends_with(r#"},"oom_killed":true}"#));
     }
 }

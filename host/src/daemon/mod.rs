@@ -26,7 +26,7 @@ use crate::eviction::{hard_eviction_reserve, EvictionConfig, EvictionManager};
 use crate::lifecycle::{Node, NodeConfig, PodHandle};
 use crate::nodestatus::{NodeSettings, NodeState};
 use crate::runtime::process::ProcessRuntime;
-use crate::runtime::runc::{RuncConfig, RuncRuntime, RuntimeChoice};
+use crate::runtime::runc::{MonitorConfig, RuncConfig, RuncRuntime, RuntimeChoice};
 use crate::runtime::Runtime;
 use crate::secret::SecretStore;
 use crate::store::Store;
@@ -41,7 +41,7 @@ pub struct DaemonConfig {
     pub state_dir: PathBuf,
     /// Pod worker settings (back-off, wasm plugins, …).
     pub node: NodeConfig,
-    /// The `hooklet-monitor` executable, run once per container (process runtime).
+    /// The `hooklet-monitor` executable, run once per container.
     pub monitor_exe: PathBuf,
     /// When containers' CRI logs are rotated.
     pub log_rotation: hooklet_monitor::cri::Rotation,
@@ -112,7 +112,8 @@ impl Daemon {
                 config.log_rotation,
             )),
             RuntimeChoice::Runc(network) => {
-                let runc = RuncConfig { images: config.images.clone(), ..RuncConfig::under(&config.state_dir, "runc", logs, network) };
+                let monitor = MonitorConfig { program: config.monitor_exe.clone(), rotation: config.log_rotation };
+                let runc = RuncConfig { images: config.images.clone(), monitor, ..RuncConfig::under(&config.state_dir, "runc", logs, network) };
                 Arc::new(RuncRuntime::open(runc).await?)
             }
         };

@@ -9,6 +9,7 @@
 pub mod network;
 pub mod output;
 pub mod logs;
+pub mod monitor;
 pub mod pidfd;
 pub mod process;
 pub mod runc;

@@ -31,6 +31,21 @@ impl PidFd {
         unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.ok().map(PidFd)
     }
 
+    /// Sends `signal` to the process; a process that has ended gets nothing. A pidfd
+    /// names one process: the signal never reaches another that reused its pid.
+    pub fn signal(&self, signal: i32) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: pidfd_send_signal takes a descriptor, a signal, a null siginfo and flags.
+        let ret = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, self.0.get_ref().as_raw_fd(), signal, std::ptr::null::<libc::siginfo_t>(), 0) };
+        match ret {
+            0 => Ok(()),
+            _ => match std::io::Error::last_os_error() {
+                err if err.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+                err => Err(err),
+            },
+        }
+    }
+
     /// Resolves once the process has ended (a pidfd becomes readable then).
     pub async fn exited(&self) {
         let _ = self.0.readable().await;

@@ -58,10 +58,17 @@ pub fn network(net: u8) -> PodNetworkOptions {
     PodNetworkOptions { bridge: format!("hkt-rc{net}"), subnet: format!("10.217.{net}.0/24").parse().unwrap() }
 }
 
+/// The runc runtime's configuration under `state` (images from `state/images`) on
+/// test network `net`, with this build's container monitor.
+pub fn config(state: &Path, net: u8) -> RuncConfig {
+    let mut config = RuncConfig::under(state, "runc", state.join("logs"), &network(net));
+    config.monitor.program = PathBuf::from(env!("CARGO_BIN_EXE_hooklet-monitor"));
+    config
+}
+
 /// A runc runtime under `state` (images from `state/images`) on test network `net`.
 pub async fn runtime(state: &Path, net: u8) -> Arc<RuncRuntime> {
-    let config = RuncConfig::under(state, "runc", state.join("logs"), &network(net));
-    Arc::new(RuncRuntime::open(config).await.expect("the runc runtime opens"))
+    Arc::new(RuncRuntime::open(config(state, net)).await.expect("the runc runtime opens"))
 }
 
 /// A node on the runc runtime with the busybox image on test network `net`, and a

@@ -12,20 +12,17 @@
 //! with it, by its parent-death signal).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
-use anyhow::{anyhow, Context};
+use anyhow::{bail, Context};
 use hooklet_monitor::cri::Rotation;
-use hooklet_monitor::record::{ProcessRecord, EXIT_FILE, MONITOR_FILE, PID_FILE};
-use hooklet_monitor::sync::SYNC_PIPE_ENV;
+use hooklet_monitor::record::{ProcessRecord, MONITOR_FILE, PID_FILE};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::watch;
 
 use super::{base_env, ProcessRuntime};
-use crate::runtime::pidfd::PidFd;
+use crate::runtime::monitor::{self, ExitFile, Launch};
 use crate::runtime::{Adopted, ContainerConfig, ContainerId, ExitStatus};
 
 /// Where monitors keep their state, the monitor program, and log rotation.
@@ -55,60 +52,37 @@ pub(super) async fn start(sup: &Supervision, id: &ContainerId, config: &Containe
         cmd.arg("--workdir").arg(w);
     }
     cmd.arg("--").args(&config.argv);
-    cmd.env_clear()
-        .envs(base_env(config))
-        .env(SYNC_PIPE_ENV, "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().with_context(|| format!("cannot run the container monitor {}", sup.monitor.display()))?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut line = String::new();
-    let read = BufReader::new(stdout).read_line(&mut line).await;
-    // The monitor's first process exits at once (the monitor lives on detached).
-    let _ = child.wait().await;
-    read.context("reading the monitor's report")?;
-    let pid = parse_report(&line).map_err(|message| anyhow!("failed to start container {:?}: {message}", config.name))?;
-    let monitor = ProcessRecord::read(&dir, MONITOR_FILE).ok_or_else(|| anyhow!("the monitor of container {:?} left no record in {}", config.name, dir.display()))?;
-    if !watch_monitor(dir.clone(), &monitor, pid, exit.clone()) {
+    cmd.env_clear().envs(base_env(config));
+    let (pid, monitor) = match monitor::launch(cmd, &dir).await? {
+        Launch::Started { pid, monitor } => (pid, monitor),
+        Launch::Failed(message) => bail!("failed to start container {:?}: {message}", config.name),
+    };
+    if !watch_monitor(dir.clone(), id, &monitor, pid, exit.clone()) {
         // It ended already: the container too, with its exit recorded (or not).
-        exit.send_replace(Some(exit_of_dead_monitor(&dir, pid)));
+        exit.send_replace(Some(exit_of_dead_monitor(&dir, id, pid)));
     }
     Ok(pid)
 }
 
-/// The pid in a monitor's sync-pipe report, or why the container did not start.
-fn parse_report(line: &str) -> Result<i32, String> {
-    if line.trim().is_empty() {
-        return Err("the monitor ended without a report".to_string());
-    }
-    let report: serde_json::Value = serde_json::from_str(line).map_err(|_| format!("the monitor reported {line:?}"))?;
-    match report["data"].as_i64() {
-        Some(pid) if pid > 0 => i32::try_from(pid).map_err(|_| format!("the monitor reported pid {pid}")),
-        _ => Err(report["message"].as_str().unwrap_or("the monitor reported no pid").to_string()),
-    }
-}
-
 /// Watches the monitor of `record` until it ends, then sends the container's exit.
 /// `false` when the monitor does not run (any more).
-fn watch_monitor(dir: PathBuf, record: &ProcessRecord, pgid: i32, exit: watch::Sender<Option<ExitStatus>>) -> bool {
-    let Some(pidfd) = PidFd::open(record) else { return false };
-    tokio::spawn(async move {
-        pidfd.exited().await;
-        exit.send_replace(Some(exit_of_dead_monitor(&dir, pgid)));
-    });
-    true
+fn watch_monitor(dir: PathBuf, id: &ContainerId, record: &ProcessRecord, pgid: i32, exit: watch::Sender<Option<ExitStatus>>) -> bool {
+    let id = id.clone();
+    monitor::watch(record, async move {
+        exit.send_replace(Some(exit_of_dead_monitor(&dir, &id, pgid)));
+    })
 }
 
-/// The exit status of a container whose monitor has ended: the recorded one, or, when
-/// the monitor was killed before recording it, that of a container killed with its
-/// monitor (SIGKILL, by its parent-death signal), after killing what it left in its
-/// process group (the group id cannot be reused while any of them lives).
-fn exit_of_dead_monitor(dir: &Path, pgid: i32) -> ExitStatus {
-    read_exit(dir).unwrap_or_else(|| {
+/// The exit status of a container whose monitor has ended; when the monitor was killed
+/// before recording it (the container was killed with it, by its parent-death signal),
+/// what it left in its process group is killed (the group id cannot be reused while
+/// any of them lives).
+fn exit_of_dead_monitor(dir: &Path, id: &ContainerId, pgid: i32) -> ExitStatus {
+    let file = ExitFile::read(dir);
+    if !matches!(file, ExitFile::Recorded(_)) {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-        killed_with_supervisor()
-    })
+    }
+    file.status_after_monitor(&id.0)
 }
 
 /// Takes over a container started by an earlier hooklet; see [`crate::runtime::Runtime::adopt`].
@@ -118,13 +92,12 @@ pub(super) async fn adopt(runtime: &ProcessRuntime, sup: &Supervision, id: &Cont
         // Never created, removed, or created but never started (no pid reported).
         return Ok(Adopted::Unknown);
     };
-    let recorded = read_exit(&dir);
-    let (exit, _) = watch::channel(recorded.clone());
-    let adopted = match recorded {
-        Some(status) => Adopted::Exited(status),
-        None if ProcessRecord::read(&dir, MONITOR_FILE).is_some_and(|m| watch_monitor(dir.clone(), &m, pid, exit.clone())) => Adopted::Running,
-        None => {
-            let status = exit_of_dead_monitor(&dir, pid);
+    let (exit, _) = watch::channel(None);
+    let adopted = match ExitFile::read(&dir) {
+        ExitFile::Missing if ProcessRecord::read(&dir, MONITOR_FILE).is_some_and(|m| watch_monitor(dir.clone(), id, &m, pid, exit.clone())) => Adopted::Running,
+        // Exited (the monitor with it), or the monitor was killed on its own.
+        _ => {
+            let status = exit_of_dead_monitor(&dir, id, pid);
             exit.send_replace(Some(status.clone()));
             Adopted::Exited(status)
         }
@@ -148,7 +121,7 @@ pub(super) fn reap_orphans(sup: &Supervision, known: &std::collections::HashSet<
         }
         // Only a container that still runs: a recorded pid may be another process's now.
         let live = ProcessRecord::read(&entry.path(), PID_FILE).filter(|r| r.is_live());
-        if let Some(record) = live.filter(|_| read_exit(&entry.path()).is_none()) {
+        if let Some(record) = live.filter(|_| ExitFile::read(&entry.path()) == ExitFile::Missing) {
             let _ = killpg(Pid::from_raw(record.pid), Signal::SIGKILL);
         }
         let _ = std::fs::remove_dir_all(entry.path());
@@ -157,38 +130,3 @@ pub(super) fn reap_orphans(sup: &Supervision, known: &std::collections::HashSet<
     reaped
 }
 
-/// The exit status of a container whose monitor ended without recording one: the
-/// monitor was killed, and the container with it (SIGKILL, by its parent-death signal).
-pub fn killed_with_supervisor() -> ExitStatus {
-    tracing::warn!("a container's monitor was killed without recording the exit; the container was killed with it");
-    ExitStatus::now(None, Some(9))
-}
-
-/// The exit status recorded in `dir`, if the container has exited.
-pub fn read_exit(dir: &Path) -> Option<ExitStatus> {
-    let bytes = std::fs::read(dir.join(EXIT_FILE)).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reports_are_read_as_conmon_writes_them() {
-        assert_eq!(parse_report("{\"data\": 42}\n"), Ok(42));
-        let err = parse_report("{\"data\": -1, \"message\": \"cannot run \\\"nope\\\"\"}\n").unwrap_err();
-        assert_eq!(err, "cannot run \"nope\"");
-        assert!(parse_report("").unwrap_err().contains("without a report"));
-        assert!(parse_report("garbage").unwrap_err().contains("reported \"garbage\""));
-    }
-
-    #[test]
-    fn the_monitors_exit_file_is_an_exit_status() {
-        let dir = tempfile::tempdir().unwrap();
-        let json = hooklet_monitor::record::exit_json(3, None, std::time::SystemTime::now());
-        std::fs::write(dir.path().join(EXIT_FILE), json).unwrap();
-        let status = read_exit(dir.path()).unwrap();
-        assert_eq!((status.exit_code, status.signal, status.oom_killed), (3, None, false));
-    }
-}

@@ -14,6 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
+use hooklet_monitor::oom::keyed_value;
+
 use crate::runtime::ExecUsage;
 
 const ROOT: &str = "/sys/fs/cgroup";
@@ -101,15 +103,23 @@ impl ContainerCgroups {
         Some(crate::runtime::usage::ContainerUsage { working_set_bytes: usage.saturating_sub(inactive), processes })
     }
 
-    /// How many times the kernel's OOM killer killed a process of this container.
-    pub fn oom_kills(&self) -> u64 {
-        let Some(dir) = &self.memory else { return 0 };
-        let file = match self.layout {
-            Layout::V1 => "memory.oom_control",
-            Layout::V2 => "memory.events",
-        };
-        let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
-        keyed_value(&text, "oom_kill").unwrap_or(0)
+    /// Kills and removes the exec cgroups (`hook-*`) left in the container's cgroups:
+    /// the hooks of a daemon that died while they ran. Before a hook is redelivered,
+    /// so the new attempt never overlaps a stale copy of it.
+    pub fn remove_exec_cgroups(&self) {
+        let parents = [&self.memory, &self.cpu].into_iter().flatten();
+        let mut dirs: Vec<PathBuf> = parents
+            .flat_map(|p| std::fs::read_dir(p).into_iter().flatten().flatten())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("hook-") && e.path().is_dir())
+            .map(|e| e.path())
+            .collect();
+        // (v2: one directory for both.)
+        dirs.sort();
+        dirs.dedup();
+        for dir in &dirs {
+            tracing::info!(cgroup = %dir.display(), "removing the exec cgroup of a hook that ran when hooklet stopped");
+        }
+        remove_cgroups(&dirs);
     }
 
     /// Creates the child cgroup `name` for one exec.
@@ -176,14 +186,19 @@ impl Drop for ExecCgroup {
     /// Kills what the hook left running here (as a runtime ends an exec's stragglers,
     /// or a cancelled exec) and removes the cgroup.
     fn drop(&mut self) {
-        for dir in &self.dirs {
-            if std::fs::remove_dir(dir).is_ok() {
-                continue;
-            }
-            kill_all(dir);
-            if let Err(err) = std::fs::remove_dir(dir) {
-                tracing::warn!(cgroup = %dir.display(), "cannot remove an exec's cgroup: {err}");
-            }
+        remove_cgroups(&self.dirs);
+    }
+}
+
+/// Removes the cgroups `dirs`, killing what runs in them first.
+fn remove_cgroups(dirs: &[PathBuf]) {
+    for dir in dirs {
+        if std::fs::remove_dir(dir).is_ok() {
+            continue;
+        }
+        kill_all(dir);
+        if let Err(err) = std::fs::remove_dir(dir) {
+            tracing::warn!(cgroup = %dir.display(), "cannot remove an exec's cgroup: {err}");
         }
     }
 }
@@ -206,11 +221,6 @@ fn kill_all(dir: &Path) {
     }
 }
 
-/// The number after `key ` in a `key value` per line file.
-fn keyed_value(text: &str, key: &str) -> Option<u64> {
-    text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,12 +239,5 @@ mod tests {
     fn v2_uses_the_unified_path() {
         let c = ContainerCgroups::parse(Layout::V2, "0::/hooklet/c1\n");
         assert_eq!(c.memory.unwrap(), Path::new("/sys/fs/cgroup/hooklet/c1"));
-    }
-
-    #[test]
-    fn keyed_values_are_found() {
-        assert_eq!(keyed_value("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n", "oom_kill"), Some(2));
-        assert_eq!(keyed_value("usage_usec 1500\nuser_usec 1000\n", "usage_usec"), Some(1500));
-        assert_eq!(keyed_value("low 0\n", "oom_kill"), None);
     }
 }

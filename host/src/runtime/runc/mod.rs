@@ -9,21 +9,22 @@
 //! cgroup of the container's so that their CPU time and memory are charged to the
 //! container and recorded with the hook ([`cgroup`]).
 //!
-//! Container inits become hooklet's children (it is a child subreaper), so exits are
-//! collected by `waitid` on `SIGCHLD` ([`reaper`]), with OOM kills read from the
-//! container's memory cgroup. stdout and stderr go to the container's log file.
+//! Each container runs under its own monitor (`hooklet-monitor runc`, [`monitor`]),
+//! which runs `runc create`, is the init's parent, writes the CRI log and records the
+//! exit (code, signal, OOM kill) in the bundle. hooklet is neither the parent nor the
+//! subreaper of containers: they outlive it, and a restarted hooklet adopts them
+//! ([`Runtime::adopt`]) with their ids, waiting for and signalling them through
+//! pidfds. What it cannot account for it removes ([`Runtime::reap_orphans`]).
 //!
 //! Layout under the state directory: `runc/` (runc's `--root`), `bundles/ID/`
-//! (`config.json`, `rootfs/`, `upper/`, `work/`, `hosts`, `hostname`), and the logs
-//! under the log directory. Containers do not outlive hooklet in a usable way: a
-//! restarted hooklet removes what an earlier one left ([`Runtime::reap_orphans`]) and
-//! starts the pods' containers again.
+//! (`config.json`, `rootfs/`, `upper/`, `work/`, `hosts`, `hostname`, the monitor's
+//! records), and the logs under the log directory.
 
 mod bundle;
 mod cgroup;
 mod cli;
 mod exec;
-mod reaper;
+mod monitor;
 mod rootfs;
 
 use std::collections::{HashMap, HashSet};
@@ -33,19 +34,19 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Context};
 use async_trait::async_trait;
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::WaitStatus;
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tokio::sync::watch;
 
-use super::output::{container_log_path, open_log};
+use super::output::container_log_path;
+use super::pidfd::PidFd;
 use super::{ContainerConfig, ContainerId, ExecRequest, ExecResult, ExitStatus, PodRef, Runtime, Sandbox};
 use super::network::{Ipv4Subnet, NetworkConfig, PodNamespaces, PodNetwork};
 use crate::image::manager::{ImageManager, ImageManagerConfig};
 use crate::image::ImageStore;
 use cgroup::{ContainerCgroups, Layout};
 use cli::Runc;
-use reaper::Reaper;
+pub use monitor::MonitorConfig;
+use monitor::Found;
 
 /// Where the runc runtime keeps its state.
 #[derive(Debug, Clone)]
@@ -62,6 +63,8 @@ pub struct RuncConfig {
     pub network: NetworkConfig,
     /// Pulling images: registries, credentials, back-off.
     pub images: ImageManagerConfig,
+    /// The container monitor and log rotation.
+    pub monitor: MonitorConfig,
 }
 
 /// Which runtime a node runs its containers on (`--runtime`).
@@ -83,7 +86,8 @@ pub struct PodNetworkOptions {
 impl RuncConfig {
     /// The runtime's layout under a hooklet state directory: runc state, bundles and
     /// the pod network's state in `STATE_DIR/SUBDIR`, images from `STATE_DIR/images`,
-    /// the `runc` on `PATH`.
+    /// the `runc` on `PATH`, the `hooklet-monitor` next to this executable, the
+    /// kubelet's log rotation.
     pub fn under(state_dir: &std::path::Path, subdir: &str, log_dir: PathBuf, network: &PodNetworkOptions) -> RuncConfig {
         let dir = state_dir.join(subdir);
         RuncConfig {
@@ -93,13 +97,18 @@ impl RuncConfig {
             image_dir: state_dir.join("images"),
             runc: PathBuf::from("runc"),
             images: ImageManagerConfig::default(),
+            monitor: MonitorConfig {
+                program: std::env::current_exe().unwrap_or_default().with_file_name("hooklet-monitor"),
+                rotation: hooklet_monitor::cri::DEFAULT_ROTATION,
+            },
         }
     }
 }
 
 struct Entry {
     stop_signal: Signal,
-    pid: i32,
+    /// The init, while it runs (signals go through the pidfd: never to a reused pid).
+    init: Option<PidFd>,
     cgroups: Option<ContainerCgroups>,
     exit: watch::Sender<Option<ExitStatus>>,
 }
@@ -113,7 +122,6 @@ pub struct RuncRuntime {
     images: ImageStore,
     manager: ImageManager,
     layout: Layout,
-    reaper: Reaper,
     containers: Containers,
     network: PodNetwork,
     /// The namespaces of each pod with a sandbox, by pod uid.
@@ -126,6 +134,12 @@ impl RuncRuntime {
     /// cannot. Must run inside a tokio runtime.
     pub async fn open(config: RuncConfig) -> anyhow::Result<RuncRuntime> {
         let version = Self::preflight(&config.runc).await?;
+        if !config.monitor.program.is_file() {
+            bail!(
+                "the container monitor {} is missing: it ships next to hooklet (`cargo build` builds both; install both binaries together)",
+                config.monitor.program.display()
+            );
+        }
         let runc = Runc { binary: config.runc.clone(), root: config.state_dir.join("runc") };
         let images = ImageStore::open(&config.image_dir).map_err(|err| anyhow!("the image store: {err}"))?;
         let manager = ImageManager::new(images.clone(), config.images.clone()).map_err(|err| anyhow!("pulling images: {err}"))?;
@@ -141,7 +155,6 @@ impl RuncRuntime {
             images,
             manager,
             layout,
-            reaper: Reaper::start()?,
             containers: Arc::default(),
             pods: Mutex::default(),
             config,
@@ -165,51 +178,19 @@ impl RuncRuntime {
         self.config.state_dir.join("bundles").join(id)
     }
 
+    /// Registers a container with its init (pid and pidfd) while it runs.
+    fn insert(&self, id: &ContainerId, stop_signal: Signal, init: Option<(i32, PidFd)>, exit: watch::Sender<Option<ExitStatus>>) {
+        let cgroups = init.as_ref().and_then(|(pid, _)| {
+            ContainerCgroups::of_pid(self.layout, *pid).map_err(|err| tracing::warn!(container = %id, "no cgroup accounting: {err:#}")).ok()
+        });
+        let entry = Entry { stop_signal, init: init.map(|(_, fd)| fd), cgroups, exit };
+        self.containers.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), entry);
+    }
+
     fn entry<T>(&self, id: &ContainerId, f: impl FnOnce(&Entry) -> T) -> anyhow::Result<T> {
         let map = self.containers.lock().unwrap_or_else(|e| e.into_inner());
         let entry = map.get(id).ok_or_else(|| anyhow!("no such container {id} in the runc runtime"))?;
         Ok(f(entry))
-    }
-
-    /// `runc create`: the container's init exists (as our child) and waits for `start`.
-    async fn runc_create(&self, id: &str, bundle: &std::path::Path, config: &ContainerConfig) -> anyhow::Result<i32> {
-        let log = open_log(&container_log_path(&self.config.log_dir, &config.pod, &config.name))?;
-        let pid_file = bundle.join("pid");
-        let runc_log = bundle.join("runc.log");
-        let status = self
-            .runc
-            .command(&runc_log)
-            .arg("create")
-            .arg("--bundle")
-            .arg(bundle)
-            .arg("--pid-file")
-            .arg(&pid_file)
-            .arg(id)
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .status()
-            .await
-            .context("cannot run runc")?;
-        if !status.success() {
-            let error = cli::last_error(&runc_log).unwrap_or_else(|| format!("runc exited with {status}"));
-            bail!("runc create failed: {error}");
-        }
-        let text = std::fs::read_to_string(&pid_file).with_context(|| format!("runc wrote no {}", pid_file.display()))?;
-        text.trim().parse().with_context(|| format!("{} holds no pid", pid_file.display()))
-    }
-
-    /// Records the exit of a container's init (called by the reaper before it reaps).
-    fn on_exit(containers: &Containers, id: &ContainerId, status: Option<WaitStatus>) {
-        let map = containers.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(entry) = map.get(id) else { return };
-        let mut exit = match status {
-            Some(WaitStatus::Exited(_, code)) => ExitStatus::code(code),
-            Some(WaitStatus::Signaled(_, signal, _)) => ExitStatus::now(None, Some(signal as i32)),
-            _ => ExitStatus::code(255),
-        };
-        exit.oom_killed = exit.signal == Some(Signal::SIGKILL as i32) && entry.cgroups.as_ref().is_some_and(|c| c.oom_kills() > 0);
-        tracing::debug!(container = %id, exit_code = exit.exit_code, oom_killed = exit.oom_killed, "container exited");
-        entry.exit.send_replace(Some(exit));
     }
 }
 
@@ -263,13 +244,16 @@ impl Runtime for RuncRuntime {
         let namespaces = namespaces.ok_or_else(|| anyhow!("pod {} has no sandbox in the runc runtime", config.pod.name))?;
         let id = container_id(&config);
         let bundle = self.bundle_dir(&id);
+        let stop_signal = parse_stop_signal(image.config.stop_signal.as_deref());
+        let log = container_log_path(&self.config.log_dir, &config.pod, &config.name);
         let prepared = async {
             rootfs::mount_overlay(&image.rootfs(), &bundle)?;
             bundle::write_config(&bundle, &id, &config, &image, &namespaces)?;
-            self.runc_create(&id, &bundle, &config).await
+            monitor::write_meta(&bundle, stop_signal)?;
+            monitor::create(&self.config.monitor, &self.runc, &bundle, &id, &log).await
         };
-        let pid = match prepared.await {
-            Ok(pid) => pid,
+        let (monitor, init) = match prepared.await {
+            Ok(records) => records,
             Err(err) => {
                 let _ = self.runc.run(&bundle.join("delete.log"), &["delete", "--force", &id]).await;
                 if let Err(cleanup) = rootfs::remove_bundle(&bundle) {
@@ -278,20 +262,12 @@ impl Runtime for RuncRuntime {
                 return Err(err);
             }
         };
-        let cgroups = ContainerCgroups::of_pid(self.layout, pid)
-            .map_err(|err| tracing::warn!(container = %id, "no cgroup accounting: {err:#}"))
-            .ok();
         let (exit, _) = watch::channel(None);
-        let entry = Entry {
-            stop_signal: parse_stop_signal(image.config.stop_signal.as_deref()),
-            pid,
-            cgroups,
-            exit,
-        };
+        if !monitor::watch(&self.runc, &bundle, &id, &monitor, exit.clone()) {
+            exit.send_replace(Some(monitor::exit_after_monitor(&self.runc, &bundle, &id).await));
+        }
         let id = ContainerId(id);
-        self.containers.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), entry);
-        let (containers, watched) = (self.containers.clone(), id.clone());
-        self.reaper.watch(pid, Box::new(move |status| Self::on_exit(&containers, &watched, status)));
+        self.insert(&id, stop_signal, PidFd::open(&init).map(|fd| (init.pid, fd)), exit);
         Ok(id)
     }
 
@@ -309,16 +285,11 @@ impl Runtime for RuncRuntime {
     }
 
     async fn signal(&self, id: &ContainerId, signal: Signal) -> anyhow::Result<()> {
-        // Under the lock the exit is either recorded, or the pid is still our
-        // unreaped child: it cannot belong to another process.
         let map = self.containers.lock().unwrap_or_else(|e| e.into_inner());
         let entry = map.get(id).ok_or_else(|| anyhow!("no such container {id} in the runc runtime"))?;
-        if entry.exit.borrow().is_some() || entry.pid <= 1 {
-            return Ok(());
-        }
-        match kill(Pid::from_raw(entry.pid), signal) {
-            Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
-            Err(err) => Err(anyhow!("sending {signal} to container {id}: {err}")),
+        match &entry.init {
+            Some(init) if entry.exit.borrow().is_none() => init.signal(signal as i32).map_err(|err| anyhow!("sending {signal} to container {id}: {err}")),
+            _ => Ok(()),
         }
     }
 
@@ -357,6 +328,33 @@ impl Runtime for RuncRuntime {
 
     fn log_path(&self, pod: &PodRef, container: &str) -> Option<PathBuf> {
         Some(container_log_path(&self.config.log_dir, pod, container))
+    }
+
+    async fn adopt(&self, id: &ContainerId, _config: ContainerConfig) -> anyhow::Result<super::Adopted> {
+        use super::Adopted;
+        let bundle = self.bundle_dir(&id.0);
+        if !bundle.is_dir() {
+            return Ok(Adopted::Unknown);
+        }
+        let (exit, _) = watch::channel(None);
+        let (adopted, init) = match monitor::find(&self.runc, &bundle, &id.0).await {
+            Found::Unknown => return Ok(Adopted::Unknown),
+            Found::Exited(status) => (Adopted::Exited(status), None),
+            Found::Running { monitor, init } if monitor::watch(&self.runc, &bundle, &id.0, &monitor, exit.clone()) => (Adopted::Running, init),
+            // It ended just now.
+            Found::Running { .. } => (Adopted::Exited(monitor::exit_after_monitor(&self.runc, &bundle, &id.0).await), None),
+        };
+        if let Adopted::Exited(status) = &adopted {
+            exit.send_replace(Some(status.clone()));
+        }
+        self.insert(id, monitor::read_stop_signal(&bundle), init, exit);
+        if adopted == Adopted::Running {
+            // Exec hooks of the dead daemon may still run: before any is redelivered.
+            if let Ok(Some(cgroups)) = self.entry(id, |e| e.cgroups.clone()) {
+                cgroups.remove_exec_cgroups();
+            }
+        }
+        Ok(adopted)
     }
 
     async fn reap_orphans(&self, known: &HashSet<String>, pods: &HashSet<String>) -> Vec<String> {
