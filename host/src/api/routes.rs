@@ -198,7 +198,7 @@ fn known(query: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiErr
 }
 
 /// `a=1&b=x%20y` → map, percent-decoded.
-fn parse_query(query: &str) -> Result<HashMap<String, String>, ApiError> {
+pub(crate) fn parse_query(query: &str) -> Result<HashMap<String, String>, ApiError> {
     let mut map = HashMap::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));

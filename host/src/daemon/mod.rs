@@ -6,6 +6,7 @@
 //! directory (`recover`); on SIGTERM/SIGINT the API stops accepting, the state is
 //! flushed and the daemon exits, leaving containers running, as the kubelet does.
 
+pub mod error;
 pub mod event_log;
 pub mod metrics;
 pub mod persist;
@@ -13,6 +14,7 @@ mod node;
 mod pods;
 mod recover;
 mod secrets;
+pub mod views;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
