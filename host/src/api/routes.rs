@@ -49,7 +49,11 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
             let text = daemon.metrics.render()
                 + &crate::daemon::metrics::Metrics::render_pool(&daemon.node.wasm().pool_stats())
                 + &daemon.node.prober().metrics().render()
-                + &daemon.render_node_metrics();
+                + &daemon.render_node_metrics()
+                + &format!(
+                    "# HELP hooklet_api_watches Watches of the Kubernetes API being served.\n# TYPE hooklet_api_watches gauge\nhooklet_api_watches {}\n",
+                    daemon.changes.open_watches()
+                );
             Ok(body::text("text/plain; version=0.0.4", text))
         }
         (Method::GET, ["v1", "pods"]) => {

@@ -11,6 +11,8 @@ pub enum ErrorKind {
     NotFound,
     /// The object exists in a state that refuses the operation.
     Conflict,
+    /// The object to create exists already.
+    AlreadyExists,
     /// The object (a manifest) does not validate.
     Invalid,
     /// A failure of the daemon itself (its state database, …).

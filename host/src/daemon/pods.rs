@@ -21,6 +21,16 @@ impl Daemon {
     /// Applies a manifest: creates its pods; an existing pod with the same spec is
     /// left as it is; one with a different spec is refused (no in-place update).
     pub async fn apply(self: &Arc<Self>, text: &str, filename: &str) -> Result<ApplyResponse, DaemonError> {
+        self.apply_as(text, filename, false).await
+    }
+
+    /// Creates the pods of a manifest; one that exists already is refused
+    /// (AlreadyExists), whatever its spec.
+    pub async fn create(self: &Arc<Self>, text: &str, filename: &str) -> Result<ApplyResponse, DaemonError> {
+        self.apply_as(text, filename, true).await
+    }
+
+    async fn apply_as(self: &Arc<Self>, text: &str, filename: &str, create_only: bool) -> Result<ApplyResponse, DaemonError> {
         let objects = parse_objects(text, filename, &Keyring::check).map_err(manifest_error)?;
         let _guard = self.mutations.lock().await;
         let mut response = ApplyResponse { pods: Vec::new(), secrets: Vec::new(), warnings: Vec::new() };
@@ -41,6 +51,14 @@ impl Daemon {
             response.warnings.extend(p.warnings);
             let (namespace, name) = (pod.namespace().to_string(), pod.metadata.name.clone());
             match self.entry(&namespace, &name) {
+                Some(_) if create_only => {
+                    return Err(DaemonError::new(
+                        ErrorKind::AlreadyExists,
+                        format!("pods {name:?} already exists"),
+                        Some("metadata.name"),
+                    )
+                    .about("pods", &name));
+                }
                 Some(existing) => {
                     let status = existing.handle.status();
                     if status.deletion_requested_at.is_some() {

@@ -121,6 +121,12 @@ impl Daemon {
 
     /// A raw HTTP request over TCP (HTTPS, trusting the daemon's generated CA).
     pub fn raw_tcp(&self, request: &[u8]) -> (u16, String) {
+        let mut stream = self.tls_stream();
+        exchange(&mut stream, request)
+    }
+
+    /// A TLS connection to the TCP listener, trusting the daemon's generated CA.
+    pub fn tls_stream(&self) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
         use rustls::pki_types::pem::PemObject;
         let ca = self.state.join("tls/ca.crt");
         let mut roots = rustls::RootCertStore::empty();
@@ -136,8 +142,7 @@ impl Daemon {
         let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
         let connection = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
         let tcp = std::net::TcpStream::connect(self.tcp.as_ref().expect("--listen")).unwrap();
-        let mut stream = rustls::StreamOwned::new(connection, tcp);
-        exchange(&mut stream, request)
+        rustls::StreamOwned::new(connection, tcp)
     }
 
     /// SIGTERM, then the exit status.

@@ -29,7 +29,7 @@ const RESOURCES: &[Resource] = &[
         singular: "pod",
         kind: "Pod",
         namespaced: true,
-        verbs: &["get", "list"],
+        verbs: &["create", "delete", "get", "list", "patch", "watch"],
         short_names: &["po"],
         categories: &["all"],
         subresources: &[],

@@ -5,7 +5,10 @@
 //! |---|---|---|
 //! | GET | `/version` | the version hooklet follows (1.37) |
 //! | GET | `/api`, `/apis`, `/api/v1` | discovery, legacy or aggregated by `Accept` |
-//! | GET | `/api/v1/pods`, `/api/v1/namespaces/NS/pods[/NAME]` | `PodList`/`Pod`, or a Table |
+//! | GET | `/api/v1/pods`, `/api/v1/namespaces/NS/pods[/NAME]` | `PodList`/`Pod`, or a Table; `?watch=true` ([`watch`]) |
+//! | POST | `/api/v1/namespaces/NS/pods` | create ([`write`]) |
+//! | PATCH, DELETE | `/api/v1/namespaces/NS/pods/NAME` | server-side or client-side apply; delete with `DeleteOptions` |
+//! | GET | `/openapi/v3`, `/openapi/v3/api/v1` | what kubectl needs to validate on the server ([`openapi`]) |
 //! | GET | `/api/v1/events`, `/api/v1/namespaces/NS/events` | `EventList` (`fieldSelector` on `involvedObject.*`), or a Table |
 //! | GET | `/api/v1/nodes[/NAME]` | this node |
 //! | GET | `/api/v1/namespaces[/NAME]` | the namespaces in use |
@@ -17,14 +20,18 @@
 pub mod discovery;
 pub mod events;
 pub mod node;
+pub mod openapi;
 pub mod pod;
 mod pods;
 pub mod selector;
 pub mod status;
 pub mod table;
+mod watch;
 pub mod wire;
+mod write;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
@@ -40,28 +47,38 @@ pub fn handles(path: &str) -> bool {
 }
 
 /// Answers one request on a Kubernetes path.
-pub async fn route(daemon: &Daemon, req: Request<Incoming>) -> Response<Body> {
+pub async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let result = match crate::api::routes::parse_query(req.uri().query().unwrap_or("")) {
-        Ok(query) => dispatch(daemon, req.method(), &path, &query, req.headers()),
+        Ok(query) => dispatch(daemon, &path, &query, req).await,
         Err(err) => Err(KubeError::from(err)),
     };
     result.unwrap_or_else(|e| e.response())
 }
 
-fn dispatch(daemon: &Daemon, method: &Method, path: &str, query: &HashMap<String, String>, headers: &HeaderMap) -> Result<Response<Body>, KubeError> {
+async fn dispatch(daemon: &Arc<Daemon>, path: &str, query: &HashMap<String, String>, req: Request<Incoming>) -> Result<Response<Body>, KubeError> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    if method != Method::GET {
-        return Err(match known_resource(&segments) {
-            true => KubeError::method_not_allowed(method, path),
-            false => KubeError::no_resource(path),
-        });
+    let method = req.method().clone();
+    match (&method, segments.as_slice()) {
+        (&Method::GET, _) => read(daemon, &segments, path, query, req.headers()),
+        (&Method::POST, ["api", "v1", "namespaces", ns, "pods"]) => write::create(daemon, ns, query, req).await,
+        (&Method::PATCH, ["api", "v1", "namespaces", ns, "pods", name]) => write::patch(daemon, ns, name, query, req).await,
+        (&Method::DELETE, ["api", "v1", "namespaces", ns, "pods", name]) => write::delete(daemon, ns, name, query, req).await,
+        _ if known_resource(&segments) => Err(KubeError::method_not_allowed(&method, path)),
+        _ => Err(KubeError::no_resource(path)),
     }
-    match segments.as_slice() {
+}
+
+fn read(daemon: &Arc<Daemon>, segments: &[&str], path: &str, query: &HashMap<String, String>, headers: &HeaderMap) -> Result<Response<Body>, KubeError> {
+    match segments {
         ["version"] => Ok(body::json(StatusCode::OK, &discovery::version())),
         ["api"] => Ok(discovery::api(headers)),
         ["apis"] => Ok(discovery::apis(headers)),
         ["api", "v1"] => Ok(body::json(StatusCode::OK, &discovery::api_v1())),
+        ["openapi", "v3"] => Ok(body::json(StatusCode::OK, &openapi::index())),
+        ["openapi", "v3", "api", "v1"] => Ok(body::json(StatusCode::OK, &openapi::api_v1())),
+        ["api", "v1", "pods"] if watch::requested(query) => watch::pods(daemon, None, query, headers),
+        ["api", "v1", "namespaces", ns, "pods"] if watch::requested(query) => watch::pods(daemon, Some(ns), query, headers),
         ["api", "v1", "pods"] => pods::list(daemon, None, query, headers),
         ["api", "v1", "namespaces", ns, "pods"] => pods::list(daemon, Some(ns), query, headers),
         ["api", "v1", "namespaces", ns, "pods", name] => pods::get(daemon, ns, name, headers),

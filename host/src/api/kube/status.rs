@@ -61,6 +61,7 @@ fn reason(kind: ErrorKind) -> &'static str {
         ErrorKind::BadRequest => "BadRequest",
         ErrorKind::NotFound => "NotFound",
         ErrorKind::Conflict => "Conflict",
+        ErrorKind::AlreadyExists => "AlreadyExists",
         ErrorKind::Invalid => "Invalid",
         ErrorKind::Internal => "InternalError",
     }
@@ -74,9 +75,14 @@ impl From<DaemonError> for KubeError {
         let mut e = KubeError::new(status_of(err.kind), reason(err.kind), err.message);
         if err.object.is_some() || !err.causes.is_empty() {
             let object = err.object.as_ref();
+            // kubectl words an Invalid error from the kind: `The Pod "x" is invalid`.
+            let kind = |resource: &str| match (err.kind, resource) {
+                (ErrorKind::Invalid, "pods") => "Pod".to_string(),
+                (_, other) => other.to_string(),
+            };
             e.0.details = Some(StatusDetails {
                 name: object.map(|o| o.name.clone()).unwrap_or_default(),
-                kind: object.map(|o| o.resource.to_string()).unwrap_or_default(),
+                kind: object.map(|o| kind(o.resource)).unwrap_or_default(),
                 causes: err
                     .causes
                     .into_iter()

@@ -70,16 +70,18 @@ pub fn row(cells: Vec<Value>, metadata: ObjectMeta) -> TableRow {
     TableRow { cells, object: PartialObjectMetadata { kind: "PartialObjectMetadata", api_version: "meta.k8s.io/v1", metadata } }
 }
 
+fn table(columns: &[Column], rows: Vec<TableRow>, resource_version: Option<String>) -> Table {
+    Table { kind: "Table", api_version: "meta.k8s.io/v1", metadata: ListMeta { resource_version }, column_definitions: columns.to_vec(), rows }
+}
+
+/// A Table as a JSON value (the object of a watch event).
+pub fn value(columns: &[Column], rows: Vec<TableRow>, resource_version: Option<String>) -> Value {
+    serde_json::to_value(table(columns, rows, resource_version)).expect("tables serialise")
+}
+
 /// The Table answer.
 pub fn response(columns: &[Column], rows: Vec<TableRow>, resource_version: Option<String>) -> Response<Body> {
-    let table = Table {
-        kind: "Table",
-        api_version: "meta.k8s.io/v1",
-        metadata: ListMeta { resource_version },
-        column_definitions: columns.to_vec(),
-        rows,
-    };
-    let mut response = body::json(StatusCode::OK, &table);
+    let mut response = body::json(StatusCode::OK, &table(columns, rows, resource_version));
     response.headers_mut().insert(header::CONTENT_TYPE, TABLE_TYPE.parse().expect("a valid header"));
     response
 }
