@@ -31,7 +31,7 @@ fn log_options(query: &HashMap<String, String>) -> Result<crate::runtime::logs::
         Some(v) => crate::runtime::logs::parse_stream(v).map_err(|e| ApiError::bad_request("stream", e))?,
         None => None,
     };
-    Ok(crate::runtime::logs::LogOptions { timestamps, tail_lines, stream })
+    Ok(crate::runtime::logs::LogOptions { timestamps, tail_lines, stream, since: None })
 }
 
 /// Dispatches one request.

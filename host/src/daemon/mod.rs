@@ -17,6 +17,8 @@ mod recover;
 mod secrets;
 pub mod views;
 
+pub use pods::LOG_TAIL;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

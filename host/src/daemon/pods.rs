@@ -15,7 +15,7 @@ use crate::spec::Pod;
 use crate::store::PodRow;
 
 /// Bytes of a container log returned at most (the end of the file).
-const LOG_TAIL: usize = 1024 * 1024;
+pub const LOG_TAIL: usize = 1024 * 1024;
 
 impl Daemon {
     /// Applies a manifest: creates its pods; an existing pod with the same spec is
@@ -114,6 +114,11 @@ impl Daemon {
             .collect()
     }
 
+    /// A pod's status now.
+    pub fn pod_status(&self, namespace: &str, name: &str) -> Option<crate::lifecycle::PodStatus> {
+        self.entry(namespace, name).map(|e| e.handle.status())
+    }
+
     /// One pod with its events.
     pub fn get(&self, namespace: &str, name: &str) -> Result<PodView, DaemonError> {
         let entry = self.entry(namespace, name).ok_or_else(|| DaemonError::no_pod(namespace, name))?;
@@ -147,18 +152,25 @@ impl Daemon {
     /// The end of a container's log (stdout and stderr, decoded from its CRI files),
     /// as `options` ask.
     pub fn container_log(&self, namespace: &str, name: &str, container: Option<&str>, options: &LogOptions) -> Result<Vec<u8>, DaemonError> {
+        match self.log_file(namespace, name, container)?.1 {
+            Some(path) => crate::runtime::logs::read(&path, options, LOG_TAIL).map_err(DaemonError::internal),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The container a logs request is about (the one named, or the pod's only one)
+    /// and its log file, if the runtime keeps one.
+    pub fn log_file(&self, namespace: &str, name: &str, container: Option<&str>) -> Result<(String, Option<std::path::PathBuf>), DaemonError> {
         let entry = self.entry(namespace, name).ok_or_else(|| DaemonError::no_pod(namespace, name))?;
         let pod = entry.handle.pod();
         let container = pick_container(pod, container)?;
         let pod_ref = crate::runtime::PodRef {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
             uid: pod.uid().to_string(),
+            namespace: pod.namespace().to_string(),
+            name: pod.metadata.name.clone(),
         };
-        let Some(path) = self.runtime.log_path(&pod_ref, &container) else {
-            return Ok(Vec::new());
-        };
-        crate::runtime::logs::read(&path, options, LOG_TAIL).map_err(DaemonError::internal)
+        let path = self.runtime.log_path(&pod_ref, &container);
+        Ok((container, path))
     }
 
     /// A pod's hook runs with their output, optionally of one container.

@@ -9,6 +9,7 @@
 
 #[path = "../daemon_support/mod.rs"]
 mod daemon_support;
+mod logs;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -61,6 +62,29 @@ impl Kubectl {
             .env_remove("KUBECONFIG")
             .output()
             .expect("kubectl runs")
+    }
+
+    /// Starts kubectl (a watch, a followed log) and hands over its output line by line.
+    pub fn spawn_lines(&self, args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+        use std::io::BufRead;
+        let mut child = Command::new(&self.binary)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl starts");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().expect("piped");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        (child, rx)
     }
 
     /// Runs kubectl and asserts it succeeds; returns stdout.

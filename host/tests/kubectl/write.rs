@@ -3,8 +3,7 @@
 //! (the PreStop runs, the command returns once the pod is gone), `wait`, `get -w`;
 //! and the bad requests a client can send: a Status each, never a stuck watch.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use super::daemon_support::{self, request, text, write, Daemon};
@@ -85,23 +84,7 @@ fn kubectl_applies_creates_waits_and_deletes() {
 fn kubectl_get_watch_sees_a_pod_start_and_a_closed_watch_ends() {
     let Some(binary) = kubectl_binary() else { return };
     let (dir, _guard, daemon, kubectl) = serving(binary, &[]);
-    let mut watching = Command::new(&kubectl.binary)
-        .arg("--kubeconfig")
-        .arg(&kubectl.kubeconfig)
-        .arg("--cache-dir")
-        .arg(&kubectl.cache)
-        .args(["get", "pods", "-w"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = watching.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut watching, rx) = kubectl.spawn_lines(&["get", "pods", "-w"]);
     // The watch is open before the pod is applied.
     wait_for_watches(&daemon, 1);
     daemon.ok(&["apply", "-f", &write(dir.path(), "web.yaml", super::WEB)]);
@@ -177,6 +160,10 @@ fn bad_requests_get_a_status_and_an_abandoned_watch_ends() {
     assert_eq!((code, reason.as_str()), (415, "UnsupportedMediaType"));
     let (code, reason, _) = status_of(send("DELETE", &format!("{pods}/p"), &[], b"{\"gracePeriodSeconds\": \"soon\"}"));
     assert_eq!((code, reason.as_str()), (400, "BadRequest"));
+    let (code, reason, message) = status_of(send("GET", &format!("{pods}/nosuch/log?tailLines=x"), &[], b""));
+    assert!(code == 400 && reason == "BadRequest" && message.contains("tailLines"), "{message}");
+    let (code, _, message) = status_of(send("GET", &format!("{pods}/nosuch/log"), &[], b""));
+    assert!(code == 404 && message == r#"pods "nosuch" not found"#, "{message}");
     let (code, reason, _) = status_of(send("GET", &format!("{pods}?watch=true&resourceVersion=12"), &[], b""));
     assert_eq!((code, reason.as_str()), (410, "Expired"), "a revision older than the history");
 

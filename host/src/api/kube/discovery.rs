@@ -32,7 +32,7 @@ const RESOURCES: &[Resource] = &[
         verbs: &["create", "delete", "get", "list", "patch", "watch"],
         short_names: &["po"],
         categories: &["all"],
-        subresources: &[],
+        subresources: &[("log", "Pod", &["get"])],
     },
     Resource {
         name: "events",

@@ -8,6 +8,7 @@
 //! | GET | `/api/v1/pods`, `/api/v1/namespaces/NS/pods[/NAME]` | `PodList`/`Pod`, or a Table; `?watch=true` ([`watch`]) |
 //! | POST | `/api/v1/namespaces/NS/pods` | create ([`write`]) |
 //! | PATCH, DELETE | `/api/v1/namespaces/NS/pods/NAME` | server-side or client-side apply; delete with `DeleteOptions` |
+//! | GET | `/api/v1/namespaces/NS/pods/NAME/log` | a container's log, or its stream ([`logs`]) |
 //! | GET | `/openapi/v3`, `/openapi/v3/api/v1` | what kubectl needs to validate on the server ([`openapi`]) |
 //! | GET | `/api/v1/events`, `/api/v1/namespaces/NS/events` | `EventList` (`fieldSelector` on `involvedObject.*`), or a Table |
 //! | GET | `/api/v1/nodes[/NAME]` | this node |
@@ -19,6 +20,7 @@
 
 pub mod discovery;
 pub mod events;
+mod logs;
 pub mod node;
 pub mod openapi;
 pub mod pod;
@@ -82,6 +84,7 @@ fn read(daemon: &Arc<Daemon>, segments: &[&str], path: &str, query: &HashMap<Str
         ["api", "v1", "pods"] => pods::list(daemon, None, query, headers),
         ["api", "v1", "namespaces", ns, "pods"] => pods::list(daemon, Some(ns), query, headers),
         ["api", "v1", "namespaces", ns, "pods", name] => pods::get(daemon, ns, name, headers),
+        ["api", "v1", "namespaces", ns, "pods", name, "log"] => logs::log(daemon, ns, name, query),
         ["api", "v1", "events"] => list_events(daemon, None, query, headers),
         ["api", "v1", "namespaces", ns, "events"] => list_events(daemon, Some(ns), query, headers),
         ["api", "v1", "nodes"] => node::nodes(daemon, None, headers),
