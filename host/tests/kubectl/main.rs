@@ -10,6 +10,7 @@
 #[path = "../daemon_support/mod.rs"]
 mod daemon_support;
 mod logs;
+mod python;
 mod write;
 
 use std::path::{Path, PathBuf};
