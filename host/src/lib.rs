@@ -22,7 +22,8 @@
 //! | [`daemon`] | `hooklet serve`: the node daemon, re-adoption, redelivery, metrics |
 //! | [`secret`] | the secret manager: applied Secrets, one 0600 file each in the state directory |
 //! | [`store`] | durable state in SQLite: pods, events, hook output, the delivery journal |
-//! | [`api`] | the control API (hyper, unix socket + TCP with a bearer token) |
+//! | [`api`] | the control API (hyper, unix socket + HTTPS TCP with a bearer token): hooklet's `/v1` and the Kubernetes slice kubectl drives |
+//! | [`printers`] | what kubectl's printers compute: `get pods` columns, ages |
 //! | [`cli`] | the `hooklet` command line |
 //! | [`bench`] | benchmarks that run the real daemon (scale), shared by `cargo bench` and a smoke test |
 
@@ -40,6 +41,7 @@ pub mod lifecycle;
 pub mod prober;
 pub mod promtext;
 pub mod nodestatus;
+pub mod printers;
 pub mod runtime;
 pub mod secret;
 pub mod spec;

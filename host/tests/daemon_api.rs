@@ -115,12 +115,20 @@ fn tcp_needs_the_bearer_token_and_the_socket_is_private() {
     let (status, body) = daemon.raw_tcp(&request("GET", "/v1/pods", &[&auth], b""));
     assert_eq!(status, 200, "{body}");
 
-    let server = format!("http://{}", daemon.tcp.as_ref().unwrap());
-    let out = std::process::Command::new(hooklet()).args(["get", "pods", "--server", &server]).env_remove("HOOKLET_TOKEN").output().unwrap();
+    let server = format!("https://{}", daemon.tcp.as_ref().unwrap());
+    let ca = daemon.state.join("tls/ca.crt");
+    let ca = ca.to_str().unwrap();
+    let out = std::process::Command::new(hooklet()).args(["get", "pods", "--server", &server, "--certificate-authority", ca]).env_remove("HOOKLET_TOKEN").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("Unauthorized"), "{}", text(&out.stderr));
-    let out = std::process::Command::new(hooklet()).args(["get", "pods", "--server", &server]).env("HOOKLET_TOKEN", &token).output().unwrap();
+    let out = std::process::Command::new(hooklet()).args(["get", "pods", "--server", &server, "--certificate-authority", ca]).env("HOOKLET_TOKEN", &token).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // Plain HTTP is refused with the fix named; the generated keys are private.
+    let out = std::process::Command::new(hooklet()).args(["get", "pods", "--server", &server.replace("https", "http")]).output().unwrap();
+    assert!(text(&out.stderr).contains("speaks HTTPS; use https://"), "{}", text(&out.stderr));
+    for key in ["tls/ca.key", "tls/serving.key", "kubeconfig"] {
+        assert_eq!(std::fs::metadata(daemon.state.join(key)).unwrap().permissions().mode() & 0o777, 0o600, "{key}");
+    }
 
     // The unix socket: mode 0600, owned by the running user; the state dir 0700.
     let meta = std::fs::metadata(&daemon.socket).unwrap();

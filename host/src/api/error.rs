@@ -3,6 +3,7 @@
 use hyper::StatusCode;
 
 use super::types::ErrorBody;
+use crate::daemon::error::{DaemonError, ErrorKind};
 
 /// An error answered to a request.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,15 +26,6 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, error, Some(field))
     }
 
-    /// 404 for a pod that does not exist.
-    pub fn no_pod(namespace: &str, name: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            format!("pod {name:?} not found in namespace {namespace:?} (list pods with `hooklet get pods -n {namespace}`)"),
-            Some("name"),
-        )
-    }
-
     /// 500 for a state database failure.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{err}"), None)
@@ -43,5 +35,22 @@ impl ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(err: crate::store::StoreError) -> Self {
         ApiError::internal(err)
+    }
+}
+
+impl From<DaemonError> for ApiError {
+    fn from(err: DaemonError) -> Self {
+        ApiError::new(status_of(err.kind), err.message, err.field.as_deref())
+    }
+}
+
+/// The HTTP status of a daemon error kind (hooklet's API and the Kubernetes one agree).
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict | ErrorKind::AlreadyExists => StatusCode::CONFLICT,
+        ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

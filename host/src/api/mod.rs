@@ -1,6 +1,11 @@
 //! The control API: HTTP/1.1 with JSON bodies, served by hyper on a unix socket
-//! (mode 0600) and optionally on TCP, where every request needs
-//! `Authorization: Bearer <token>`; without a valid token the answer is a bare 401.
+//! (mode 0600) and optionally on TCP over HTTPS ([`tls`]), where every request needs
+//! `Authorization: Bearer <token>`; without a valid token the answer is a 401 (a
+//! Kubernetes `Status` on the Kubernetes paths, else empty).
+//!
+//! Two APIs share the listeners: hooklet's own (`/v1/…`, below) and the slice of
+//! the Kubernetes API that kubectl needs ([`kube`]: `/api`, `/apis`, `/version`,
+//! `/openapi/v3`).
 //!
 //! | method | path | what |
 //! |---|---|---|
@@ -17,7 +22,9 @@
 
 pub mod body;
 pub mod error;
+pub mod kube;
 mod routes;
+pub mod tls;
 pub mod types;
 
 use std::path::{Path, PathBuf};
@@ -38,13 +45,23 @@ use crate::daemon::Daemon;
 pub struct Listeners {
     pub unix: UnixListener,
     pub socket_path: PathBuf,
-    /// TCP, with the token every request must carry.
-    pub tcp: Option<(TcpListener, Arc<String>)>,
+    /// TCP (HTTPS), with the token every request must carry.
+    pub tcp: Option<TcpServing>,
 }
+
+/// The TCP listener: HTTPS, and the token every request must carry.
+pub struct TcpServing {
+    pub listener: TcpListener,
+    pub token: Arc<String>,
+    pub tls: tls::Tls,
+}
+
+/// How long a TCP client may take over its TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Binds the unix socket (mode 0600; a stale socket file is replaced, a live one
 /// refused) and, if asked, the TCP address.
-pub async fn bind(socket: &Path, tcp: Option<(&str, String)>) -> anyhow::Result<Listeners> {
+pub async fn bind(socket: &Path, tcp: Option<(&str, String, tls::Tls)>) -> anyhow::Result<Listeners> {
     use std::os::unix::fs::PermissionsExt;
     if socket.exists() {
         if tokio::net::UnixStream::connect(socket).await.is_ok() {
@@ -56,9 +73,9 @@ pub async fn bind(socket: &Path, tcp: Option<(&str, String)>) -> anyhow::Result<
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot set mode 0600 on {}", socket.display()))?;
     let tcp = match tcp {
-        Some((addr, token)) => {
+        Some((addr, token, tls)) => {
             let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on --listen {addr}"))?;
-            Some((listener, Arc::new(token)))
+            Some(TcpServing { listener, token: Arc::new(token), tls })
         }
         None => None,
     };
@@ -68,7 +85,7 @@ pub async fn bind(socket: &Path, tcp: Option<(&str, String)>) -> anyhow::Result<
 /// Serves the API until `shutdown` is cancelled; then stops accepting and returns.
 pub async fn serve(daemon: Arc<Daemon>, listeners: Listeners, shutdown: CancellationToken) {
     let Listeners { unix, socket_path, tcp } = listeners;
-    let tcp_task = tcp.map(|(listener, token)| tokio::spawn(accept_tcp(daemon.clone(), listener, token, shutdown.clone())));
+    let tcp_task = tcp.map(|tcp| tokio::spawn(accept_tcp(daemon.clone(), tcp, shutdown.clone())));
     loop {
         tokio::select! {
             accepted = unix.accept() => match accepted {
@@ -85,13 +102,22 @@ pub async fn serve(daemon: Arc<Daemon>, listeners: Listeners, shutdown: Cancella
     tracing::info!("the API stopped accepting connections");
 }
 
-async fn accept_tcp(daemon: Arc<Daemon>, listener: TcpListener, token: Arc<String>, shutdown: CancellationToken) {
+async fn accept_tcp(daemon: Arc<Daemon>, tcp: TcpServing, shutdown: CancellationToken) {
+    let TcpServing { listener, token, tls } = tcp;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracing::debug!(%peer, "TCP connection");
-                    spawn_connection(daemon.clone(), stream, Some(token.clone()), shutdown.clone());
+                    let (acceptor, daemon, token, shutdown) = (tls.acceptor.clone(), daemon.clone(), token.clone(), shutdown.clone());
+                    // The handshake runs in its own task: a slow client holds up no one.
+                    tokio::spawn(async move {
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => spawn_connection(daemon, stream, Some(token), shutdown),
+                            Ok(Err(err)) => tracing::debug!(%peer, "TLS handshake failed: {err}"),
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        }
+                    });
                 }
                 Err(err) => tracing::warn!("accepting on TCP: {err}"),
             },
@@ -122,13 +148,17 @@ fn spawn_connection(
 }
 
 async fn handle(daemon: Arc<Daemon>, token: Option<&String>, req: Request<hyper::body::Incoming>) -> Response<body::Body> {
+    let is_kube = kube::handles(req.uri().path());
     if let Some(token) = token {
         if !authorized(&req, token) {
+            if is_kube {
+                return kube::unauthorized();
+            }
             return Response::builder().status(StatusCode::UNAUTHORIZED).body(body::empty()).expect("a valid response");
         }
     }
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
-    let response = routes::route(&daemon, req).await.unwrap_or_else(body::error);
+    let response = if is_kube { kube::route(&daemon, req).await } else { routes::route(&daemon, req).await.unwrap_or_else(body::error) };
     tracing::debug!(%method, %path, status = response.status().as_u16(), "API request");
     response
 }

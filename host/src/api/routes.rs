@@ -31,7 +31,7 @@ fn log_options(query: &HashMap<String, String>) -> Result<crate::runtime::logs::
         Some(v) => crate::runtime::logs::parse_stream(v).map_err(|e| ApiError::bad_request("stream", e))?,
         None => None,
     };
-    Ok(crate::runtime::logs::LogOptions { timestamps, tail_lines, stream })
+    Ok(crate::runtime::logs::LogOptions { timestamps, tail_lines, stream, since: None })
 }
 
 /// Dispatches one request.
@@ -49,7 +49,11 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
             let text = daemon.metrics.render()
                 + &crate::daemon::metrics::Metrics::render_pool(&daemon.node.wasm().pool_stats())
                 + &daemon.node.prober().metrics().render()
-                + &daemon.render_node_metrics();
+                + &daemon.render_node_metrics()
+                + &format!(
+                    "# HELP hooklet_api_watches Watches of the Kubernetes API being served.\n# TYPE hooklet_api_watches gauge\nhooklet_api_watches {}\n",
+                    daemon.changes.open_watches()
+                );
             Ok(body::text("text/plain; version=0.0.4", text))
         }
         (Method::GET, ["v1", "pods"]) => {
@@ -198,7 +202,7 @@ fn known(query: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiErr
 }
 
 /// `a=1&b=x%20y` → map, percent-decoded.
-fn parse_query(query: &str) -> Result<HashMap<String, String>, ApiError> {
+pub(crate) fn parse_query(query: &str) -> Result<HashMap<String, String>, ApiError> {
     let mut map = HashMap::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::types::ErrorBody;
 
-/// The environment variable naming the daemon (`unix:///path`, `/path`, `http://host:port`).
+/// The environment variable naming the daemon (`unix:///path`, `/path`, `https://host:port`).
 pub const SERVER_ENV: &str = "HOOKLET_SERVER";
 /// The environment variable holding the API token (TCP only).
 pub const TOKEN_ENV: &str = "HOOKLET_TOKEN";
@@ -45,13 +45,13 @@ pub enum Server {
 }
 
 impl Server {
-    /// Parses `--server`: `unix:///path`, `unix:/path`, `/path`, or `http://host:port`.
+    /// Parses `--server`: `unix:///path`, `unix:/path`, `/path`, or `https://host:port`.
     pub fn parse(s: &str) -> Result<Server, String> {
-        if let Some(rest) = s.strip_prefix("http://") {
+        if let Some(rest) = s.strip_prefix("https://") {
             return Ok(Server::Tcp(rest.trim_end_matches('/').to_string()));
         }
-        if s.starts_with("https://") {
-            return Err(format!("--server {s}: the hooklet API speaks plain HTTP; use http://HOST:PORT or a unix socket"));
+        if let Some(rest) = s.strip_prefix("http://") {
+            return Err(format!("--server {s}: the daemon's TCP listener speaks HTTPS; use https://{}", rest.trim_end_matches('/')));
         }
         let path = s.strip_prefix("unix://").or_else(|| s.strip_prefix("unix:")).unwrap_or(s);
         if path.is_empty() {
@@ -63,7 +63,7 @@ impl Server {
     fn display(&self) -> String {
         match self {
             Server::Unix(p) => format!("unix://{}", p.display()),
-            Server::Tcp(a) => format!("http://{a}"),
+            Server::Tcp(a) => format!("https://{a}"),
         }
     }
 }
@@ -72,6 +72,8 @@ impl Server {
 pub struct Client {
     pub server: Server,
     token: Option<String>,
+    /// The CA certificate (PEM file) that signed the TCP listener's certificate.
+    ca: Option<PathBuf>,
 }
 
 /// A non-2xx answer or a transport failure, ready to print.
@@ -91,7 +93,33 @@ impl Client {
             Some(s) => Server::parse(s).map_err(ClientError)?,
             None => Server::Unix(default_socket()),
         };
-        Ok(Client { server, token })
+        Ok(Client { server, token, ca: None })
+    }
+
+    /// Trusts the CA certificate in `ca` (PEM) for the TCP listener; without one,
+    /// `STATE_DIR/tls/ca.crt` of the default state directory.
+    pub fn with_ca(mut self, ca: Option<PathBuf>) -> Client {
+        self.ca = ca;
+        self
+    }
+
+    /// A TLS connector trusting the daemon's CA.
+    fn tls(&self) -> Result<tokio_rustls::TlsConnector, ClientError> {
+        use rustls::pki_types::pem::PemObject;
+        let path = self.ca.clone().unwrap_or_else(|| default_state_dir().join(crate::api::tls::TLS_DIR).join(crate::api::tls::CA_CERT));
+        let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(&path)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| ClientError(format!("cannot read the daemon's CA certificate {} ({e}); pass --certificate-authority STATE_DIR/tls/ca.crt", path.display())))?;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in certs {
+            roots.add(cert).map_err(|e| ClientError(format!("{}: {e}", path.display())))?;
+        }
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientError(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)))
     }
 
     /// Sends a request and returns the raw response (the body still streaming).
@@ -111,7 +139,11 @@ impl Client {
                 (sender, "localhost".to_string())
             }
             Server::Tcp(addr) => {
+                let connector = self.tls()?;
+                let host = addr.rsplit_once(':').map(|(h, _)| h).unwrap_or(addr).trim_start_matches('[').trim_end_matches(']');
+                let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| unreachable(&e))?;
                 let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| unreachable(&e))?;
+                let stream = connector.connect(name, stream).await.map_err(|e| unreachable(&e))?;
                 let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(&e))?;
                 tokio::spawn(conn);
                 (sender, addr.clone())

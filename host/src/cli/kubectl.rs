@@ -19,7 +19,7 @@ use crate::events::Event;
 /// Runs a client command; returns the process exit code (0 ok, 1 error, 2 bad input).
 pub async fn run_client(args: ClientArgs, command: ClientCommand) -> i32 {
     let client = match Client::new(args.server.as_deref(), args.token.clone()) {
-        Ok(c) => c,
+        Ok(c) => c.with_ca(args.certificate_authority.clone()),
         Err(err) => return fail(&err),
     };
     let result = async {

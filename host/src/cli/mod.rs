@@ -4,6 +4,7 @@ pub mod client;
 pub mod describe;
 pub mod format;
 mod image;
+mod kubeconfig;
 mod kubectl;
 pub mod describe_node;
 pub mod node_args;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 pub use image::{run_image_command, ImageCommand};
+pub use kubeconfig::print as print_kubeconfig;
 pub use kubectl::run_client;
 pub use plugin::run_plugin_command;
 pub use run::{run, RunOutcome};
@@ -138,6 +140,15 @@ pub enum Command {
         command: PluginCommand,
     },
 
+    /// Print the kubeconfig for kubectl: the daemon's HTTPS address, its CA, the
+    /// token and a context named after the node (`hooklet kubeconfig > k.yaml;
+    /// kubectl --kubeconfig k.yaml get pods`). `hooklet serve --listen` writes it.
+    Kubeconfig {
+        /// The daemon's state directory (default as for `hooklet serve`).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+
     /// The local image store: `hooklet image import FILE`, `image list`, `image rm NAME`
     /// (no daemon needed).
     Image {
@@ -244,9 +255,13 @@ pub struct ClientArgs {
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
     /// The daemon: `unix:///path/to/hooklet.sock` (default: hooklet.sock in the
-    /// default state directory) or `http://HOST:PORT`.
+    /// default state directory) or `https://HOST:PORT`.
     #[arg(long, env = "HOOKLET_SERVER", value_name = "ADDRESS")]
     pub server: Option<String>,
+    /// The CA certificate (PEM) of an https:// server (default: tls/ca.crt in the
+    /// default state directory).
+    #[arg(long, env = "HOOKLET_CA", value_name = "FILE")]
+    pub certificate_authority: Option<PathBuf>,
     /// Bearer token for a TCP server (the daemon writes it to STATE_DIR/api-token).
     #[arg(long, env = "HOOKLET_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -297,10 +312,20 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
 
-    /// Also serve the API on TCP at this address (e.g. 127.0.0.1:7443); every
-    /// request then needs `Authorization: Bearer <token>`.
+    /// Also serve the API on TCP at this address (e.g. 127.0.0.1:6443), over HTTPS;
+    /// every request then needs `Authorization: Bearer <token>`. kubectl talks to
+    /// it with the kubeconfig of `hooklet kubeconfig`.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+
+    /// The TCP listener's certificate chain (PEM). Default: a serving certificate
+    /// signed by a CA that hooklet generates into STATE_DIR/tls at first start.
+    #[arg(long, value_name = "FILE", requires = "tls_private_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert-file.
+    #[arg(long, value_name = "FILE", requires = "tls_cert_file")]
+    pub tls_private_key_file: Option<PathBuf>,
 
     /// The TCP API token (at least 16 characters); default: STATE_DIR/api-token,
     /// generated at first start.

@@ -7,6 +7,8 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use super::client::default_state_dir;
+use super::kubeconfig::{self, KubeconfigParts};
+use crate::api::tls::TlsSource;
 use crate::runtime::network::{DEFAULT_BRIDGE, DEFAULT_SUBNET};
 use super::{RunOutcome, ServeArgs, EXIT_BAD_INPUT, EXIT_POD_FAILED};
 use crate::daemon::{Daemon, DaemonConfig};
@@ -56,14 +58,23 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
     let daemon = Daemon::start(config).await?;
     let socket = args.socket.clone().unwrap_or_else(|| state_dir.join("hooklet.sock"));
     let tcp = match &args.listen {
-        Some(addr) => Some((addr.as_str(), token(&state_dir, args.token.clone())?)),
+        Some(addr) => {
+            let source = match (&args.tls_cert_file, &args.tls_private_key_file) {
+                (Some(cert), Some(key)) => TlsSource::Files { cert: cert.clone(), key: key.clone() },
+                _ => TlsSource::Generated { state_dir: state_dir.clone(), names: serving_names(addr, daemon.node_name()) },
+            };
+            Some((addr.as_str(), token(&state_dir, args.token.clone())?, crate::api::tls::prepare(&source)?))
+        }
         None => None,
     };
     let listeners = crate::api::bind(&socket, tcp).await?;
     println!("hooklet serving on unix://{}", socket.display());
-    if let Some((listener, _)) = &listeners.tcp {
-        let addr = listener.local_addr()?;
-        println!("hooklet serving on http://{addr} (bearer token in {})", state_dir.join(TOKEN_FILE).display());
+    if let Some(tcp) = &listeners.tcp {
+        let addr = tcp.listener.local_addr()?;
+        let server = format!("https://{}", client_address(addr));
+        let parts = KubeconfigParts { server: &server, ca_pem: tcp.tls.ca_pem.as_deref(), token: &tcp.token, node: daemon.node_name() };
+        let kubeconfig = kubeconfig::write(&state_dir, &parts)?;
+        println!("hooklet serving on {server} (bearer token in {}; kubeconfig in {})", state_dir.join(TOKEN_FILE).display(), kubeconfig.display());
     }
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(crate::api::serve(daemon.clone(), listeners, shutdown.clone()));
@@ -76,6 +87,27 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
     daemon.flush().context("flushing the state")?;
     println!("hooklet stopped; containers keep running");
     Ok(())
+}
+
+/// The names the generated serving certificate covers: loopback, the node's name
+/// and the host part of `--listen` (when it is one address, not all of them).
+fn serving_names(listen: &str, node: &str) -> Vec<String> {
+    let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into(), node.to_string()];
+    let host = listen.rsplit_once(':').map(|(h, _)| h).unwrap_or(listen).trim_start_matches('[').trim_end_matches(']');
+    let unspecified = host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_unspecified());
+    if !host.is_empty() && !unspecified && !names.iter().any(|n| n == host) {
+        names.push(host.to_string());
+    }
+    names
+}
+
+/// The address a client on this machine dials: loopback for a wildcard bind.
+fn client_address(addr: std::net::SocketAddr) -> String {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => format!("127.0.0.1:{}", addr.port()),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => format!("[::1]:{}", addr.port()),
+        _ => addr.to_string(),
+    }
 }
 
 /// The container monitor, `hooklet-monitor` next to the hooklet executable (it ships

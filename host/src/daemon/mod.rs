@@ -6,6 +6,8 @@
 //! directory (`recover`); on SIGTERM/SIGINT the API stops accepting, the state is
 //! flushed and the daemon exits, leaving containers running, as the kubelet does.
 
+pub mod changes;
+pub mod error;
 pub mod event_log;
 pub mod metrics;
 pub mod persist;
@@ -14,6 +16,9 @@ mod node;
 mod pods;
 mod recover;
 mod secrets;
+pub mod views;
+
+pub use pods::LOG_TAIL;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -85,6 +90,8 @@ pub struct Daemon {
     pub(crate) secrets: SecretStore,
     /// Deletes unused images (`STATE/images`).
     pub(crate) image_gc: Arc<crate::image::gc::ImageGcManager>,
+    /// Every change to a pod, with its revision (`resourceVersion`).
+    pub changes: changes::PodChanges,
 }
 
 impl Daemon {
@@ -158,6 +165,7 @@ impl Daemon {
                 eviction,
                 secrets,
                 image_gc,
+                changes: changes::PodChanges::default(),
             }
         });
         recover::recover(&daemon).await?;
@@ -199,6 +207,23 @@ impl Daemon {
         let key = (handle.pod().namespace().to_string(), handle.pod().metadata.name.clone());
         let entry = PodEntry { handle: handle.clone(), applied_at };
         self.pods.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), entry);
+        let view = move |handle: &PodHandle| views::PodView { pod: (**handle.pod()).clone(), status: handle.status(), applied_at, events: vec![] };
+        self.changes.record(changes::ChangeKind::Added, view(&handle));
+        // Every status change is a revision, until the pod is gone.
+        let gone = tokio_util::sync::CancellationToken::new();
+        let (daemon, watched, stop) = (self.clone(), handle.clone(), gone.clone());
+        tokio::spawn(async move {
+            let mut statuses = watched.subscribe();
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    changed = statuses.changed() => match changed {
+                        Ok(()) => daemon.changes.record(changes::ChangeKind::Modified, view(&watched)),
+                        Err(_) => return,
+                    },
+                }
+            }
+        });
         let daemon = self.clone();
         tokio::spawn(async move {
             let mut status = persist::persist_status(daemon.store.clone(), daemon.metrics.clone(), handle.clone()).await;
@@ -219,6 +244,8 @@ impl Daemon {
                     daemon.prune();
                 }
                 daemon.pods.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                gone.cancel();
+                daemon.changes.record(changes::ChangeKind::Deleted, view(&handle));
                 tracing::info!(namespace = %key.0, pod = %key.1, "pod deleted");
             }
         });

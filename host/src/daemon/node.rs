@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use super::Daemon;
 use crate::admission::preempt::{PREEMPTION_MESSAGE, PREEMPTION_REASON};
 use crate::admission::{admit, Decision};
-use crate::api::error::ApiError;
+use super::error::{DaemonError, ErrorKind};
 use crate::eviction::Reclaim;
 use crate::events::EventType;
 use crate::lifecycle::grace::effective_grace;
@@ -69,8 +69,13 @@ impl Daemon {
         }
     }
 
+    /// This node's name (`--hostname-override`, else the host name).
+    pub fn node_name(&self) -> &str {
+        &self.node_state.name
+    }
+
     /// The node's view, with its events and the last observed signals.
-    pub fn node_view(&self, with_events: bool) -> Result<NodeView, ApiError> {
+    pub fn node_view(&self, with_events: bool) -> Result<NodeView, DaemonError> {
         let entries = self.entries();
         let statuses: Vec<_> = entries.iter().map(|e| (e.handle.pod().clone(), e.handle.status(), e.applied_at)).collect();
         let mut view = NodeView::build(&self.node_state, statuses.iter().map(|(p, s, t)| (&**p, s, *t)));
@@ -88,9 +93,9 @@ impl Daemon {
     }
 
     /// One node by name (this one), else 404.
-    pub fn node_named(&self, name: &str) -> Result<NodeView, ApiError> {
+    pub fn node_named(&self, name: &str) -> Result<NodeView, DaemonError> {
         if name != self.node_state.name {
-            return Err(ApiError::new(hyper::StatusCode::NOT_FOUND, format!("nodes {name:?} not found (this node is {:?})", self.node_state.name), Some("name")));
+            return Err(DaemonError::new(ErrorKind::NotFound, format!("nodes {name:?} not found (this node is {:?})", self.node_state.name), Some("name")).about("nodes", name));
         }
         self.node_view(true)
     }

@@ -4,11 +4,9 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use hyper::StatusCode;
-
 use super::Daemon;
-use crate::api::error::ApiError;
-use crate::api::types::{Applied, ApplyResponse, HookRunView, PluginView, PodView};
+use super::error::{Cause, DaemonError, ErrorKind};
+use super::views::{Applied, ApplyResponse, HookRunView, PluginView, PodView};
 use crate::events::Event;
 use crate::image::pull::Keyring;
 use crate::runtime::logs::LogOptions;
@@ -17,12 +15,22 @@ use crate::spec::Pod;
 use crate::store::PodRow;
 
 /// Bytes of a container log returned at most (the end of the file).
-const LOG_TAIL: usize = 1024 * 1024;
+pub const LOG_TAIL: usize = 1024 * 1024;
 
 impl Daemon {
     /// Applies a manifest: creates its pods; an existing pod with the same spec is
     /// left as it is; one with a different spec is refused (no in-place update).
-    pub async fn apply(self: &Arc<Self>, text: &str, filename: &str) -> Result<ApplyResponse, ApiError> {
+    pub async fn apply(self: &Arc<Self>, text: &str, filename: &str) -> Result<ApplyResponse, DaemonError> {
+        self.apply_as(text, filename, false).await
+    }
+
+    /// Creates the pods of a manifest; one that exists already is refused
+    /// (AlreadyExists), whatever its spec.
+    pub async fn create(self: &Arc<Self>, text: &str, filename: &str) -> Result<ApplyResponse, DaemonError> {
+        self.apply_as(text, filename, true).await
+    }
+
+    async fn apply_as(self: &Arc<Self>, text: &str, filename: &str, create_only: bool) -> Result<ApplyResponse, DaemonError> {
         let objects = parse_objects(text, filename, &Keyring::check).map_err(manifest_error)?;
         let _guard = self.mutations.lock().await;
         let mut response = ApplyResponse { pods: Vec::new(), secrets: Vec::new(), warnings: Vec::new() };
@@ -43,18 +51,26 @@ impl Daemon {
             response.warnings.extend(p.warnings);
             let (namespace, name) = (pod.namespace().to_string(), pod.metadata.name.clone());
             match self.entry(&namespace, &name) {
+                Some(_) if create_only => {
+                    return Err(DaemonError::new(
+                        ErrorKind::AlreadyExists,
+                        format!("pods {name:?} already exists"),
+                        Some("metadata.name"),
+                    )
+                    .about("pods", &name));
+                }
                 Some(existing) => {
                     let status = existing.handle.status();
                     if status.deletion_requested_at.is_some() {
-                        return Err(ApiError::new(
-                            StatusCode::CONFLICT,
+                        return Err(DaemonError::new(
+                            ErrorKind::Conflict,
                             format!("pod {name:?} in namespace {namespace:?} is being deleted; wait until it is gone (`hooklet delete pod {name} -n {namespace} --wait`) and apply again"),
                             Some("metadata.name"),
                         ));
                     }
                     if let Some(field) = changed_field(existing.handle.pod(), &pod) {
-                        return Err(ApiError::new(
-                            StatusCode::CONFLICT,
+                        return Err(DaemonError::new(
+                            ErrorKind::Conflict,
                             format!("pod {name:?} in namespace {namespace:?} already exists with a different {field}; hooklet does not update pods in place: delete it (`hooklet delete pod {name} -n {namespace} --wait`) and apply again"),
                             Some(field),
                         ));
@@ -75,7 +91,7 @@ impl Daemon {
                 uid: pod.uid().to_string(),
                 namespace: pod.namespace().to_string(),
                 name: pod.metadata.name.clone(),
-                manifest: serde_json::to_value(&pod).map_err(ApiError::internal)?,
+                manifest: serde_json::to_value(&pod).map_err(DaemonError::internal)?,
                 applied_at,
                 status: None,
             };
@@ -98,56 +114,68 @@ impl Daemon {
             .collect()
     }
 
+    /// A pod's status now.
+    pub fn pod_status(&self, namespace: &str, name: &str) -> Option<crate::lifecycle::PodStatus> {
+        self.entry(namespace, name).map(|e| e.handle.status())
+    }
+
     /// One pod with its events.
-    pub fn get(&self, namespace: &str, name: &str) -> Result<PodView, ApiError> {
-        let entry = self.entry(namespace, name).ok_or_else(|| ApiError::no_pod(namespace, name))?;
+    pub fn get(&self, namespace: &str, name: &str) -> Result<PodView, DaemonError> {
+        let entry = self.entry(namespace, name).ok_or_else(|| DaemonError::no_pod(namespace, name))?;
         let pod = (**entry.handle.pod()).clone();
         let events = self.events(Some(namespace), Some(name))?.into_iter().filter(|e| e.object.uid == pod.uid()).collect();
         Ok(PodView { pod, status: entry.handle.status(), applied_at: entry.applied_at, events })
     }
 
     /// Begins (or shortens) the deletion of a pod.
-    pub async fn delete(&self, namespace: &str, name: &str, grace: Option<i64>) -> Result<PodView, ApiError> {
+    pub async fn delete(&self, namespace: &str, name: &str, grace: Option<i64>) -> Result<PodView, DaemonError> {
         if grace.is_some_and(|g| g < 0) {
-            return Err(ApiError::bad_request("gracePeriodSeconds", "gracePeriodSeconds must be 0 or more"));
+            return Err(DaemonError::bad_request("gracePeriodSeconds", "gracePeriodSeconds must be 0 or more"));
         }
         let _guard = self.mutations.lock().await;
-        let entry = self.entry(namespace, name).ok_or_else(|| ApiError::no_pod(namespace, name))?;
+        let entry = self.entry(namespace, name).ok_or_else(|| DaemonError::no_pod(namespace, name))?;
         tracing::info!(namespace, pod = name, ?grace, "deleting pod");
         entry.handle.delete(grace);
         Ok(PodView { pod: (**entry.handle.pod()).clone(), status: entry.handle.status(), applied_at: entry.applied_at, events: vec![] })
     }
 
     /// Stored events, oldest first, optionally of one namespace and/or pod.
-    pub fn events(&self, namespace: Option<&str>, pod: Option<&str>) -> Result<Vec<Event>, ApiError> {
+    pub fn events(&self, namespace: Option<&str>, pod: Option<&str>) -> Result<Vec<Event>, DaemonError> {
         // Every event recorded before this call is listed.
         self.event_log.flush();
         let rows = self.store.list_events(namespace, pod)?;
         rows.into_iter()
-            .map(|r| serde_json::from_value(r.event).map_err(ApiError::internal))
+            .map(|r| serde_json::from_value(r.event).map_err(DaemonError::internal))
             .collect()
     }
 
     /// The end of a container's log (stdout and stderr, decoded from its CRI files),
     /// as `options` ask.
-    pub fn container_log(&self, namespace: &str, name: &str, container: Option<&str>, options: &LogOptions) -> Result<Vec<u8>, ApiError> {
-        let entry = self.entry(namespace, name).ok_or_else(|| ApiError::no_pod(namespace, name))?;
+    pub fn container_log(&self, namespace: &str, name: &str, container: Option<&str>, options: &LogOptions) -> Result<Vec<u8>, DaemonError> {
+        match self.log_file(namespace, name, container)?.1 {
+            Some(path) => crate::runtime::logs::read(&path, options, LOG_TAIL).map_err(DaemonError::internal),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The container a logs request is about (the one named, or the pod's only one)
+    /// and its log file, if the runtime keeps one.
+    pub fn log_file(&self, namespace: &str, name: &str, container: Option<&str>) -> Result<(String, Option<std::path::PathBuf>), DaemonError> {
+        let entry = self.entry(namespace, name).ok_or_else(|| DaemonError::no_pod(namespace, name))?;
         let pod = entry.handle.pod();
         let container = pick_container(pod, container)?;
         let pod_ref = crate::runtime::PodRef {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
             uid: pod.uid().to_string(),
+            namespace: pod.namespace().to_string(),
+            name: pod.metadata.name.clone(),
         };
-        let Some(path) = self.runtime.log_path(&pod_ref, &container) else {
-            return Ok(Vec::new());
-        };
-        crate::runtime::logs::read(&path, options, LOG_TAIL).map_err(ApiError::internal)
+        let path = self.runtime.log_path(&pod_ref, &container);
+        Ok((container, path))
     }
 
     /// A pod's hook runs with their output, optionally of one container.
-    pub fn hook_runs(&self, namespace: &str, name: &str, container: Option<&str>) -> Result<Vec<HookRunView>, ApiError> {
-        let entry = self.entry(namespace, name).ok_or_else(|| ApiError::no_pod(namespace, name))?;
+    pub fn hook_runs(&self, namespace: &str, name: &str, container: Option<&str>) -> Result<Vec<HookRunView>, DaemonError> {
+        let entry = self.entry(namespace, name).ok_or_else(|| DaemonError::no_pod(namespace, name))?;
         let pod = entry.handle.pod();
         if let Some(c) = container {
             pick_container(pod, Some(c))?;
@@ -155,16 +183,16 @@ impl Daemon {
         let rows = self.store.hook_runs(pod.uid(), container)?;
         rows.into_iter()
             .map(|r| {
-                let run = serde_json::from_value(r.run).map_err(ApiError::internal)?;
+                let run = serde_json::from_value(r.run).map_err(DaemonError::internal)?;
                 Ok(HookRunView { container: r.container, run })
             })
             .collect()
     }
 
     /// The plugins of the plugin directory.
-    pub async fn plugins(&self) -> Result<Vec<PluginView>, ApiError> {
+    pub async fn plugins(&self) -> Result<Vec<PluginView>, DaemonError> {
         let list = self.node.wasm().list_plugins().await.map_err(|err| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err, None)
+            DaemonError::new(ErrorKind::Internal, err, None)
         })?;
         Ok(list.iter().map(PluginView::from).collect())
     }
@@ -172,7 +200,7 @@ impl Daemon {
 
 /// The container a logs request is about: the one named (init containers included),
 /// or the pod's only regular one.
-fn pick_container(pod: &Pod, container: Option<&str>) -> Result<String, ApiError> {
+fn pick_container(pod: &Pod, container: Option<&str>) -> Result<String, DaemonError> {
     let names: Vec<&str> = pod.spec.containers.iter().map(|c| c.name.as_str()).collect();
     let init: Vec<&str> = pod.spec.init_containers.iter().map(|c| c.name.as_str()).collect();
     if let Some(c) = container.filter(|c| init.contains(c)) {
@@ -180,13 +208,13 @@ fn pick_container(pod: &Pod, container: Option<&str>) -> Result<String, ApiError
     }
     match container {
         Some(c) if names.contains(&c) => Ok(c.to_string()),
-        Some(c) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
+        Some(c) => Err(DaemonError::new(
+            ErrorKind::NotFound,
             format!("container {c:?} is not valid for pod {:?}: choose one of [{}]", pod.metadata.name, names.join(" ")),
             Some("container"),
         )),
         None if names.len() == 1 => Ok(names[0].to_string()),
-        None => Err(ApiError::bad_request(
+        None => Err(DaemonError::bad_request(
             "container",
             format!("a container name must be specified for pod {:?}, choose one of: [{}] (-c NAME)", pod.metadata.name, names.join(" ")),
         )),
@@ -205,12 +233,24 @@ fn changed_field(existing: &Pod, new: &Pod) -> Option<&'static str> {
     (existing.spec != new.spec).then_some("spec")
 }
 
-/// A manifest that does not parse or validate: 422 naming the field when known.
-fn manifest_error(err: ManifestError) -> ApiError {
+/// A manifest that does not parse or validate: Invalid, naming the field (and every
+/// field at fault) when known.
+fn manifest_error(err: ManifestError) -> DaemonError {
     let field = match (&err, err.validation_errors()) {
         (ManifestError::InvalidSecret { field, .. }, _) => Some(field.clone()),
         (_, Some(errors)) => errors.errors().first().map(|e| e.field.clone()),
         _ => Some("manifest".to_string()),
     };
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, err.to_string(), field.as_deref())
+    let mut error = DaemonError::new(ErrorKind::Invalid, err.to_string(), field.as_deref());
+    if let Some(errors) = err.validation_errors() {
+        error = error.about("pods", errors.pod_name());
+        error.causes = errors.errors().iter().map(|e| Cause { field: e.field.clone(), message: cause_message(e) }).collect();
+    }
+    error
+}
+
+/// A cause's message as the apiserver words it: the error without its field prefix.
+fn cause_message(e: &crate::spec::validate::FieldError) -> String {
+    let text = e.to_string();
+    text.strip_prefix(&format!("{}: ", e.field)).map(str::to_string).unwrap_or(text)
 }

@@ -6,7 +6,10 @@
 //! straight by the container, as `hooklet run` and the runc runtime write them) is
 //! taken as a line of stdout without a timestamp.
 
+pub mod follow;
+
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use hooklet_monitor::cri::{rotated_path, Stream};
 
@@ -19,6 +22,31 @@ pub struct LogOptions {
     pub tail_lines: Option<usize>,
     /// Only one stream (`--stream`); both when `None`.
     pub stream: Option<Stream>,
+    /// Only lines written at this time or later (`--since`); a line without a
+    /// timestamp (not a CRI entry) is kept.
+    pub since: Option<SystemTime>,
+}
+
+impl LogOptions {
+    /// Does `line` pass the stream and time filters?
+    fn keeps(&self, line: &Line) -> bool {
+        let recent = || match (self.since, line.timestamp.as_deref().and_then(|t| humantime::parse_rfc3339_weak(t).ok())) {
+            (Some(since), Some(at)) => at >= since,
+            _ => true,
+        };
+        self.stream.is_none_or(|s| s == line.stream) && recent()
+    }
+
+    /// A line as shown: its content, after its timestamp when asked.
+    fn render(&self, line: &Line) -> Vec<u8> {
+        let mut text = Vec::with_capacity(line.content.len() + 32);
+        if let Some(ts) = line.timestamp.as_deref().filter(|_| self.timestamps) {
+            text.extend_from_slice(ts.as_bytes());
+            text.push(b' ');
+        }
+        text.extend_from_slice(&line.content);
+        text
+    }
 }
 
 /// Rotated files beyond this many are not looked for.
@@ -36,16 +64,24 @@ struct Line {
 /// The log at `path` (and its rotated files) as `options` ask, at most `limit` bytes
 /// from its end (whole lines). A missing log is empty.
 pub fn read(path: &Path, options: &LogOptions, limit: usize) -> std::io::Result<Vec<u8>> {
+    read_to(path, options, limit, None)
+}
+
+/// [`read`], of the current file only its first `end` bytes when given.
+pub(crate) fn read_to(path: &Path, options: &LogOptions, limit: usize, end: Option<u64>) -> std::io::Result<Vec<u8>> {
     let mut lines: Vec<Line> = Vec::new();
     let mut bytes = 0;
     // Newest first, until enough has been read.
-    for file in files(path) {
-        let data = match std::fs::read(&file) {
+    for (i, file) in files(path).into_iter().enumerate() {
+        let mut data = match std::fs::read(&file) {
             Ok(data) => data,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
             Err(err) => return Err(err),
         };
-        let mut older: Vec<Line> = decode(&data).into_iter().filter(|l| options.stream.is_none_or(|s| s == l.stream)).collect();
+        if let (0, Some(end)) = (i, end) {
+            data.truncate(end as usize);
+        }
+        let mut older: Vec<Line> = decode(&data).into_iter().filter(|l| options.keeps(l)).collect();
         bytes += older.iter().map(|l| l.content.len()).sum::<usize>();
         older.append(&mut lines);
         lines = older;
@@ -58,18 +94,11 @@ pub fn read(path: &Path, options: &LogOptions, limit: usize) -> std::io::Result<
     }
     let (mut out, mut size_out) = (Vec::new(), 0);
     for line in lines.iter().rev() {
-        let ts = line.timestamp.as_deref().filter(|_| options.timestamps);
-        let size = line.content.len() + ts.map_or(0, |t| t.len() + 1);
-        if size_out + size > limit && !out.is_empty() {
+        let text = options.render(line);
+        if size_out + text.len() > limit && !out.is_empty() {
             break;
         }
-        size_out += size;
-        let mut text = Vec::with_capacity(size);
-        if let Some(ts) = ts {
-            text.extend_from_slice(ts.as_bytes());
-            text.push(b' ');
-        }
-        text.extend_from_slice(&line.content);
+        size_out += text.len();
         out.push(text);
     }
     out.reverse();

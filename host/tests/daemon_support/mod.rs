@@ -67,7 +67,7 @@ impl Daemon {
         for _ in 0..expected {
             let line = lines.next().unwrap_or_else(|| panic!("hooklet serve exited: {:?}", child.wait())).unwrap();
             assert!(line.starts_with("hooklet serving on "), "{line}");
-            if let Some(rest) = line.strip_prefix("hooklet serving on http://") {
+            if let Some(rest) = line.strip_prefix("hooklet serving on https://") {
                 tcp = Some(rest.split_whitespace().next().unwrap().to_string());
             }
         }
@@ -122,10 +122,30 @@ impl Daemon {
         exchange(&mut stream, request)
     }
 
-    /// A raw HTTP request over TCP.
+    /// A raw HTTP request over TCP (HTTPS, trusting the daemon's generated CA).
     pub fn raw_tcp(&self, request: &[u8]) -> (u16, String) {
-        let mut stream = std::net::TcpStream::connect(self.tcp.as_ref().expect("--listen")).unwrap();
+        let mut stream = self.tls_stream();
         exchange(&mut stream, request)
+    }
+
+    /// A TLS connection to the TCP listener, trusting the daemon's generated CA.
+    pub fn tls_stream(&self) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+        use rustls::pki_types::pem::PemObject;
+        let ca = self.state.join("tls/ca.crt");
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls::pki_types::CertificateDer::pem_file_iter(&ca).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let connection = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+        let tcp = std::net::TcpStream::connect(self.tcp.as_ref().expect("--listen")).unwrap();
+        rustls::StreamOwned::new(connection, tcp)
     }
 
     /// SIGTERM, then the exit status.
