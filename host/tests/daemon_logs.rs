@@ -117,3 +117,51 @@ fn output_written_while_the_daemon_is_down_is_in_the_log_without_a_gap() {
     assert_eq!(numbers[0], 0, "from the first line: {out}");
     assert!(numbers.len() >= before + 20, "the lines written while the daemon was down: {out}");
 }
+
+/// A container that says which instance it is (1, 2, 3: a count kept in `dir`),
+/// holds its first instance until `dir/go` exists, and exits 3 but for the third.
+fn instances(dir: &Path) -> String {
+    let (count, go) = (dir.join("count"), dir.join("go"));
+    let script = format!(
+        "n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}; echo instance $n; \
+         if [ $n = 1 ]; then while [ ! -f {g} ]; do sleep 0.05; done; fi; [ $n -ge 3 ] && exit 0; exit 3",
+        c = count.display(),
+        g = go.display()
+    );
+    format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: thrice}}\nspec:\n  restartPolicy: OnFailure\n  containers:\n  - name: app\n    image: busybox\n    command: [sh, -c, '{script}']\n")
+}
+
+#[test]
+fn logs_show_the_latest_instance_previous_the_one_before_and_follow_goes_on_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
+    let args = ["--backoff-initial", "50ms", "--backoff-max", "100ms"];
+    let daemon = Daemon::start(dir.path(), &args);
+    daemon.ok(&["apply", "-f", &write(dir.path(), "thrice.yaml", &instances(dir.path()))]);
+    wait_logs(&daemon, &["logs", "thrice"], |o| o == "instance 1\n");
+    let err = daemon.cli(&["logs", "thrice", "--previous"]);
+    assert!(!err.status.success());
+    assert!(text(&err.stderr).contains("previous terminated container \"app\" in pod \"thrice\" not found"), "{}", text(&err.stderr));
+
+    // -f from the first instance on: each instance's lines as they come, and the end
+    // when the pod has succeeded.
+    let (mut follow, lines) = daemon_support::spawn_lines(daemon.command(&["logs", "-f", "thrice"]));
+    let next = || lines.recv_timeout(Duration::from_secs(20)).expect("hooklet logs -f printed a line");
+    assert_eq!(next(), "instance 1");
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    assert_eq!((next(), next()), ("instance 2".to_string(), "instance 3".to_string()));
+    assert!(lines.recv_timeout(Duration::from_secs(20)).is_err(), "the stream ends when the pod has succeeded");
+    assert!(follow.wait().unwrap().success());
+    let v = daemon.wait_pod("thrice", 10, |v| v["status"]["phase"] == "Succeeded");
+    assert_eq!(v["status"]["containers"][0]["restartCount"], 2);
+
+    // Plain: the latest instance only; --previous: the one before; --since narrows.
+    assert_eq!(daemon.ok(&["logs", "thrice"]), "instance 3\n");
+    assert_eq!(daemon.ok(&["logs", "thrice", "-p"]), "instance 2\n");
+    assert_eq!(daemon.ok(&["logs", "thrice", "--previous", "--since", "1h"]), "instance 2\n");
+    // A daemon killed and started again still tells the instances apart.
+    daemon.kill();
+    let daemon = Daemon::start(dir.path(), &args);
+    assert_eq!(daemon.ok(&["logs", "thrice", "--previous"]), "instance 2\n");
+    assert_eq!(daemon.ok(&["logs", "thrice", "--timestamps"]).split_once(' ').map(|(_, line)| line.to_string()), Some("instance 3\n".into()));
+}

@@ -23,6 +23,7 @@
 pub mod body;
 pub mod error;
 pub mod kube;
+pub mod logs;
 mod routes;
 pub mod tls;
 pub mod types;

@@ -16,24 +16,6 @@ use crate::events::Event;
 
 type Reply = Result<Response<Body>, ApiError>;
 
-/// `timestamps`, `tailLines` and `stream`, as the Kubernetes `PodLogOptions` name them.
-fn log_options(query: &HashMap<String, String>) -> Result<crate::runtime::logs::LogOptions, ApiError> {
-    let timestamps = match query.get("timestamps").map(String::as_str) {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(v) => return Err(ApiError::bad_request("timestamps", format!("timestamps must be true or false, not {v:?}"))),
-    };
-    let tail_lines = match query.get("tailLines") {
-        Some(v) => Some(v.parse::<usize>().map_err(|_| ApiError::bad_request("tailLines", format!("tailLines must be a whole number of lines, not {v:?}")))?),
-        None => None,
-    };
-    let stream = match query.get("stream") {
-        Some(v) => crate::runtime::logs::parse_stream(v).map_err(|e| ApiError::bad_request("stream", e))?,
-        None => None,
-    };
-    Ok(crate::runtime::logs::LogOptions { timestamps, tail_lines, stream, since: None })
-}
-
 /// Dispatches one request.
 pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply {
     let path = req.uri().path().to_string();
@@ -77,10 +59,10 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
             Ok(body::json(StatusCode::ACCEPTED, &daemon.delete(ns, name, grace).await?))
         }
         (Method::GET, ["v1", "namespaces", ns, "pods", name, "log"]) => {
-            known(&query, &["container", "timestamps", "tailLines", "stream"])?;
-            let options = log_options(&query)?;
-            let log = daemon.container_log(ns, name, query.get("container").map(String::as_str), &options)?;
-            Ok(body::text("text/plain; charset=utf-8", log))
+            known(&query, &["container", "timestamps", "tailLines", "stream", "follow", "previous", "sinceSeconds", "sinceTime", "limitBytes"])?;
+            let request = super::logs::LogRequest::parse(&query).map_err(|e| ApiError::bad_request(e.name, e.message))?;
+            // hooklet's `logs -f` follows the container across its restarts.
+            Ok(super::logs::serve(daemon, ns, name, &request, super::logs::FollowUntil::PodEnds)?)
         }
         (Method::GET, ["v1", "namespaces", ns, "pods", name, "hooks"]) => {
             known(&query, &["container"])?;

@@ -201,8 +201,24 @@ async fn logs(client: &Client, args: &ClientArgs, pod: &str, container: Option<&
             params.push(format!("tailLines={}", log.tail));
         }
         params.push(format!("stream={}", log.stream));
-        let bytes = client.bytes(Method::GET, &format!("{}/log?{}", pod_path(args, pod), params.join("&")), None).await?;
-        let _ = std::io::stdout().write_all(&bytes);
+        for (on, param) in [(log.follow, "follow=true"), (log.previous, "previous=true")] {
+            if on {
+                params.push(param.into());
+            }
+        }
+        if let Some(since) = log.since {
+            // Whole seconds, as the API takes them; at least 1.
+            params.push(format!("sinceSeconds={}", since.as_secs_f64().ceil().max(1.0) as u64));
+        }
+        let response = client.send(Method::GET, &format!("{}/log?{}", pod_path(args, pod), params.join("&")), None).await?;
+        let mut body = response.into_body();
+        let mut stdout = std::io::stdout();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ClientError(format!("the log stream broke off: {e}")))?;
+            if let Some(data) = frame.data_ref() {
+                let _ = stdout.write_all(data).and_then(|_| stdout.flush());
+            }
+        }
         return Ok(());
     }
     let list: HookRunList = client.json(Method::GET, &format!("{}/hooks{query}", pod_path(args, pod)), None).await?;

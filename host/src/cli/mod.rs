@@ -169,6 +169,16 @@ pub struct LogFlags {
     /// Only the container's stdout or stderr (Stdout, Stderr or All).
     #[arg(long, value_name = "STREAM", default_value = "All")]
     pub stream: String,
+    /// Keep printing lines as they are written, across the container's restarts,
+    /// until the pod is finished or deleted (or Ctrl-C).
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// The log of the container's last terminated instance.
+    #[arg(short = 'p', long)]
+    pub previous: bool,
+    /// Only lines newer than this duration (5s, 2m, 3h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<std::time::Duration>,
 }
 
 /// `hooklet plugin …`.

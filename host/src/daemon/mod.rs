@@ -12,13 +12,14 @@ pub mod event_log;
 pub mod metrics;
 pub mod persist;
 mod image_gc;
+pub mod logs;
 mod node;
 mod pods;
 mod recover;
 mod secrets;
 pub mod views;
 
-pub use pods::LOG_TAIL;
+pub use logs::{LogTarget, LOG_TAIL};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -9,13 +9,9 @@ use super::error::{Cause, DaemonError, ErrorKind};
 use super::views::{Applied, ApplyResponse, HookRunView, PluginView, PodView};
 use crate::events::Event;
 use crate::image::pull::Keyring;
-use crate::runtime::logs::LogOptions;
 use crate::spec::parse::{parse_objects, ManifestError, ParsedObject};
 use crate::spec::Pod;
 use crate::store::PodRow;
-
-/// Bytes of a container log returned at most (the end of the file).
-pub const LOG_TAIL: usize = 1024 * 1024;
 
 impl Daemon {
     /// Applies a manifest: creates its pods; an existing pod with the same spec is
@@ -149,30 +145,6 @@ impl Daemon {
             .collect()
     }
 
-    /// The end of a container's log (stdout and stderr, decoded from its CRI files),
-    /// as `options` ask.
-    pub fn container_log(&self, namespace: &str, name: &str, container: Option<&str>, options: &LogOptions) -> Result<Vec<u8>, DaemonError> {
-        match self.log_file(namespace, name, container)?.1 {
-            Some(path) => crate::runtime::logs::read(&path, options, LOG_TAIL).map_err(DaemonError::internal),
-            None => Ok(Vec::new()),
-        }
-    }
-
-    /// The container a logs request is about (the one named, or the pod's only one)
-    /// and its log file, if the runtime keeps one.
-    pub fn log_file(&self, namespace: &str, name: &str, container: Option<&str>) -> Result<(String, Option<std::path::PathBuf>), DaemonError> {
-        let entry = self.entry(namespace, name).ok_or_else(|| DaemonError::no_pod(namespace, name))?;
-        let pod = entry.handle.pod();
-        let container = pick_container(pod, container)?;
-        let pod_ref = crate::runtime::PodRef {
-            uid: pod.uid().to_string(),
-            namespace: pod.namespace().to_string(),
-            name: pod.metadata.name.clone(),
-        };
-        let path = self.runtime.log_path(&pod_ref, &container);
-        Ok((container, path))
-    }
-
     /// A pod's hook runs with their output, optionally of one container.
     pub fn hook_runs(&self, namespace: &str, name: &str, container: Option<&str>) -> Result<Vec<HookRunView>, DaemonError> {
         let entry = self.entry(namespace, name).ok_or_else(|| DaemonError::no_pod(namespace, name))?;
@@ -200,7 +172,7 @@ impl Daemon {
 
 /// The container a logs request is about: the one named (init containers included),
 /// or the pod's only regular one.
-fn pick_container(pod: &Pod, container: Option<&str>) -> Result<String, DaemonError> {
+pub(super) fn pick_container(pod: &Pod, container: Option<&str>) -> Result<String, DaemonError> {
     let names: Vec<&str> = pod.spec.containers.iter().map(|c| c.name.as_str()).collect();
     let init: Vec<&str> = pod.spec.init_containers.iter().map(|c| c.name.as_str()).collect();
     if let Some(c) = container.filter(|c| init.contains(c)) {

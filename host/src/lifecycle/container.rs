@@ -244,6 +244,7 @@ impl ContainerWorker {
                 return self.image_unavailable(failure).await;
             }
         }
+        let created_at = SystemTime::now();
         let created = runtime.create(self.config()).await;
         if let Some(image_error) = created.as_ref().err().and_then(|e| e.downcast_ref::<ImageError>()) {
             let message = image_error.to_string();
@@ -267,7 +268,10 @@ impl ContainerWorker {
             }
         };
         let name = &self.container.name;
-        self.shared.update_container(self.slot, |c| c.container_id = Some(format!("{}://{id}", runtime.name())));
+        self.shared.update_container(self.slot, |c| {
+            c.container_id = Some(format!("{}://{id}", runtime.name()));
+            c.instance_logs.begin(created_at);
+        });
         self.event(EventType::Normal, "Created", &format!("Created container: {name}"));
         // PostStart is journaled before the start: a crash right after the start
         // still finds it pending (kubernetes#60053 cannot happen).

@@ -42,6 +42,7 @@ mod deliver;
 mod evict;
 pub mod grace;
 mod init;
+pub mod instance_logs;
 pub mod journal;
 mod pod;
 mod probing;

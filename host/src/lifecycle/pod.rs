@@ -294,6 +294,7 @@ fn waiting_status(c: &Container, reason: &str) -> ContainerStatus {
         hooks: Vec::new(),
         wasm_fuel_total: 0,
         backoff: None,
+        instance_logs: Default::default(),
     }
 }
 

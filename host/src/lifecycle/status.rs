@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::backoff::BackoffState;
+use super::instance_logs::InstanceLogs;
 pub use super::conditions::PodCondition;
 use crate::hooks::HookRun;
 use crate::runtime::ExitStatus;
@@ -100,6 +101,9 @@ pub struct ContainerStatus {
     /// (not part of the API view).
     #[serde(skip)]
     pub backoff: Option<BackoffState>,
+    /// When its last two instances were created: where each one's log begins.
+    #[serde(default, skip_serializing_if = "InstanceLogs::is_empty")]
+    pub instance_logs: InstanceLogs,
 }
 
 /// `status.phase`.
@@ -282,10 +286,11 @@ fn phase_of(containers: &[ContainerStatus], policy: RestartPolicy, finished: boo
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn status(state: ContainerState, last: Option<ContainerState>) -> ContainerStatus {
+    /// A container status in `state` after `last`, for tests.
+    pub(crate) fn status(state: ContainerState, last: Option<ContainerState>) -> ContainerStatus {
         ContainerStatus {
             name: "c".into(),
             image: "i".into(),
@@ -298,6 +303,7 @@ mod tests {
             hooks: vec![],
             wasm_fuel_total: 0,
             backoff: None,
+            instance_logs: Default::default(),
         }
     }
 

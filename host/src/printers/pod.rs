@@ -103,6 +103,7 @@ mod tests {
             hooks: vec![],
             wasm_fuel_total: 0,
             backoff: None,
+            instance_logs: Default::default(),
         }
     }
 

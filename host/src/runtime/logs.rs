@@ -25,16 +25,19 @@ pub struct LogOptions {
     /// Only lines written at this time or later (`--since`); a line without a
     /// timestamp (not a CRI entry) is kept.
     pub since: Option<SystemTime>,
+    /// Only lines written before this time (one instance's part of the log); a line
+    /// without a timestamp is kept.
+    pub until: Option<SystemTime>,
 }
 
 impl LogOptions {
     /// Does `line` pass the stream and time filters?
     fn keeps(&self, line: &Line) -> bool {
-        let recent = || match (self.since, line.timestamp.as_deref().and_then(|t| humantime::parse_rfc3339_weak(t).ok())) {
-            (Some(since), Some(at)) => at >= since,
-            _ => true,
+        let in_time = || {
+            let Some(at) = line.timestamp.as_deref().and_then(|t| humantime::parse_rfc3339_weak(t).ok()) else { return true };
+            self.since.is_none_or(|since| at >= since) && self.until.is_none_or(|until| at < until)
         };
-        self.stream.is_none_or(|s| s == line.stream) && recent()
+        self.stream.is_none_or(|s| s == line.stream) && in_time()
     }
 
     /// A line as shown: its content, after its timestamp when asked.

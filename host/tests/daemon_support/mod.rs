@@ -76,14 +76,16 @@ impl Daemon {
         Daemon { child, state, socket, plugins, tcp }
     }
 
+    /// A client command against this daemon, to run.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(hooklet());
+        command.args(args).env("HOOKLET_SERVER", format!("unix://{}", self.socket.display())).env_remove("HOOKLET_TOKEN");
+        command
+    }
+
     /// Runs a client command against this daemon.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(hooklet())
-            .args(args)
-            .env("HOOKLET_SERVER", format!("unix://{}", self.socket.display()))
-            .env_remove("HOOKLET_TOKEN")
-            .output()
-            .expect("hooklet runs")
+        self.command(args).output().expect("hooklet runs")
     }
 
     /// Runs a client command and asserts it succeeds; returns stdout.
@@ -283,3 +285,18 @@ spec:
     command: [sh, -c, "while true; do sleep 600; done"]
     resources: {limits: {cpu: 100m, memory: 64Mi}}
 "#;
+
+/// Starts `command` with its stdout's lines sent to the receiver as they come (the
+/// channel closes when stdout does); stderr is piped.
+pub fn spawn_lines(mut command: Command) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("the command starts");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("piped");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}

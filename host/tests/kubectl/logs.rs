@@ -1,6 +1,7 @@
 //! The real kubectl reading logs: `-c`, `--tail`, `--timestamps`, `--since`,
 //! `--limit-bytes`, `-f` (new lines as they are written, the command ends with the
-//! container), and `--previous` refused with the reason.
+//! container), and `--previous` (the last terminated instance; the kubelet's error
+//! when there is none).
 
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ spec:
 #[test]
 fn kubectl_logs_selects_tails_and_follows() {
     let Some(binary) = kubectl_binary() else { return };
-    let (dir, _guard, daemon, kubectl) = serving(binary, &[]);
+    let (dir, _guard, daemon, kubectl) = serving(binary, &["--backoff-initial", "50ms", "--backoff-max", "100ms"]);
     let go = dir.path().join("go");
     daemon.ok(&["apply", "-f", &write(dir.path(), "talker.yaml", &talker(&go))]);
     kubectl.ok(&["wait", "--for=condition=Ready", "pod/talker", "--timeout=30s"]);
@@ -52,7 +53,7 @@ fn kubectl_logs_selects_tails_and_follows() {
     let first = stamped.lines().next().unwrap();
     assert!(first.ends_with(" first") && humantime::parse_rfc3339(first.split(' ').next().unwrap()).is_ok(), "{stamped}");
     let err = kubectl.fails(&["logs", "talker", "-c", "app", "--previous"]);
-    assert!(err.contains("previous is not supported by hooklet"), "{err}");
+    assert!(err.contains("Error from server (BadRequest): previous terminated container \"app\" in pod \"talker\" not found"), "{err}");
     let err = kubectl.fails(&["logs", "talker", "-c", "nope"]);
     assert!(err.contains("container nope is not valid for pod talker"), "{err}");
 
@@ -65,4 +66,19 @@ fn kubectl_logs_selects_tails_and_follows() {
     assert!(rx.recv_timeout(Duration::from_secs(20)).is_err(), "the stream ends with the container");
     let out = follow.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // A restarted container: its log is the running instance's, --previous the one before.
+    daemon.ok(&["apply", "-f", &write(dir.path(), "restarter.yaml", &restarter(&dir.path().join("mark")))]);
+    daemon.wait_pod("restarter", 20, |v| v["status"]["containers"][0]["restartCount"] == 1 && super::daemon_support::started(v));
+    assert_eq!(kubectl.ok(&["logs", "restarter"]), "second instance\n");
+    assert_eq!(kubectl.ok(&["logs", "restarter", "--previous"]), "first instance\n");
+}
+
+/// Exits 3 in its first instance (marking `mark`), then runs; each instance says which it is.
+fn restarter(mark: &std::path::Path) -> String {
+    let m = mark.display();
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: restarter}}\nspec:\n  containers:\n  - name: app\n    image: busybox\n    \
+         command: [sh, -c, 'if [ -f {m} ]; then echo second instance; exec sleep 300; fi; touch {m}; echo first instance; exit 3']\n"
+    )
 }

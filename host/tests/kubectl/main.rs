@@ -67,25 +67,9 @@ impl Kubectl {
 
     /// Starts kubectl (a watch, a followed log) and hands over its output line by line.
     pub fn spawn_lines(&self, args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
-        use std::io::BufRead;
-        let mut child = Command::new(&self.binary)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(&self.cache)
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("kubectl starts");
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().expect("piped");
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        (child, rx)
+        let mut command = Command::new(&self.binary);
+        command.arg("--kubeconfig").arg(&self.kubeconfig).arg("--cache-dir").arg(&self.cache).args(args);
+        daemon_support::spawn_lines(command)
     }
 
     /// Runs kubectl and asserts it succeeds; returns stdout.
