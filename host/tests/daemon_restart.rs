@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use daemon_support::{started, write, Daemon};
+use daemon_support::{started, text, write, Daemon};
 
 const PODS: &str = r#"
 apiVersion: v1
@@ -382,4 +382,26 @@ fn sigkills_never_lose_the_events_of_a_completed_delivery() {
     // Every pod's PostStart and PreStop ended (failed) once the kills were over.
     assert_eq!(deliveries.iter().filter(|d| d.4 == "Failed").count(), PODS * 2, "{deliveries:#?}");
     println!("event durability: {} deliveries done ({failed} failed, {redelivered} redelivered), kills {kills}, events lost 0", deliveries.len());
+}
+
+/// The systemd unit of the repository (`host/dist/systemd/hooklet.service`) passes
+/// `systemd-analyze verify` (with its ExecStart pointed at this build) and stops only
+/// hooklet itself, so that `systemctl restart hooklet` leaves the containers running.
+#[test]
+fn the_systemd_unit_verifies_and_stops_hooklet_alone() {
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/dist/systemd/hooklet.service")).unwrap();
+    let service: Vec<&str> = unit.lines().skip_while(|l| *l != "[Service]").take_while(|l| *l != "[Install]").collect();
+    for setting in ["KillMode=process", "Delegate=yes", "Restart=always"] {
+        assert!(service.contains(&setting), "the unit's [Service] lacks {setting}");
+    }
+    let Some(analyze) = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].into_iter().find(|p| std::path::Path::new(p).exists()) else {
+        assert!(std::env::var_os("CI").is_none(), "systemd-analyze is missing: apt-get install systemd");
+        eprintln!("skipped: systemd-analyze is missing (apt-get install systemd)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let installed = dir.path().join("hooklet.service");
+    std::fs::write(&installed, unit.replace("/usr/local/bin/hooklet ", &format!("{} ", daemon_support::hooklet()))).unwrap();
+    let out = std::process::Command::new(analyze).arg("verify").arg(&installed).output().unwrap();
+    assert!(out.status.success() && out.stderr.is_empty(), "systemd-analyze verify: {}{}", text(&out.stdout), text(&out.stderr));
 }
