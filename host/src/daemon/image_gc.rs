@@ -13,7 +13,7 @@ use crate::image::gc::GcError;
 impl Daemon {
     /// The IDs of the stored images named by the containers of `pods` (every pod the
     /// node holds, or only the active ones).
-    pub(crate) fn images_in_use(&self, active_only: bool) -> HashSet<String> {
+    pub(crate) fn images_in_use(&self, active_only: bool) -> Result<HashSet<String>, GcError> {
         let handles: Vec<_> = match active_only {
             true => self.active_handles(),
             false => self.entries().into_iter().map(|e| e.handle).collect(),
@@ -55,7 +55,7 @@ pub(crate) async fn collect_periodically(daemon: Arc<Daemon>) {
         tick.tick().await;
         let d = daemon.clone();
         let pass = tokio::task::spawn_blocking(move || {
-            let in_use = d.images_in_use(false);
+            let in_use = d.images_in_use(false)?;
             d.image_gc.garbage_collect(&in_use, Instant::now())
         });
         match pass.await {

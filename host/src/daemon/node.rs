@@ -157,7 +157,7 @@ impl Reclaim for DaemonReclaim {
         // The kubelet's `DeleteUnusedImages`, after the dead containers are gone:
         // only active pods' images are in use.
         let pass = tokio::task::spawn_blocking(move || {
-            let in_use = daemon.images_in_use(true);
+            let in_use = daemon.images_in_use(true)?;
             daemon.image_gc.delete_unused_images(&in_use, std::time::Instant::now())
         });
         match pass.await {

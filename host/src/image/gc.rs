@@ -173,10 +173,13 @@ impl ImageGcManager {
         &self.policy
     }
 
-    /// The IDs of the stored images that `names` (pods' `image` fields) resolve to.
-    pub fn ids_in_use<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> HashSet<String> {
+    /// The IDs of the stored images that `names` (pods' `image` fields) resolve to,
+    /// the store read once. An unreadable store is an error: a pass must not take
+    /// every image for unused.
+    pub fn ids_in_use<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Result<HashSet<String>, GcError> {
+        let images = self.store.list().map_err(|e| GcError::Store(e.to_string()))?;
         let names: HashSet<&str> = names.into_iter().collect();
-        names.into_iter().filter_map(|n| self.store.resolve(n).ok()).map(|i| i.id).collect()
+        Ok(names.into_iter().filter_map(|n| self.store.resolve_in(&images, n).ok()).map(|i| i.id.clone()).collect())
     }
 
     /// Images deleted so far, by reason.

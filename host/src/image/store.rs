@@ -266,8 +266,14 @@ impl ImageStore {
     /// `docker.io/library/busybox:latest`, `busybox@sha256:…`), or the kubelet-shaped
     /// failure: `ErrImageNeverPull` saying how to import it, `InvalidImageName`.
     pub fn resolve(&self, image: &str) -> Result<Image, ImageError> {
+        self.resolve_in(&self.list()?, image).cloned()
+    }
+
+    /// [`Self::resolve`] among `images` (a [`Self::list`] already read), so that
+    /// resolving many names reads the store once.
+    pub fn resolve_in<'a>(&self, images: &'a [Image], image: &str) -> Result<&'a Image, ImageError> {
         let wanted = Reference::parse(image)?;
-        let found = self.list()?.into_iter().find(|stored| {
+        let found = images.iter().find(|stored| {
             let digests = [&stored.manifest_digest, &stored.index_digest];
             stored.references.iter().filter_map(|r| Reference::parse(r).ok()).any(|r| {
                 digests.iter().filter_map(|d| d.as_deref()).chain([""]).any(|digest| r.satisfies(digest, &wanted))
