@@ -62,6 +62,10 @@ fn number(query: &HashMap<String, String>, name: &'static str) -> Result<Option<
 }
 
 impl LogRequest {
+    /// The query parameters a log request takes.
+    pub const PARAMS: &'static [&'static str] =
+        &["container", "timestamps", "tailLines", "stream", "follow", "previous", "sinceSeconds", "sinceTime", "limitBytes"];
+
     /// The parameters of `query`.
     pub fn parse(query: &HashMap<String, String>) -> Result<LogRequest, BadParam> {
         let since = match (number(query, "sinceSeconds")?, query.get("sinceTime")) {

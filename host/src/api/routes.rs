@@ -59,7 +59,7 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
             Ok(body::json(StatusCode::ACCEPTED, &daemon.delete(ns, name, grace).await?))
         }
         (Method::GET, ["v1", "namespaces", ns, "pods", name, "log"]) => {
-            known(&query, &["container", "timestamps", "tailLines", "stream", "follow", "previous", "sinceSeconds", "sinceTime", "limitBytes"])?;
+            known(&query, super::logs::LogRequest::PARAMS)?;
             let request = super::logs::LogRequest::parse(&query).map_err(|e| ApiError::bad_request(e.name, e.message))?;
             // hooklet's `logs -f` follows the container across its restarts.
             Ok(super::logs::serve(daemon, ns, name, &request, super::logs::FollowUntil::PodEnds)?)
