@@ -17,6 +17,7 @@
 //! | `HOOKLET_SCALE_OUT` | `target/scale-bench.json` | where the JSON goes |
 //! | `HOOKLET_SCALE_DIR` | `$TMPDIR` | where the daemon's state directory goes (its disk's fsync latency matters) |
 //! | `HOOKLET_SCALE_KEEP` | unset | keep the state directory and daemon log |
+//! | `HOOKLET_SCALE_KUBECTL` | `/opt/hooklet-kubectl/bin/kubectl` if there | the kubectl timed with `get pods` (none: those rows show –) |
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
         poll: Duration::from_millis(var("HOOKLET_SCALE_POLL_MS", 100)),
         timeout: Duration::from_secs(var("HOOKLET_SCALE_TIMEOUT", 300)),
         keep: std::env::var_os("HOOKLET_SCALE_KEEP").is_some(),
+        kubectl: hooklet::bench::kubectl::find(),
     };
     let mut reports = Vec::new();
     for hook in hooks {

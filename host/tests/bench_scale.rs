@@ -22,6 +22,7 @@ async fn scale_bench_runs_with_a_few_pods() {
         poll: Duration::from_millis(50),
         timeout: Duration::from_secs(60),
         keep: false,
+        kubectl: hooklet::bench::kubectl::find(),
     };
     let mut reports = Vec::new();
     for hook in [HookKind::Wasm, HookKind::Exec] {
@@ -36,6 +37,10 @@ async fn scale_bench_runs_with_a_few_pods() {
         assert!(r.idle_rss_mib > 1.0 && r.idle_rss_compiled_mib > 1.0 && r.peak_rss_mib >= r.idle_rss_mib, "{r:?}");
         assert_eq!(r.supervisors_running, 5, "one supervisor per container: {r:?}");
         assert!(r.threads_running >= 1 && r.fds_running >= 3 && r.nofile_limit > 0, "{r:?}");
+        if let Some(k) = &r.kubectl {
+            // Timed against the 5 pods (kubectl checked that it listed them all).
+            assert!(k.get_pods_s > 0.0 && k.get_pods_json_s > 0.0 && k.get_pods_cpu_s >= 0.0 && k.hooklet_get_pods_s > 0.0, "{k:?}");
+        }
         reports.push(r);
     }
     let table = report::table(&reports);

@@ -20,12 +20,15 @@ pub struct BenchDaemon {
     pid: u32,
     pub state: PathBuf,
     pub client: Arc<Client>,
+    /// `STATE/kubeconfig`, when started with the HTTPS listener.
+    pub kubeconfig: Option<PathBuf>,
 }
 
 impl BenchDaemon {
     /// Starts `hooklet serve` with state, socket and log under `dir`, plugins from
-    /// `plugins`; returns once it listens.
-    pub async fn start(hooklet: &Path, dir: &Path, plugins: &Path) -> anyhow::Result<BenchDaemon> {
+    /// `plugins` (and, with `https`, the TCP listener on 127.0.0.1); returns once it
+    /// listens.
+    pub async fn start(hooklet: &Path, dir: &Path, plugins: &Path, https: bool) -> anyhow::Result<BenchDaemon> {
         let state = dir.join("state");
         let socket = dir.join("h.sock");
         let log = std::fs::File::create(dir.join("daemon.log")).context("creating the daemon's log")?;
@@ -35,6 +38,9 @@ impl BenchDaemon {
         command.arg("--eviction-hard").arg(crate::testing::TEST_EVICTION_HARD);
         for (flag, value) in [("--state-dir", state.as_path()), ("--socket", &socket), ("--plugins", plugins)] {
             command.arg(flag).arg(value);
+        }
+        if https {
+            command.args(["--listen", "127.0.0.1:0"]);
         }
         let mut child = command
             .env("HOOKLET_LOG", std::env::var("HOOKLET_LOG").unwrap_or_else(|_| "warn".into()))
@@ -46,18 +52,21 @@ impl BenchDaemon {
             .with_context(|| format!("cannot run {} serve", hooklet.display()))?;
         let pid = child.id().context("the daemon exited at once")?;
         let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
-        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await;
-        match first {
-            Ok(Ok(Some(line))) if line.starts_with("hooklet serving on ") => {}
-            other => bail!(
-                "hooklet serve did not start ({other:?}); see {}",
-                dir.join("daemon.log").display()
-            ),
+        for _ in 0..if https { 2 } else { 1 } {
+            let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await;
+            match line {
+                Ok(Ok(Some(line))) if line.starts_with("hooklet serving on ") => {}
+                other => bail!(
+                    "hooklet serve did not start ({other:?}); see {}",
+                    dir.join("daemon.log").display()
+                ),
+            }
         }
         // Keep draining stdout so the daemon never blocks on it.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let client = Client::new(Some(&format!("unix://{}", socket.display())), None).map_err(|e| anyhow::anyhow!(e.0))?;
-        Ok(BenchDaemon { child, pid, state, client: Arc::new(client) })
+        let kubeconfig = https.then(|| state.join("kubeconfig"));
+        Ok(BenchDaemon { child, pid, state, client: Arc::new(client), kubeconfig })
     }
 
     /// The daemon's pid (valid until [`BenchDaemon::stop`]: it is our unreaped child).

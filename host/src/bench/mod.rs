@@ -5,9 +5,11 @@
 //!
 //! | module | what it measures |
 //! |---|---|
+//! | [`kubectl`] | the real `kubectl get pods` against the scale run's pods: wall time, the daemon's CPU |
 //! | [`scale`] | many pods on the process runtime: apply → all Running, delete → all gone, the daemon's memory, CPU, threads and fds, hook latency under that load, idle memory |
 
 pub mod daemon;
+pub mod kubectl;
 pub mod procfs;
 pub mod report;
 pub mod scale;

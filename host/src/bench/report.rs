@@ -22,7 +22,7 @@ fn mb(mib: f64) -> f64 {
     mib * 1024.0 * 1024.0 / 1e6
 }
 
-const ROWS: [Row; 20] = [
+const ROWS: [Row; 26] = [
     row("apply → all Running", Some(5.0), "s", |r| r.apply_to_running_s),
     row("apply → last PostStart done (hook records)", None, "s", |r| r.apply_to_last_post_start_s),
     row("apply request(s) answered", None, "s", |r| r.apply_request_s),
@@ -43,6 +43,12 @@ const ROWS: [Row; 20] = [
     row("daemon open fds, all Running", None, "", |r| r.fds_running as f64),
     row("container monitors, all Running", None, "", |r| r.supervisors_running as f64),
     row("monitors' total PSS, all Running", None, "MB", |r| mb(r.supervisors_pss_mib)),
+    row("kubectl get pods (Table), all Running", None, "s", |r| r.kubectl.as_ref().map_or(f64::NAN, |k| k.get_pods_s)),
+    row("daemon CPU for kubectl get pods", None, "s", |r| r.kubectl.as_ref().map_or(f64::NAN, |k| k.get_pods_cpu_s)),
+    row("kubectl get pods -o json, all Running", None, "s", |r| r.kubectl.as_ref().map_or(f64::NAN, |k| k.get_pods_json_s)),
+    row("daemon CPU for kubectl get pods -o json", None, "s", |r| r.kubectl.as_ref().map_or(f64::NAN, |k| k.get_pods_json_cpu_s)),
+    row("baseline: hooklet get pods (unix socket)", None, "s", |r| r.kubectl.as_ref().map_or(f64::NAN, |k| k.hooklet_get_pods_s)),
+    row("daemon CPU for hooklet get pods", None, "s", |r| r.kubectl.as_ref().map_or(f64::NAN, |k| k.hooklet_get_pods_cpu_s)),
 ];
 
 /// A Markdown table: one row per measurement, one column per run, and `a / b` when
@@ -87,6 +93,9 @@ fn kind(hook: HookKind) -> &'static str {
 }
 
 fn number(v: f64, unit: &str) -> String {
+    if v.is_nan() {
+        return "–".into(); // not measured in this run
+    }
     match unit {
         "" => format!("{v:.0}"),
         "ms" => format!("{v:.2} ms"),

@@ -81,6 +81,8 @@ pub struct Config {
     pub timeout: Duration,
     /// Keep the work directory (state, logs) for inspection.
     pub keep: bool,
+    /// The real kubectl, to time `kubectl get pods` with every pod Running.
+    pub kubectl: Option<PathBuf>,
 }
 
 /// Percentiles of hook durations, milliseconds.
@@ -132,6 +134,9 @@ pub struct Report {
     pub nofile_limit: u64,
     pub post_start: Latency,
     pub pre_stop: Latency,
+    /// `kubectl get pods` with every pod Running (when a kubectl was given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubectl: Option<super::kubectl::KubectlTimes>,
 }
 
 /// Runs the benchmark once; see the module docs.
@@ -155,10 +160,11 @@ async fn run_in(config: &Config, dir: &Path) -> anyhow::Result<Report> {
     std::fs::copy(&noop, plugins.join("noop.wasm")).with_context(|| format!("copying {}", noop.display()))?;
     // The first start compiles the plugin (into the state directory's cache); the
     // measured daemon is the second, as on a node that has run before.
-    let first = BenchDaemon::start(&config.hooklet, dir, &plugins).await?;
+    let https = config.kubectl.is_some();
+    let first = BenchDaemon::start(&config.hooklet, dir, &plugins, https).await?;
     let idle_compiled = idle_stats(&first).await?;
     first.stop().await?;
-    let daemon = BenchDaemon::start(&config.hooklet, dir, &plugins).await?;
+    let daemon = BenchDaemon::start(&config.hooklet, dir, &plugins, https).await?;
     let pid = daemon.pid();
     let idle = idle_stats(&daemon).await?;
 
@@ -183,6 +189,10 @@ async fn run_in(config: &Config, dir: &Path) -> anyhow::Result<Report> {
     let running = procfs::stats(pid)?;
     let nofile_limit = procfs::nofile_limit(pid);
     let (supervisors, supervisors_pss) = procfs::supervisors(&daemon.state);
+    let kubectl = match (&config.kubectl, &daemon.kubeconfig) {
+        (Some(kubectl), Some(kubeconfig)) => Some(super::kubectl::measure(kubectl, kubeconfig, &config.hooklet, &dir.join("h.sock"), dir, pid, config.pods)?),
+        _ => None,
+    };
 
     let t1 = Instant::now();
     delete_all(&daemon.client, config).await?;
@@ -217,6 +227,7 @@ async fn run_in(config: &Config, dir: &Path) -> anyhow::Result<Report> {
         nofile_limit,
         post_start: latency(&runs, HookPhase::PostStart),
         pre_stop: latency(&runs, HookPhase::PreStop),
+        kubectl,
     })
 }
 

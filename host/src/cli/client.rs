@@ -9,6 +9,7 @@ use hyper::{header, Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 
+use crate::api::kube::wire::Status;
 use crate::api::types::ErrorBody;
 
 /// The environment variable naming the daemon (`unix:///path`, `/path`, `https://host:port`).
@@ -188,8 +189,13 @@ fn error_from(status: StatusCode, bytes: &[u8], had_token: bool) -> ClientError 
         ));
     }
     let reason = status.canonical_reason().unwrap_or("Error").replace(' ', "");
-    match serde_json::from_slice::<ErrorBody>(bytes) {
-        Ok(body) => ClientError(format!("Error from server ({reason}): {}", body.error)),
+    if let Ok(body) = serde_json::from_slice::<ErrorBody>(bytes) {
+        return ClientError(format!("Error from server ({reason}): {}", body.error));
+    }
+    // The Kubernetes paths answer with a `Status`, printed as kubectl prints it.
+    match serde_json::from_slice::<Status>(bytes) {
+        Ok(s) if !s.reason.is_empty() => ClientError(format!("Error from server ({}): {}", s.reason, s.message)),
+        Ok(s) => ClientError(format!("Error from server ({reason}): {}", s.message)),
         Err(_) => ClientError(format!("Error from server ({reason}): {}", String::from_utf8_lossy(bytes).trim())),
     }
 }

@@ -10,6 +10,7 @@ use super::client::{Client, ClientError};
 use super::describe::describe_pod;
 use super::describe_node::{describe_node, node_row, NODE_HEADER};
 use super::format::{age, table};
+use super::objects::{self, Resource};
 use super::pod_row::pod_row;
 use super::{ClientArgs, ClientCommand, OutputFormat};
 use crate::api::types::{ApplyRequest, ApplyResponse, EventList, HookRunList, NodeList, PluginList, PodList, PodView};
@@ -25,12 +26,23 @@ pub async fn run_client(args: ClientArgs, command: ClientCommand) -> i32 {
     let result = async {
         match command {
             ClientCommand::Apply { file } => apply(&client, &file).await,
-            ClientCommand::Get { resource, name, output } => match check_resource(&resource).map_err(ClientError)? {
-                Kind::Pod => get(&client, &args, name.as_deref(), output).await,
-                Kind::Node => get_nodes(&client, name.as_deref(), output).await,
-                Kind::Secret => super::secret::get(&client, &args, name.as_deref(), output).await,
-            },
+            ClientCommand::Get { resource, name, output } => {
+                let kind = check_resource(&resource).map_err(ClientError)?;
+                let name = name.as_deref();
+                match (objects_of(kind), output) {
+                    (Some(resource), Some(format @ (OutputFormat::Json | OutputFormat::Yaml))) => {
+                        objects::print(&client, &args, resource, name, format).await
+                    }
+                    _ => match kind {
+                        Kind::Pod => get_pods(&client, &args, name, output == Some(OutputFormat::Wide)).await,
+                        Kind::Node => get_nodes(&client, name).await,
+                        Kind::Event => get_events(&client, &args, name).await,
+                        Kind::Secret => super::secret::get(&client, &args, name, output).await,
+                    },
+                }
+            }
             ClientCommand::Describe { resource, name } => match check_resource(&resource).map_err(ClientError)? {
+                Kind::Event => Err(ClientError("error: hooklet describes pods, secrets and its node; `hooklet get events` lists events".into())),
                 Kind::Pod => describe(&client, &args, &name).await,
                 Kind::Secret => super::secret::describe(&client, &args, &name).await,
                 Kind::Node => {
@@ -41,6 +53,7 @@ pub async fn run_client(args: ClientArgs, command: ClientCommand) -> i32 {
             },
             ClientCommand::Delete { resource, name, grace_period, wait } => match check_resource(&resource).map_err(ClientError)? {
                 Kind::Node => Err(ClientError("error: hooklet does not delete its node".into())),
+                Kind::Event => Err(ClientError("error: hooklet does not delete events".into())),
                 Kind::Secret => super::secret::delete(&client, &args, &name).await,
                 Kind::Pod => delete(&client, &args, &name, grace_period, wait).await,
             },
@@ -73,6 +86,18 @@ enum Kind {
     Pod,
     Node,
     Secret,
+    Event,
+}
+
+/// The Kubernetes resource `-o json|yaml` prints for `kind` (Secrets are not served
+/// on `/api/v1`: theirs is hooklet's own view, which holds no values).
+fn objects_of(kind: Kind) -> Option<Resource> {
+    match kind {
+        Kind::Pod => Some(Resource::Pods),
+        Kind::Node => Some(Resource::Nodes),
+        Kind::Event => Some(Resource::Events),
+        Kind::Secret => None,
+    }
 }
 
 fn check_resource(resource: &str) -> Result<Kind, String> {
@@ -80,24 +105,26 @@ fn check_resource(resource: &str) -> Result<Kind, String> {
         "pod" | "pods" | "po" => Ok(Kind::Pod),
         "node" | "nodes" | "no" => Ok(Kind::Node),
         "secret" | "secrets" => Ok(Kind::Secret),
-        other => Err(format!("error: the server doesn't have a resource type {other:?}: hooklet serves pods, secrets and its node (`hooklet get pods`, `hooklet get secrets`, `hooklet get nodes`)")),
+        "event" | "events" | "ev" => Ok(Kind::Event),
+        other => Err(format!("error: the server doesn't have a resource type {other:?}: hooklet serves pods, secrets, events and its node (`hooklet get pods`, `hooklet get secrets`, `hooklet get events`, `hooklet get nodes`)")),
     }
 }
 
-async fn get_nodes(client: &Client, name: Option<&str>, output: Option<OutputFormat>) -> Result<(), ClientError> {
+async fn get_nodes(client: &Client, name: Option<&str>) -> Result<(), ClientError> {
     let items = match name {
         Some(n) => vec![client.json::<NodeView>(Method::GET, &format!("/v1/nodes/{n}"), None).await?],
         None => client.json::<NodeList>(Method::GET, "/v1/nodes", None).await?.items,
     };
-    match output {
-        Some(OutputFormat::Json) => {
-            let text = if name.is_some() { serde_json::to_string_pretty(&items[0]) } else { serde_json::to_string_pretty(&NodeList { items }) };
-            println!("{}", text.expect("serialises"));
-        }
-        Some(OutputFormat::Yaml) => print!("{}", serde_norway::to_string(&items).map_err(|e| ClientError(e.to_string()))?),
-        _ => print!("{}", grid(&NODE_HEADER, items.iter().map(node_row).collect())),
-    }
+    print!("{}", grid(&NODE_HEADER, items.iter().map(node_row).collect()));
     Ok(())
+}
+
+/// `get events` as a table: what `hooklet events` prints (no single event by name).
+async fn get_events(client: &Client, args: &ClientArgs, name: Option<&str>) -> Result<(), ClientError> {
+    match name {
+        Some(_) => Err(ClientError("error: `hooklet get events` lists events; name one with -o json or -o yaml".into())),
+        None => events(client, args, false).await,
+    }
 }
 
 fn pod_path(args: &ClientArgs, name: &str) -> String {
@@ -127,41 +154,27 @@ async fn apply(client: &Client, file: &str) -> Result<(), ClientError> {
     Ok(())
 }
 
-async fn get(client: &Client, args: &ClientArgs, name: Option<&str>, output: Option<OutputFormat>) -> Result<(), ClientError> {
+/// `get pods [NAME] [-o wide]`: kubectl's table, from hooklet's own views.
+async fn get_pods(client: &Client, args: &ClientArgs, name: Option<&str>, wide: bool) -> Result<(), ClientError> {
     let items = match name {
         Some(name) => vec![client.json::<PodView>(Method::GET, &pod_path(args, name), None).await?],
         None if args.all_namespaces => client.json::<PodList>(Method::GET, "/v1/pods", None).await?.items,
         None => client.json::<PodList>(Method::GET, &format!("/v1/pods?namespace={}", args.namespace), None).await?.items,
     };
-    match output {
-        Some(OutputFormat::Json) => print_json(&items, name.is_some()),
-        Some(OutputFormat::Yaml) => {
-            let text = if name.is_some() { serde_norway::to_string(&items[0]) } else { serde_norway::to_string(&items) };
-            print!("{}", text.map_err(|e| ClientError(e.to_string()))?);
-        }
-        wide => {
-            if items.is_empty() {
-                eprintln!("No resources found in {} namespace.", if args.all_namespaces { "any" } else { &args.namespace });
-                return Ok(());
-            }
-            let wide = wide == Some(OutputFormat::Wide);
-            let mut header = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
-            if args.all_namespaces {
-                header.insert(0, "NAMESPACE");
-            }
-            if wide {
-                header.extend(["IP", "UID"]);
-            }
-            let rows: Vec<Vec<String>> = items.iter().map(|v| pod_row(v, args.all_namespaces, wide)).collect();
-            print!("{}", grid(&header, rows));
-        }
+    if items.is_empty() {
+        eprintln!("No resources found in {} namespace.", if args.all_namespaces { "any" } else { &args.namespace });
+        return Ok(());
     }
+    let mut header = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
+    if args.all_namespaces {
+        header.insert(0, "NAMESPACE");
+    }
+    if wide {
+        header.extend(["IP", "UID"]);
+    }
+    let rows: Vec<Vec<String>> = items.iter().map(|v| pod_row(v, args.all_namespaces, wide)).collect();
+    print!("{}", grid(&header, rows));
     Ok(())
-}
-
-fn print_json(items: &[PodView], one: bool) {
-    let text = if one { serde_json::to_string_pretty(&items[0]) } else { serde_json::to_string_pretty(&PodList { items: items.to_vec() }) };
-    println!("{}", text.expect("serialises"));
 }
 
 async fn describe(client: &Client, args: &ClientArgs, name: &str) -> Result<(), ClientError> {

@@ -6,6 +6,7 @@ pub mod format;
 mod image;
 mod kubeconfig;
 mod kubectl;
+mod objects;
 pub mod describe_node;
 pub mod node_args;
 mod plugin;

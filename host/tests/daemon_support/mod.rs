@@ -95,24 +95,30 @@ impl Daemon {
         text(&out.stdout)
     }
 
-    /// `get pod NAME -o json` as a JSON value.
-    pub fn pod(&self, name: &str) -> serde_json::Value {
-        serde_json::from_str(&self.ok(&["get", "pods", name, "-o", "json"])).unwrap()
+    /// hooklet's own view of pod `name` in `default` (`GET /v1/namespaces/default/pods/NAME`:
+    /// `status.containers[].started`, `hooks`, `events`, …; `hooklet get -o json` prints
+    /// the Kubernetes `v1.Pod` instead), or the error answer.
+    pub fn view(&self, name: &str) -> Result<serde_json::Value, String> {
+        let (status, body) = self.raw(&request("GET", &format!("/v1/namespaces/default/pods/{name}"), &[], b""));
+        match status {
+            200 => Ok(serde_json::from_str(&body).unwrap_or_else(|e| panic!("pod {name}: {e}: {body}"))),
+            _ => Err(format!("{status}: {body}")),
+        }
     }
 
-    /// Waits (up to `secs`) until `pred` holds for pod `name`'s JSON view.
+    /// hooklet's own view of pod `name` (see [`Daemon::view`]).
+    pub fn pod(&self, name: &str) -> serde_json::Value {
+        self.view(name).unwrap_or_else(|e| panic!("pod {name}: {e}"))
+    }
+
+    /// Waits (up to `secs`) until `pred` holds for pod `name`'s view ([`Daemon::view`]).
     pub fn wait_pod(&self, name: &str, secs: u64, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
         let until = Instant::now() + Duration::from_secs(secs);
         loop {
-            let out = self.cli(&["get", "pods", name, "-o", "json"]);
-            if out.status.success() {
-                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-                if pred(&v) {
-                    return v;
-                }
-                assert!(Instant::now() < until, "pod {name} never reached the condition: {v:#}");
-            } else {
-                assert!(Instant::now() < until, "pod {name}: {}", text(&out.stderr));
+            match self.view(name) {
+                Ok(v) if pred(&v) => return v,
+                Ok(v) => assert!(Instant::now() < until, "pod {name} never reached the condition: {v:#}"),
+                Err(e) => assert!(Instant::now() < until, "pod {name}: {e}"),
             }
             std::thread::sleep(Duration::from_millis(50));
         }

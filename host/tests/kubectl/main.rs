@@ -9,6 +9,7 @@
 
 #[path = "../daemon_support/mod.rs"]
 mod daemon_support;
+mod cli_output;
 mod logs;
 mod python;
 mod write;
