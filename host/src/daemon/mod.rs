@@ -17,6 +17,7 @@ mod pods;
 mod recover;
 mod secrets;
 pub mod views;
+pub mod exec;
 
 pub use pods::LOG_TAIL;
 

@@ -9,6 +9,7 @@
 
 #[path = "../daemon_support/mod.rs"]
 mod daemon_support;
+mod exec;
 mod logs;
 mod python;
 mod write;
