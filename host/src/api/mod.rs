@@ -138,7 +138,8 @@ fn spawn_connection(
             let (daemon, token) = (daemon.clone(), token.clone());
             async move { Ok::<_, std::convert::Infallible>(handle(daemon, token.as_deref(), req).await) }
         });
-        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        // Upgrades: `kubectl exec`'s WebSocket takes the connection over.
+        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades();
         tokio::select! {
             result = connection => if let Err(err) = result {
                 tracing::debug!("API connection ended: {err}");

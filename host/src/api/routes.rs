@@ -195,6 +195,18 @@ pub(crate) fn parse_query(query: &str) -> Result<HashMap<String, String>, ApiErr
     Ok(map)
 }
 
+/// Every value of a query parameter that may repeat (`command=sh&command=-c`), in order.
+pub(crate) fn query_values(query: &str, key: &str) -> Result<Vec<String>, ApiError> {
+    let mut values = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if decode(k).as_deref() == Some(key) {
+            values.push(decode(v).ok_or_else(|| ApiError::bad_request(key, format!("bad percent-encoding in {pair:?}")))?);
+        }
+    }
+    Ok(values)
+}
+
 fn decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -18,6 +18,7 @@ mod pods;
 mod recover;
 mod secrets;
 pub mod views;
+pub mod exec;
 
 pub use logs::{LogTarget, LOG_TAIL};
 

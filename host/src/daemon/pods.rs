@@ -170,8 +170,8 @@ impl Daemon {
     }
 }
 
-/// The container a logs request is about: the one named (init containers included),
-/// or the pod's only regular one.
+/// The container a logs or exec request is about: the one named (init containers
+/// included), or the pod's only regular one.
 pub(super) fn pick_container(pod: &Pod, container: Option<&str>) -> Result<String, DaemonError> {
     let names: Vec<&str> = pod.spec.containers.iter().map(|c| c.name.as_str()).collect();
     let init: Vec<&str> = pod.spec.init_containers.iter().map(|c| c.name.as_str()).collect();

@@ -65,6 +65,7 @@ async fn exec(
         argv: argv.clone(),
         extra_env: delivery_env(target),
         output_limit: HOOK_OUTPUT_LIMIT / 2,
+        stdio: Default::default(),
     };
     let fail = |error: &str, output: &str| {
         Err(failure(target, handler, HandlerKind::Exec, error, output))

@@ -63,7 +63,7 @@ pub(super) async fn run(prober: &Prober, target: &ProbeTarget, kind: ProbeType, 
 /// `command "…" timed out` (the `ExecProbeTimeout` behaviour).
 async fn exec(prober: &Prober, target: &ProbeTarget, action: &ExecAction, timeout: Duration) -> Attempt {
     let argv = expand_static(&action.command, &target.container.env);
-    let request = ExecRequest { argv: argv.clone(), extra_env: Vec::new(), output_limit: EXEC_OUTPUT_LIMIT };
+    let request = ExecRequest { argv: argv.clone(), extra_env: Vec::new(), output_limit: EXEC_OUTPUT_LIMIT, stdio: Default::default() };
     match tokio::time::timeout(timeout, prober.runtime.exec(&target.container_id, request)).await {
         Err(_) => Attempt::new(Verdict::Failure, format!("command {:?} timed out", argv.join(" "))),
         Ok(Err(err)) => Attempt::errored(format!("{err:#}")),

@@ -14,6 +14,7 @@ pub mod pidfd;
 pub mod process;
 pub mod runc;
 pub mod usage;
+pub mod stdio;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -24,6 +25,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use nix::sys::signal::Signal;
+pub use stdio::{ExecStdio, ExecStreams};
 
 /// The base `PATH` of containers and exec hooks (an image's `Env` may replace it).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -92,14 +94,16 @@ pub struct ResourceLimits {
     pub cpu_millis: Option<u64>,
 }
 
-/// A command to run in a container's context (an exec hook).
-#[derive(Debug, Clone)]
+/// A command to run in a container's context (an exec hook, a probe, `kubectl exec`).
+#[derive(Debug)]
 pub struct ExecRequest {
     pub argv: Vec<String>,
     /// Variables added to the container's environment for this exec only.
     pub extra_env: Vec<(String, String)>,
     /// Bytes kept of stdout and of stderr each; the rest is counted and dropped.
     pub output_limit: usize,
+    /// Collected output, or streams attached to a client.
+    pub stdio: ExecStdio,
 }
 
 /// The result of an exec that ran (whatever its exit code).

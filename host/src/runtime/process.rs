@@ -28,11 +28,10 @@ use nix::unistd::Pid;
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use super::output::read_bounded;
 use super::DEFAULT_PATH;
 use super::{
     Adopted, ContainerConfig, ContainerId, ExecRequest, ExecResult, ExitStatus, PodRef, Runtime,
-    Sandbox, EXEC_CANNOT_RUN,
+    Sandbox,
 };
 pub use supervised::Supervision;
 
@@ -224,7 +223,7 @@ impl Runtime for ProcessRuntime {
         Ok(())
     }
 
-    async fn exec(&self, id: &ContainerId, request: ExecRequest) -> anyhow::Result<ExecResult> {
+    async fn exec(&self, id: &ContainerId, mut request: ExecRequest) -> anyhow::Result<ExecResult> {
         let config = self.with_entry(id, |e| Ok(e.config.clone()))?;
         let Some(program) = request.argv.first() else {
             bail!("exec needs a command");
@@ -232,7 +231,7 @@ impl Runtime for ProcessRuntime {
         let mut env = base_env(&config);
         env.extend(request.extra_env.iter().cloned());
         let mut cmd = command_for(&request.argv, &env, config.working_dir.as_deref());
-        cmd.stdin(Stdio::null())
+        cmd.stdin(request.stdio.stdin())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
@@ -244,33 +243,20 @@ impl Runtime for ProcessRuntime {
                     std::io::ErrorKind::NotFound => "executable file not found in $PATH".to_string(),
                     _ => err.to_string(),
                 };
-                return Ok(ExecResult {
-                    exit_code: EXEC_CANNOT_RUN,
-                    stdout: format!(
-                        "exec failed: unable to start container process: exec: {program:?}: {reason}\n"
-                    )
-                    .into_bytes(),
-                    ..ExecResult::default()
-                });
+                let message = format!("exec failed: unable to start container process: exec: {program:?}: {reason}");
+                return Ok(request.stdio.cannot_run(message).await);
             }
         };
         // Fires on cancellation (drop) and after the exec ends, reaping stragglers of
         // the hook's process group, as a container runtime does when an exec ends.
         let _guard = GroupGuard(child.id().map(|pid| pid as i32));
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let limit = request.output_limit;
-        let ((out, out_dropped), (err, err_dropped), status) = tokio::join!(
-            read_bounded(stdout, limit),
-            read_bounded(stderr, limit),
-            child.wait()
-        );
-        let status = status.context("waiting for exec process")?;
+        let finished = request.stdio.run(&mut child, request.output_limit).await;
+        let status = finished.status.context("waiting for exec process")?;
         Ok(ExecResult {
             exit_code: ExitStatus::of(status).exit_code,
-            stdout: out,
-            stderr: err,
-            dropped_bytes: out_dropped + err_dropped,
+            stdout: finished.stdout,
+            stderr: finished.stderr,
+            dropped_bytes: finished.dropped_bytes,
             usage: None,
         })
     }

@@ -10,6 +10,7 @@
 #[path = "../daemon_support/mod.rs"]
 mod daemon_support;
 mod cli_output;
+mod exec;
 mod logs;
 mod python;
 mod write;

@@ -32,7 +32,7 @@ const RESOURCES: &[Resource] = &[
         verbs: &["create", "delete", "get", "list", "patch", "watch"],
         short_names: &["po"],
         categories: &["all"],
-        subresources: &[("log", "Pod", &["get"])],
+        subresources: &[("log", "Pod", &["get"]), ("exec", "PodExecOptions", &["create", "get"])],
     },
     Resource {
         name: "events",

@@ -9,6 +9,7 @@
 //! | POST | `/api/v1/namespaces/NS/pods` | create ([`write`]) |
 //! | PATCH, DELETE | `/api/v1/namespaces/NS/pods/NAME` | server-side or client-side apply; delete with `DeleteOptions` |
 //! | GET | `/api/v1/namespaces/NS/pods/NAME/log` | a container's log, or its stream ([`logs`]) |
+//! | GET, POST | `/api/v1/namespaces/NS/pods/NAME/exec` | a command in a running container over a WebSocket ([`exec`]) |
 //! | GET | `/openapi/v3`, `/openapi/v3/api/v1` | what kubectl needs to validate on the server ([`openapi`]) |
 //! | GET | `/api/v1/events`, `/api/v1/namespaces/NS/events` | `EventList` (`fieldSelector` on `involvedObject.*`), or a Table |
 //! | GET | `/api/v1/nodes[/NAME]` | this node |
@@ -20,11 +21,13 @@
 
 pub mod discovery;
 pub mod events;
+mod exec;
 mod logs;
 pub mod node;
 pub mod openapi;
 pub mod pod;
 mod pods;
+mod remotecommand;
 pub mod selector;
 pub mod status;
 pub mod table;
@@ -62,6 +65,7 @@ async fn dispatch(daemon: &Arc<Daemon>, path: &str, query: &HashMap<String, Stri
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method().clone();
     match (&method, segments.as_slice()) {
+        (&Method::GET | &Method::POST, ["api", "v1", "namespaces", ns, "pods", name, "exec"]) => exec::exec(daemon, ns, name, query, req),
         (&Method::GET, _) => read(daemon, &segments, path, query, req.headers()),
         (&Method::POST, ["api", "v1", "namespaces", ns, "pods"]) => write::create(daemon, ns, query, req).await,
         (&Method::PATCH, ["api", "v1", "namespaces", ns, "pods", name]) => write::patch(daemon, ns, name, query, req).await,

@@ -27,6 +27,7 @@ fn exec(argv: &[&str]) -> ExecRequest {
         argv: argv.iter().map(|s| s.to_string()).collect(),
         extra_env: vec![("HOOKLET_ATTEMPT".into(), "1".into())],
         output_limit: 1024,
+        stdio: Default::default(),
     }
 }
 

@@ -14,8 +14,7 @@ use anyhow::Context;
 
 use super::cgroup::ContainerCgroups;
 use super::cli::{self, Runc};
-use crate::runtime::output::read_bounded;
-use crate::runtime::{ContainerId, ExecRequest, ExecResult, ExitStatus, EXEC_CANNOT_RUN};
+use crate::runtime::{ContainerId, ExecRequest, ExecResult, ExitStatus};
 
 /// Runs `request` in container `id` (whose bundle is `bundle`) and waits for it.
 pub async fn run(
@@ -23,7 +22,7 @@ pub async fn run(
     id: &ContainerId,
     bundle: &Path,
     cgroups: Option<&ContainerCgroups>,
-    request: ExecRequest,
+    mut request: ExecRequest,
 ) -> anyhow::Result<ExecResult> {
     anyhow::ensure!(!request.argv.is_empty(), "exec needs a command");
     let name = format!("hook-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
@@ -44,31 +43,22 @@ pub async fn run(
     for (key, value) in &request.extra_env {
         cmd.arg("--env").arg(format!("{key}={value}"));
     }
-    cmd.arg(&id.0).args(&request.argv).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.arg(&id.0).args(&request.argv).stdin(request.stdio.stdin()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().context("cannot run runc exec")?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let limit = request.output_limit;
-    let ((out, out_dropped), (err, err_dropped), status) =
-        tokio::join!(read_bounded(stdout, limit), read_bounded(stderr, limit), child.wait());
-    let status = status.context("waiting for runc exec")?;
+    let finished = request.stdio.run(&mut child, request.output_limit).await;
+    let status = finished.status.context("waiting for runc exec")?;
     let usage = cgroup.as_ref().map(|c| c.usage());
     drop(cgroup);
     if !status.success() {
         if let Some(error) = cli::last_error(&log) {
             if error.starts_with("exec failed:") {
-                return Ok(ExecResult {
-                    exit_code: EXEC_CANNOT_RUN,
-                    stdout: format!("{error}\n").into_bytes(),
-                    usage,
-                    ..ExecResult::default()
-                });
+                return Ok(ExecResult { usage, ..request.stdio.cannot_run(error).await });
             }
             anyhow::bail!("runc exec in container {id}: {error}");
         }
     }
     let exit_code = ExitStatus::of(status).exit_code;
-    Ok(ExecResult { exit_code, stdout: out, stderr: err, dropped_bytes: out_dropped + err_dropped, usage })
+    Ok(ExecResult { exit_code, stdout: finished.stdout, stderr: finished.stderr, dropped_bytes: finished.dropped_bytes, usage })
 }
 
 /// Deletes runc's log of one exec when the exec ends or is cancelled.
