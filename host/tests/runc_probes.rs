@@ -59,7 +59,7 @@ spec:
     let exec = node.runtime().clone();
     let id = ready.containers[0].container_id.clone().unwrap();
     let id = hooklet::runtime::ContainerId(id.strip_prefix("runc://").unwrap().to_string());
-    let request = hooklet::runtime::ExecRequest { argv: vec!["rm".into(), "/tmp/alive".into()], extra_env: vec![], output_limit: 1024 };
+    let request = hooklet::runtime::ExecRequest { argv: vec!["rm".into(), "/tmp/alive".into()], extra_env: vec![], output_limit: 1024, stdio: hooklet::runtime::ExecStdio::Collect };
     assert_eq!(exec.exec(&id, request).await.unwrap().exit_code, 0);
     within(60, "a restart", handle.wait_for(|s| s.containers[0].restart_count >= 1)).await;
     let unhealthy = messages(&node, &uid, "Unhealthy");
