@@ -169,7 +169,9 @@ fn terminated(pod: &serde_json::Value) -> bool {
 /// monitors; exits, an OOM kill and a monitor killed on its own while the daemon is
 /// down are recorded; the restarted daemon adopts the running ones with their ids
 /// (no PostStart again, no restart counted), applies the restart policy to the exits,
-/// and a PreStop still runs on delete. The log has no gap, stdout and stderr apart.
+/// and a PreStop still runs on delete. The log has no gap, stdout and stderr apart. The
+/// containers' cgroups are outside the daemon's own (a stand-in service cgroup); the
+/// monitors stay in it, as containerd's shims do.
 #[test]
 fn serve_keeps_runc_containers_across_a_sigkill_and_adopts_them() {
     if !runc_support::can_run() {
@@ -181,9 +183,19 @@ fn serve_keeps_runc_containers_across_a_sigkill_and_adopts_them() {
     let _guard = runc_support::RuncGuard::new(&state.join("runc"), 20);
     let daemon = Daemon::start(dir.path(), RUNC);
     let daemon_pid = daemon.child.id() as i32;
+    let service = ServiceCgroup::enter(daemon.child.id());
     daemon.ok(&["apply", "-f", &write(dir.path(), "four.yaml", FOUR)]);
     let ids: Vec<String> = ["keeper", "quitter", "oom", "lonely"].iter().map(|name| container_id(&daemon.wait_pod(name, 60, started))).collect();
     let [keeper, quitter, oom, lonely] = <[String; 4]>::try_from(ids.clone()).unwrap();
+    for id in &ids {
+        let dirs = runc_support::cgroup_dirs(id);
+        assert!(!dirs.is_empty(), "{id} has cgroups");
+        for dir in dirs {
+            let hierarchy = dir.parent().and_then(Path::parent).and_then(Path::parent);
+            assert!(dir.parent().unwrap().ends_with("hooklet") && hierarchy == Some(Path::new("/sys/fs/cgroup")), "{id}'s cgroup is /hooklet/ID at a hierarchy's root, outside the daemon's: {dir:?}");
+        }
+        assert!(service.holds(monitor_of(&state, id).pid), "the monitor of {id} stays in the daemon's (service's) cgroup");
+    }
     daemon.wait_pod("keeper", 30, |p| first(p)["hooks"].as_array().is_some_and(|h| h.len() == 1));
     while !daemon.ok(&["logs", "keeper"]).contains("out 5") {
         std::thread::sleep(Duration::from_millis(50));
@@ -249,6 +261,33 @@ fn serve_keeps_runc_containers_across_a_sigkill_and_adopts_them() {
     }
     assert!(runc_support::runc_list(&state).is_empty());
     assert!(daemon.terminate().success());
+}
+
+/// A memory cgroup standing in for a systemd service's (`/hkt-service-PID` in the memory
+/// hierarchy, or the unified one on cgroup v2), removed on drop.
+struct ServiceCgroup(PathBuf);
+
+impl ServiceCgroup {
+    /// Creates it and moves process `pid` into it.
+    fn enter(pid: u32) -> ServiceCgroup {
+        let root = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "/sys/fs/cgroup" } else { "/sys/fs/cgroup/memory" };
+        let dir = Path::new(root).join(format!("hkt-service-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cgroup.procs"), pid.to_string()).unwrap();
+        ServiceCgroup(dir)
+    }
+
+    /// Whether process `pid` is in it.
+    fn holds(&self, pid: i32) -> bool {
+        let procs = std::fs::read_to_string(self.0.join("cgroup.procs")).unwrap();
+        procs.lines().any(|l| l.trim() == pid.to_string())
+    }
+}
+
+impl Drop for ServiceCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
 }
 
 /// The CRI log of pod `pod`'s container `app`.

@@ -13,7 +13,7 @@
 //! | `process.user` | the image's `User` when numeric (`uid[:gid]`), else root |
 //! | `linux.resources` | `limits.memory`, `limits.cpu` (CFS quota per 100 ms period) |
 //! | `linux.namespaces` | a new pid and mount namespace; the pod's network, IPC and UTS namespaces |
-//! | `linux.cgroupsPath` | `hooklet/ID`, relative: nested under hooklet's own cgroups |
+//! | `linux.cgroupsPath` | [`CGROUP_PARENT`]`/ID`, absolute: beside the daemon's own cgroup, never inside it |
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +24,12 @@ use crate::runtime::DEFAULT_PATH;
 use crate::runtime::network::PodNamespaces;
 use crate::image::Image;
 use crate::runtime::ContainerConfig;
+
+/// Where containers' cgroups go in every hierarchy: `/hooklet/ID` from the hierarchy's
+/// root, outside the cgroup hooklet itself runs in (a systemd service's, say), as the
+/// kubelet's `/kubepods` is outside containerd's. `systemctl restart hooklet` then
+/// finds only hooklet and the monitors in the unit, never a container.
+pub const CGROUP_PARENT: &str = "/hooklet";
 
 /// CFS period for CPU limits (the kubelet's 100 ms).
 const CPU_PERIOD_US: u64 = 100_000;
@@ -119,7 +125,7 @@ pub fn write_config(bundle: &Path, id: &str, config: &ContainerConfig, image: &I
         "linux": {
             "namespaces": namespaces(pod),
             "resources": resources,
-            "cgroupsPath": format!("hooklet/{id}"),
+            "cgroupsPath": format!("{CGROUP_PARENT}/{id}"),
             "maskedPaths": [
                 "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
                 "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
