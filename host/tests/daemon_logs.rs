@@ -8,7 +8,7 @@ mod daemon_support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use daemon_support::{started, text, write, Daemon};
+use daemon_support::{started, text, write, Daemon, Tmpfs};
 
 fn pod(name: &str, script: &str) -> String {
     format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers:\n  - name: app\n    image: busybox\n    command: [sh, -c, '{script}']\n")
@@ -164,4 +164,32 @@ fn logs_show_the_latest_instance_previous_the_one_before_and_follow_goes_on_acro
     let daemon = Daemon::start(dir.path(), &args);
     assert_eq!(daemon.ok(&["logs", "thrice", "--previous"]), "instance 2\n");
     assert_eq!(daemon.ok(&["logs", "thrice", "--timestamps"]).split_once(' ').map(|(_, line)| line.to_string()), Some("instance 3\n".into()));
+}
+
+/// A full disk where the logs are kept: the container runs to its end with its exit
+/// code recorded, the daemon keeps serving, and the lost output is said in a Warning
+/// event and in the container's terminated state, with the fix.
+#[test]
+fn output_lost_to_a_full_log_disk_is_reported_in_an_event_and_the_exit_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(_disk) = Tmpfs::on(&dir.path().join("state/logs"), "64k") else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let daemon = Daemon::start(dir.path(), &[]);
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: chatty}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: app\n    image: busybox\n    command: [sh, -c, 'head -c 200000 /dev/zero | tr \"\\0\" x | fold -w 99; exit 3']\n";
+    daemon.ok(&["apply", "-f", &write(dir.path(), "chatty.yaml", manifest)]);
+    let pod = daemon.wait_pod("chatty", 30, |p| p["status"]["phase"] == "Failed");
+    let terminated = &pod["status"]["containers"][0]["state"]["terminated"];
+    assert_eq!(terminated["exitCode"], 3, "{pod:#}");
+    let message = terminated["message"].as_str().unwrap_or_default();
+    let lost: u64 = message.split(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{pod:#}"));
+    assert!(lost >= 136_000, "at least what did not fit: {message}");
+    let said = "bytes of output lost writing its log (No space left on device (os error 28)); free space where the container logs are kept";
+    assert_eq!(message, format!("{lost} {said}"));
+    let describe = daemon.ok(&["describe", "pod", "chatty"]);
+    let event = describe.lines().find(|l| l.contains("LogOutputLost")).unwrap_or_else(|| panic!("{describe}"));
+    assert!(event.contains("Warning") && event.ends_with(&format!("Container app: {lost} {said}")), "{event}");
+    assert!(daemon.ok(&["get", "pods"]).contains("chatty"), "the daemon keeps serving");
+    assert!(daemon.terminate().success());
 }

@@ -2,11 +2,14 @@
 //! it: the sync-pipe report, detaching, the records, the CRI log with rotation, the
 //! exit file, and a monitor killed on its own.
 
+mod daemon_support;
+
 use std::io::{BufRead, BufReader};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use daemon_support::Tmpfs;
 use hooklet_monitor::record::{ProcessRecord, EXIT_FILE, MONITOR_FILE, PID_FILE};
 
 /// Runs the monitor with `flags` and `argv`; returns its sync-pipe report once its
@@ -138,4 +141,82 @@ fn a_monitor_killed_on_its_own_takes_its_container_with_it() {
     wait_ended(&container);
     assert!(ended(container.pid), "the container died with its monitor");
     assert!(!dir.path().join(EXIT_FILE).exists(), "a killed monitor records nothing");
+}
+
+/// A full disk under the monitor's directory and log: output is lost and counted,
+/// the log keeps whole entries only and says what was lost once space returns, and
+/// the exit status is held (the monitor retries) until it can be written.
+#[test]
+fn a_full_disk_loses_output_but_never_a_whole_entry_or_the_exit_status() {
+    let holder = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::on(holder.path(), "64k") else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let dir = holder.path();
+    let outside = tempfile::tempdir().unwrap();
+    let (filled, go, exit_now) = (outside.path().join("filled"), outside.path().join("go"), outside.path().join("exit"));
+    for fifo in [&go, &exit_now] {
+        assert!(Command::new("mkfifo").arg(fifo).status().unwrap().success());
+    }
+    let fill = "head -c 200000 /dev/zero | tr '\\0' x | fold -w 99";
+    let script = format!("{fill}; touch {}; read x < {}; echo after; read x < {}; exit 4", filled.display(), go.display(), exit_now.display());
+    launch(dir, &[], &["sh", "-c", &script]);
+    let m = monitor(dir);
+    // The 200 kB go through a 64 KiB pipe: at least 136 kB of them reached a log
+    // that holds 64 KiB.
+    while !filled.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    disk.resize("1m");
+    std::fs::write(&go, "go\n").unwrap();
+    let log = dir.join("app.log");
+    while !std::fs::read_to_string(&log).unwrap().contains(" stdout F after\n") {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The disk full to the last byte, then the container exits: the exit file cannot
+    // be written, and the monitor waits between attempts instead of giving it up.
+    let ballast = dir.join("ballast");
+    let mut file = std::fs::File::create(&ballast).unwrap();
+    while std::io::Write::write_all(&mut file, &[0u8; 4096]).is_ok() {}
+    drop(file);
+    std::fs::write(&exit_now, "go\n").unwrap();
+    loop {
+        assert!(m.is_live(), "the monitor ended without its exit status written");
+        let wchan = std::fs::read_to_string(format!("/proc/{}/wchan", m.pid)).unwrap_or_default();
+        if wchan.contains("nanosleep") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!dir.join(EXIT_FILE).exists());
+    std::fs::remove_file(&ballast).unwrap();
+    wait_ended(&m);
+    let status = exit(dir);
+    assert_eq!(status["exit_code"], 4, "{status}");
+    let lost = status["log_bytes_lost"].as_u64().unwrap_or_default();
+    assert!(lost >= 136_000, "{status}");
+    assert!(status["log_error"].as_str().unwrap_or_default().contains("No space left on device"), "{status}");
+
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.ends_with('\n'), "no entry is cut");
+    let lines: Vec<&str> = log.lines().collect();
+    let mut noted = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let f: Vec<&str> = line.splitn(4, ' ').collect();
+        assert!(f.len() == 4 && f[0].len() == 30 && ["stdout", "stderr"].contains(&f[1]) && ["F", "P"].contains(&f[2]), "a whole CRI entry: {line:?}");
+        if let Some(note) = f[3].strip_prefix("hooklet-monitor: ") {
+            let bytes = note.strip_suffix(" bytes of output lost: No space left on device (os error 28)").unwrap_or_else(|| panic!("{line:?}"));
+            noted.push((i, bytes.parse::<u64>().unwrap()));
+            assert!(lines.get(i + 1).is_some_and(|next| !next.contains("hooklet-monitor: ")), "a note comes with the output it precedes: {line:?}");
+        } else {
+            assert!(f[3].bytes().all(|b| b == b'x') || f[3] == "after", "{line:?}");
+        }
+    }
+    // Output lost while the disk was full is reported once space returns: by the time
+    // `after` is written, every byte lost has been noted.
+    let after = lines.iter().position(|l| l.ends_with(" stdout F after")).expect("output written once space returned");
+    let before_after: u64 = noted.iter().filter(|(i, _)| *i < after).map(|(_, n)| n).sum();
+    assert!(before_after >= 136_000, "{noted:?}");
+    assert_eq!(noted.iter().map(|(_, n)| n).sum::<u64>(), lost, "{noted:?}");
 }

@@ -8,6 +8,12 @@
 //! when the file would grow past the size, `LOG` becomes `LOG.1` (`LOG.1` becomes
 //! `LOG.2`, …) and a new `LOG` is started; at most `max_files` files are kept,
 //! the current one included, the oldest removed.
+//!
+//! A write that fails (a full disk) loses that output and nothing else: the file is
+//! cut back to its last whole entry, the loss is counted ([`CriLog::lost`]), and once
+//! writing works again a `stderr` entry says how much was lost and why before the
+//! output goes on (`hooklet-monitor: 81920 bytes of output lost: No space left on
+//! device (os error 28)`).
 
 use std::fs::File;
 use std::io::Write;
@@ -55,6 +61,20 @@ pub struct CriLog {
     file: File,
     size: u64,
     rotation: Rotation,
+    lost: Lost,
+    /// Bytes lost since the last loss entry was written (0: nothing to report).
+    unreported: u64,
+    /// Rotations so far (a failed write that rotated keeps what went before).
+    rotations: u64,
+}
+
+/// Output that could not be written, over the log's life.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lost {
+    /// The container's bytes dropped.
+    pub bytes: u64,
+    /// The last write error.
+    pub error: Option<String>,
 }
 
 impl CriLog {
@@ -62,20 +82,66 @@ impl CriLog {
     pub fn open(path: &Path, rotation: Rotation) -> std::io::Result<CriLog> {
         let file = open_append(path)?;
         let size = file.metadata()?.len();
-        Ok(CriLog { path: path.to_path_buf(), file, size, rotation })
+        Ok(CriLog { path: path.to_path_buf(), file, size, rotation, lost: Lost::default(), unreported: 0, rotations: 0 })
     }
 
     /// Writes `data`, read from `stream` now, as CRI entries: one `F` entry per
-    /// complete line, and a `P` entry for what follows the last newline. An entry is
-    /// never split across files: the log rotates between entries.
+    /// complete line, and a `P` entry for what follows the last newline. On failure
+    /// the data is counted as lost and the file is left as it was (no partial entry);
+    /// the first write that works again is preceded by an entry that reports the loss.
     pub fn write(&mut self, stream: Stream, data: &[u8]) -> std::io::Result<()> {
         let ts = timestamp(SystemTime::now());
+        let note = (self.unreported > 0).then(|| {
+            let why = self.lost.error.as_deref().unwrap_or("unknown error");
+            format!("hooklet-monitor: {} bytes of output lost: {why}\n", self.unreported)
+        });
+        // The note goes in with the output it precedes, or not at all: a disk with
+        // room for the note alone does not fill up with notes.
+        let (before, rotations) = (self.size, self.rotations);
+        let mut written = match &note {
+            Some(note) => self.append_entries(Stream::Stderr, note.as_bytes(), &ts),
+            None => Ok(()),
+        };
+        if written.is_ok() {
+            written = self.append_entries(stream, data, &ts);
+        }
+        match &written {
+            Ok(()) => self.unreported = 0,
+            Err(err) => {
+                self.cut_back(if self.rotations == rotations { before } else { self.size });
+                self.lost.bytes += data.len() as u64;
+                self.lost.error = Some(err.to_string());
+                self.unreported += data.len() as u64;
+            }
+        }
+        written
+    }
+
+    /// What this log lost so far.
+    pub fn lost(&self) -> &Lost {
+        &self.lost
+    }
+
+    /// Undoes a failed write: the file is cut back to `keep` bytes (its last whole
+    /// entry), so the next entry starts a line of its own. Shrinking needs no space.
+    fn cut_back(&mut self, keep: u64) {
+        if self.file.set_len(keep).is_ok() {
+            self.size = keep;
+        } else {
+            self.size = self.file.metadata().map(|m| m.len()).unwrap_or(self.size);
+        }
+    }
+
+    /// Appends `data`'s entries; an entry is never split across files: the log
+    /// rotates between entries. `self.size` counts whole entries written only.
+    fn append_entries(&mut self, stream: Stream, data: &[u8], ts: &str) -> std::io::Result<()> {
         let mut batch = Vec::with_capacity(data.len() + 64);
         for piece in data.split_inclusive(|&b| b == b'\n') {
-            let entry = encode(stream, piece, &ts);
+            let entry = encode(stream, piece, ts);
             let size = self.size + (batch.len() + entry.len()) as u64;
             if size > self.rotation.max_size && self.size + batch.len() as u64 > 0 {
                 self.file.write_all(&batch)?;
+                self.size += batch.len() as u64;
                 batch.clear();
                 self.rotate()?;
             }
@@ -98,9 +164,19 @@ impl CriLog {
             let _ = std::fs::rename(rotated_path(&self.path, n), rotated_path(&self.path, n + 1));
         }
         std::fs::rename(&self.path, rotated_path(&self.path, 1))?;
-        self.file = open_append(&self.path)?;
-        self.size = 0;
-        Ok(())
+        match open_append(&self.path) {
+            Ok(file) => {
+                self.file = file;
+                self.size = 0;
+                self.rotations += 1;
+                Ok(())
+            }
+            Err(err) => {
+                // No new file (no inode left): keep writing the current one.
+                let _ = std::fs::rename(rotated_path(&self.path, 1), &self.path);
+                Err(err)
+            }
+        }
     }
 }
 

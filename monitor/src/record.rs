@@ -6,6 +6,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::cri::Lost;
+use crate::sync::json_string;
+
 /// The monitor itself: `PID STARTTIME BOOT_ID`.
 pub const MONITOR_FILE: &str = "monitor";
 /// The container process (and process group): `PID STARTTIME`.
@@ -96,14 +99,18 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result
 }
 
 /// The exit file's JSON for a process that ended with `code` (or 128 + `signal`) at
-/// `finished_at`, killed by the OOM killer or not: hooklet's `ExitStatus` as serde
-/// writes it.
-pub fn exit_json(code: i32, signal: Option<i32>, oom_killed: bool, finished_at: SystemTime) -> String {
+/// `finished_at`, killed by the OOM killer or not, with the output its log lost:
+/// hooklet's `ExitStatus` as serde writes it.
+pub fn exit_json(code: i32, signal: Option<i32>, oom_killed: bool, finished_at: SystemTime, lost: &Lost) -> String {
     let since = finished_at.duration_since(UNIX_EPOCH).unwrap_or_default();
     let signal = signal.map_or("null".to_string(), |s| s.to_string());
     let oom = if oom_killed { ",\"oom_killed\":true" } else { "" };
+    let lost = match (lost.bytes, &lost.error) {
+        (0, _) => String::new(),
+        (bytes, error) => format!(",\"log_bytes_lost\":{bytes},\"log_error\":{}", json_string(error.as_deref().unwrap_or(""))),
+    };
     format!(
-        "{{\"exit_code\":{code},\"signal\":{signal},\"finished_at\":{{\"secs_since_epoch\":{},\"nanos_since_epoch\":{}}}{oom}}}",
+        "{{\"exit_code\":{code},\"signal\":{signal},\"finished_at\":{{\"secs_since_epoch\":{},\"nanos_since_epoch\":{}}}{oom}{lost}}}",
         since.as_secs(),
         since.subsec_nanos()
     )
@@ -138,10 +145,13 @@ mod tests {
     fn the_exit_json_has_hooklets_shape() {
         let at = UNIX_EPOCH + std::time::Duration::new(5, 6);
         assert_eq!(
-            exit_json(137, Some(9), false, at),
+            exit_json(137, Some(9), false, at, &Lost::default()),
             r#"{"exit_code":137,"signal":9,"finished_at":{"secs_since_epoch":5,"nanos_since_epoch":6}}"#
         );
-        assert!(exit_json(3, None, false, at).contains(r#""signal":null"#));
-        assert!(exit_json(137, Some(9), true, at).ends_with(r#"},"oom_killed":true}"#));
+        assert!(exit_json(3, None, false, at, &Lost::default()).contains(r#""signal":null"#));
+        assert!(exit_json(137, Some(9), true, at, &Lost::default()).ends_with(r#"},"oom_killed":true}"#));
+        let lost = Lost { bytes: 12, error: Some("No \"space\"\\".into()) };
+        let json = exit_json(0, None, false, at, &lost);
+        assert!(json.ends_with(r#","log_bytes_lost":12,"log_error":"No \"space\"\\"}"#), "{json}");
     }
 }

@@ -2,7 +2,9 @@
 //! of its own (so it outlives whoever started it), record itself, open the CRI log,
 //! watch SIGCHLD; then, once the container is started, copy its stdout and stderr
 //! into the log until it has exited, sync the log and write the exit status
-//! atomically before the monitor exits with the container's code.
+//! atomically before the monitor exits with the container's code. A full disk loses
+//! output (counted, and reported in the log and the exit status), never the exit
+//! status: the monitor retries writing it until there is space.
 
 use std::fs::File;
 use std::io::Read;
@@ -18,6 +20,9 @@ use crate::{sync, sys};
 /// How long output is still copied after the container's exit: a process that left
 /// the container and still holds its stdout cannot hold back the exit status.
 const DRAIN: Duration = Duration::from_millis(250);
+
+/// The longest pause between attempts to write the exit file when it cannot be written.
+const EXIT_RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// A detached monitor with its log, before its container runs.
 pub struct Session {
@@ -86,11 +91,20 @@ impl Session {
         let (code, signal) = copy_until_exit(pid, outputs, kill_group, &self.children, &mut self.log);
         let _ = self.log.sync();
         let oom_killed = signal == Some(libc::SIGKILL) && oom.as_ref().is_some_and(|c| c.kills() > 0);
-        let json = exit_json(code, signal, oom_killed, SystemTime::now());
-        match write_atomically(&self.common.dir, EXIT_FILE, json.as_bytes()) {
-            Ok(()) => code,
-            Err(_) => 125,
+        let json = exit_json(code, signal, oom_killed, SystemTime::now(), self.log.lost());
+        // The exit status is held until it is written: on a full disk the monitor
+        // waits for space rather than lose it (the daemon reads nothing else).
+        let mut pause = Duration::from_millis(50);
+        while write_atomically(&self.common.dir, EXIT_FILE, json.as_bytes()).is_err() {
+            if !self.common.dir.is_dir() {
+                // Removed: nobody is left to read it.
+                return code;
+            }
+            let _ = std::fs::remove_file(self.common.dir.join(format!(".{EXIT_FILE}.tmp")));
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(EXIT_RETRY_MAX);
         }
+        code
     }
 }
 

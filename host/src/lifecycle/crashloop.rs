@@ -12,6 +12,14 @@ use crate::events::EventType;
 use crate::runtime::ExitStatus;
 use crate::spec::RestartPolicy;
 
+/// What the container's log lost, said with its fix; `None` when nothing was lost.
+fn log_loss(exit: &ExitStatus) -> Option<String> {
+    (exit.log_bytes_lost > 0).then(|| {
+        let why = exit.log_error.as_deref().unwrap_or("a write failed");
+        format!("{} bytes of output lost writing its log ({why}); free space where the container logs are kept", exit.log_bytes_lost)
+    })
+}
+
 impl ContainerWorker {
     /// Records an exit (removing the instance) and decides: back off and restart, or done.
     pub(super) async fn exited(&mut self, started: Option<Started>, exit: ExitStatus, message: Option<String>) -> Step {
@@ -21,7 +29,10 @@ impl ContainerWorker {
             if started.is_none() {
                 *reason = "StartError".to_string();
             }
-            *m = message.clone();
+            *m = message.clone().or_else(|| log_loss(&exit));
+        }
+        if let Some(loss) = log_loss(&exit) {
+            self.event(EventType::Warning, "LogOutputLost", &format!("Container {}: {loss}", self.container.name));
         }
         if let Some(s) = &started {
             if let Err(err) = runtime.remove(&s.id).await {

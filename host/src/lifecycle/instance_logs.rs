@@ -100,7 +100,7 @@ mod tests {
     }
 
     fn ended() -> ContainerState {
-        ContainerState::terminated(&ExitStatus { exit_code: 3, signal: None, finished_at: at(15), oom_killed: false }, Some(at(10)))
+        ContainerState::terminated(&ExitStatus { finished_at: at(15), ..ExitStatus::code(3) }, Some(at(10)))
     }
 
     #[test]

@@ -142,6 +142,17 @@ pub struct ExitStatus {
     /// The kernel's OOM killer ended it (reason `OOMKilled`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub oom_killed: bool,
+    /// Bytes of the container's output its log lost (a full disk), counted by the
+    /// monitor; 0 when nothing was lost.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub log_bytes_lost: u64,
+    /// Why the log lost output (the last write error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_error: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ExitStatus {
@@ -149,7 +160,7 @@ impl ExitStatus {
     /// Kubernetes reports a signal.
     pub fn now(code: Option<i32>, signal: Option<i32>) -> ExitStatus {
         let exit_code = code.unwrap_or_else(|| 128 + signal.unwrap_or(0));
-        ExitStatus { exit_code, signal, finished_at: SystemTime::now(), oom_killed: false }
+        ExitStatus { exit_code, signal, finished_at: SystemTime::now(), oom_killed: false, log_bytes_lost: 0, log_error: None }
     }
 
     /// A bare exit code seen now: a start error (128), an exit nobody saw (137, 255).

@@ -137,7 +137,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(ExitFile::read(dir.path()), ExitFile::Missing);
         assert_eq!(ExitFile::Missing.status_after_monitor("c").exit_code, 137);
-        let json = hooklet_monitor::record::exit_json(137, Some(9), true, std::time::SystemTime::now());
+        let json = hooklet_monitor::record::exit_json(137, Some(9), true, std::time::SystemTime::now(), &Default::default());
         std::fs::write(dir.path().join(EXIT_FILE), json).unwrap();
         let ExitFile::Recorded(status) = ExitFile::read(dir.path()) else { panic!("not recorded") };
         assert_eq!((status.exit_code, status.signal, status.oom_killed), (137, Some(9), true));

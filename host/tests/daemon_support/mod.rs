@@ -306,3 +306,28 @@ pub fn spawn_lines(mut command: Command) -> (std::process::Child, std::sync::mps
     });
     (child, rx)
 }
+
+/// A size-limited tmpfs mounted on a directory (created if missing; root only), for a
+/// full disk; unmounted on drop.
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts it, or `None` when mounting is not allowed (not root).
+    pub fn on(path: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(path).ok()?;
+        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(path).status().ok()?.success();
+        ok.then(|| Tmpfs(path.to_path_buf()))
+    }
+
+    /// Gives it a new size (more room, or less).
+    pub fn resize(&self, size: &str) {
+        let status = Command::new("mount").args(["-o", &format!("remount,size={size}")]).arg(&self.0).status().unwrap();
+        assert!(status.success(), "remount {} with size {size}", self.0.display());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
