@@ -2,16 +2,24 @@
 
 use clap::Parser;
 use hooklet::cli::{self, Cli, Command};
+use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
+/// hooklet's log on stderr, filtered by `HOOKLET_LOG` (default `warn`). The WebSocket
+/// library's trace lines are left out at every level: they print each frame's payload,
+/// which for `kubectl exec` is the command's input and output (never logged).
+fn init_logging() {
+    let level = EnvFilter::try_from_env("HOOKLET_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let no_payloads = filter_fn(|m| !(*m.level() == tracing::Level::TRACE && m.target().starts_with("tungstenite")));
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(level.and(no_payloads));
+    tracing_subscriber::registry().with(layer).init();
+}
 
 fn main() {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HOOKLET_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {

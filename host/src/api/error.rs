@@ -44,6 +44,12 @@ impl From<DaemonError> for ApiError {
     }
 }
 
+impl From<super::query::BadParam> for ApiError {
+    fn from(err: super::query::BadParam) -> Self {
+        ApiError::bad_request(err.name, err.message)
+    }
+}
+
 /// The HTTP status of a daemon error kind (hooklet's API and the Kubernetes one agree).
 pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use hyper::{header, Response};
 
 use super::body::{self, Body};
+use super::query::{flag, number, BadParam};
 use crate::daemon::error::DaemonError;
 use crate::daemon::{Daemon, LogTarget, LOG_TAIL};
 use crate::runtime::logs::follow::Follower;
@@ -24,17 +25,6 @@ use crate::runtime::logs::{parse_stream, LogOptions};
 
 /// How often a followed log is looked at for new lines.
 const FOLLOW_EVERY: Duration = Duration::from_millis(100);
-
-/// A malformed parameter: its name and what is wrong.
-#[derive(Debug)]
-pub struct BadParam {
-    pub name: &'static str,
-    pub message: String,
-}
-
-fn bad(name: &'static str, message: String) -> BadParam {
-    BadParam { name, message }
-}
 
 /// A log request's parameters.
 #[derive(Debug, Clone, Default)]
@@ -46,21 +36,6 @@ pub struct LogRequest {
     pub previous: bool,
 }
 
-fn flag(query: &HashMap<String, String>, name: &'static str) -> Result<bool, BadParam> {
-    match query.get(name).map(String::as_str) {
-        None | Some("false") | Some("0") => Ok(false),
-        Some("true") | Some("1") | Some("") => Ok(true),
-        Some(other) => Err(bad(name, format!("{name} must be true or false, not {other:?}"))),
-    }
-}
-
-fn number(query: &HashMap<String, String>, name: &'static str) -> Result<Option<u64>, BadParam> {
-    query
-        .get(name)
-        .map(|v| v.parse::<u64>().map_err(|_| bad(name, format!("{name} must be a whole number of 0 or more, not {v:?}"))))
-        .transpose()
-}
-
 impl LogRequest {
     /// The query parameters a log request takes.
     pub const PARAMS: &'static [&'static str] =
@@ -69,13 +44,13 @@ impl LogRequest {
     /// The parameters of `query`.
     pub fn parse(query: &HashMap<String, String>) -> Result<LogRequest, BadParam> {
         let since = match (number(query, "sinceSeconds")?, query.get("sinceTime")) {
-            (Some(_), Some(_)) => return Err(bad("sinceSeconds", "at most one of sinceTime or sinceSeconds may be specified".into())),
+            (Some(_), Some(_)) => return Err(BadParam::new("sinceSeconds", "at most one of sinceTime or sinceSeconds may be specified".into())),
             (Some(s), None) => Some(SystemTime::now() - Duration::from_secs(s)),
-            (None, Some(t)) => Some(humantime::parse_rfc3339_weak(t).map_err(|e| bad("sinceTime", format!("sinceTime {t:?} is not an RFC 3339 time: {e}")))?),
+            (None, Some(t)) => Some(humantime::parse_rfc3339_weak(t).map_err(|e| BadParam::new("sinceTime", format!("sinceTime {t:?} is not an RFC 3339 time: {e}")))?),
             (None, None) => None,
         };
         let stream = match query.get("stream") {
-            Some(s) => parse_stream(s).map_err(|e| bad("stream", e))?,
+            Some(s) => parse_stream(s).map_err(|e| BadParam::new("stream", e))?,
             None => None,
         };
         let tail_lines = number(query, "tailLines")?.map(|n| n as usize);

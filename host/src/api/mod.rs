@@ -24,6 +24,7 @@ pub mod body;
 pub mod error;
 pub mod kube;
 pub mod logs;
+pub mod query;
 mod routes;
 pub mod tls;
 pub mod types;

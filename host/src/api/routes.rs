@@ -60,7 +60,7 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
         }
         (Method::GET, ["v1", "namespaces", ns, "pods", name, "log"]) => {
             known(&query, super::logs::LogRequest::PARAMS)?;
-            let request = super::logs::LogRequest::parse(&query).map_err(|e| ApiError::bad_request(e.name, e.message))?;
+            let request = super::logs::LogRequest::parse(&query)?;
             // hooklet's `logs -f` follows the container across its restarts.
             Ok(super::logs::serve(daemon, ns, name, &request, super::logs::FollowUntil::PodEnds)?)
         }
@@ -132,11 +132,7 @@ fn events(daemon: &Arc<Daemon>, query: &HashMap<String, String>) -> Reply {
     known(query, &["namespace", "pod", "watch"])?;
     let namespace = query.get("namespace").cloned();
     let pod = query.get("pod").cloned();
-    let watch = match query.get("watch").map(String::as_str) {
-        None | Some("false") | Some("0") => false,
-        Some("true") | Some("1") | Some("") => true,
-        Some(other) => return Err(ApiError::bad_request("watch", format!("watch must be true or false, not {other:?}"))),
-    };
+    let watch = super::query::flag(query, "watch")?;
     let matches = move |e: &Event| {
         namespace.as_deref().is_none_or(|ns| e.object.namespace == ns) && pod.as_deref().is_none_or(|p| e.object.name == p)
     };

@@ -37,6 +37,13 @@ impl Daemon {
         Daemon::start_with(dir, extra, &[("HOOKLET_LOG", "debug")], Stdio::from(file))
     }
 
+    /// [`Daemon::start`] with `HOOKLET_LOG=trace` (everything, every library's too) and
+    /// its log (stderr) written to `log`.
+    pub fn start_traced(dir: &Path, extra: &[&str], log: &Path) -> Daemon {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        Daemon::start_with(dir, extra, &[("HOOKLET_LOG", "trace")], Stdio::from(file))
+    }
+
     fn start_with(dir: &Path, extra: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Daemon {
         let state = dir.join("state");
         let socket = dir.join("h.sock");

@@ -9,6 +9,8 @@
 
 #[path = "../daemon_support/mod.rs"]
 mod daemon_support;
+#[path = "../runc_support/mod.rs"]
+mod runc_support;
 mod cli_output;
 mod exec;
 mod logs;
@@ -18,7 +20,7 @@ mod write;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use daemon_support::{hooklet, text, write, Daemon};
 
@@ -54,17 +56,23 @@ impl Kubectl {
         Kubectl { binary, kubeconfig, cache: dir.join("kube-cache") }
     }
 
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.binary);
+        command.arg("--kubeconfig").arg(&self.kubeconfig).arg("--cache-dir").arg(&self.cache).arg("--request-timeout=20s");
+        command.args(args).env_remove("KUBECONFIG");
+        command
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(&self.binary)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(&self.cache)
-            .arg("--request-timeout=20s")
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .output()
-            .expect("kubectl runs")
+        self.command(args).output().expect("kubectl runs")
+    }
+
+    /// Runs kubectl with `input` on its stdin, closed after it (`exec -i`).
+    pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("kubectl runs");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
     }
 
     /// Starts kubectl (a watch, a followed log) and hands over its output line by line.

@@ -38,7 +38,7 @@ for ev in w.stream(v1.list_namespaced_pod, "default", resource_version=pods.meta
 
 /// The venv's Python with the `kubernetes` package: `$KUBE_PYTHON`, else the
 /// kubectl venv's. Missing: a failure under CI, else a skip with the reason.
-fn python() -> Option<PathBuf> {
+pub(super) fn python() -> Option<PathBuf> {
     let candidate = std::env::var_os("KUBE_PYTHON").map(PathBuf::from).unwrap_or_else(|| "/opt/hooklet-kubectl/bin/python".into());
     let ok = Command::new(&candidate).args(["-c", "import kubernetes"]).output().is_ok_and(|o| o.status.success());
     if ok {

@@ -18,6 +18,7 @@ use hyper::{header, HeaderMap, Request, Response, StatusCode};
 use super::remotecommand::{self, Protocol};
 use super::status::KubeError;
 use crate::api::body::{self, Body};
+use crate::api::query::flag;
 use crate::daemon::Daemon;
 
 /// What an exec request asks for.
@@ -27,15 +28,6 @@ pub struct ExecOptions {
     pub stdin: bool,
     pub stdout: bool,
     pub stderr: bool,
-}
-
-/// A boolean query parameter (`true`/`1`, `false`/`0`, absent is false).
-fn flag(query: &HashMap<String, String>, name: &str) -> Result<bool, KubeError> {
-    match query.get(name).map(String::as_str) {
-        None | Some("false" | "0") => Ok(false),
-        Some("true" | "1" | "") => Ok(true),
-        Some(other) => Err(KubeError::bad_request(format!("{name} must be true or false, not {other:?}"))),
-    }
 }
 
 /// The options of an exec request, worded as the apiserver refuses them.

@@ -14,6 +14,6 @@ use crate::daemon::Daemon;
 
 /// Serves a log request.
 pub fn log(daemon: &Arc<Daemon>, namespace: &str, name: &str, query: &HashMap<String, String>) -> Result<Response<Body>, KubeError> {
-    let request = LogRequest::parse(query).map_err(|e| KubeError::bad_request(e.message))?;
+    let request = LogRequest::parse(query)?;
     Ok(serve(daemon, namespace, name, &request, FollowUntil::InstanceStops)?)
 }

@@ -8,10 +8,12 @@
 //! channel 0, stdout and stderr onto 1 and 2 as the process writes them. When it ends
 //! the status goes on channel 3 (`Success`, or `Failure` with reason `NonZeroExitCode`
 //! and the exit code as the `ExitCode` cause, from which kubectl exits with it), and
-//! the WebSocket closes (1000). A client that closes the WebSocket, or whose connection
-//! breaks, abandons the exec: its process is killed and reaped.
+//! the WebSocket closes (1000; the client's answering close is awaited). A client that
+//! closes the WebSocket, or whose connection breaks, abandons the exec: its process is
+//! killed and reaped.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -55,6 +57,9 @@ const CLOSE: u8 = 255;
 /// Chunks of output (or input) in flight between the process and the client.
 const IN_FLIGHT: usize = 16;
 
+/// How long a client may take to answer the server's close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
 type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
 /// Runs the exec over the upgraded connection until the command ends (status sent,
@@ -96,11 +101,21 @@ pub async fn serve(daemon: Arc<Daemon>, target: ExecTarget, options: ExecOptions
         sink.send(Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() }))).await?;
         sink.flush().await
     };
+    let client = client(source, stdin_tx, protocol);
+    tokio::pin!(client);
     tokio::select! {
-        ended = run => if let Err(err) = ended {
-            tracing::debug!(container = %target.container, "exec: the client's connection failed: {err}");
+        ended = run => match ended {
+            // The closing handshake: the client's messages are read until it answers
+            // the close, so that the connection never closes with input unread (which
+            // resets it, and the client may lose the status it has not read yet).
+            Ok(()) => {
+                if tokio::time::timeout(CLOSE_WAIT, &mut client).await.is_err() {
+                    tracing::debug!(container = %target.container, "exec: the client did not answer the close within {CLOSE_WAIT:?}");
+                }
+            }
+            Err(err) => tracing::debug!(container = %target.container, "exec: the client's connection failed: {err}"),
         },
-        () = client(source, stdin_tx, protocol) => {
+        () = &mut client => {
             tracing::debug!(container = %target.container, "exec: the client went away; the command is killed");
         }
     }

@@ -6,6 +6,7 @@ use hyper::{Response, StatusCode};
 use super::wire::{ListMeta, Status, StatusCause, StatusDetails};
 use crate::api::body::{self, Body};
 use crate::api::error::{status_of, ApiError};
+use crate::api::query::BadParam;
 use crate::daemon::error::{DaemonError, ErrorKind};
 
 /// A Kubernetes API error: the HTTP code and the `Status` answered.
@@ -96,6 +97,12 @@ impl From<DaemonError> for KubeError {
             });
         }
         e
+    }
+}
+
+impl From<BadParam> for KubeError {
+    fn from(err: BadParam) -> Self {
+        KubeError::bad_request(err.message)
     }
 }
 
