@@ -208,3 +208,154 @@ fn a_corrupt_state_file_stops_the_daemon_with_a_clear_message() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("hooklet.db is corrupt") && stderr.contains("did not modify it"), "{stderr}");
 }
+
+/// The daemon's log (written by `Daemon::start_logged`) without colour codes.
+fn plain_log(path: &std::path::Path) -> String {
+    let raw = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().take_while(|c| *c != 'm').for_each(drop);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Reads until the server closes: the bytes, or the error that ended the read
+/// (never the client's own 20 s timeout: that would mean the server held on).
+fn read_until_closed(stream: &mut impl std::io::Read) -> Result<Vec<u8>, std::io::Error> {
+    let mut got = Vec::new();
+    match stream.read_to_end(&mut got) {
+        Err(err) if matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            panic!("the server kept a slow client past its read timeout ({} bytes so far)", got.len())
+        }
+        Err(err) => Err(err),
+        Ok(_) => Ok(got),
+    }
+}
+
+/// A client that sends half its headers is disconnected after `--api-read-timeout`,
+/// on the socket and on TCP; one that sends half its body gets a 408 naming the flag.
+#[test]
+fn a_slow_client_is_cut_off_by_the_read_timeout() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), &["--listen", "127.0.0.1:0", "--api-read-timeout", "300ms"]);
+    let timeout = Some(std::time::Duration::from_secs(20));
+
+    let mut unix = std::os::unix::net::UnixStream::connect(&daemon.socket).unwrap();
+    unix.set_read_timeout(timeout).unwrap();
+    unix.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let got = read_until_closed(&mut unix).unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&got).contains("200 OK"), "half a request is not served");
+
+    let mut tls = daemon.tls_stream();
+    tls.sock.set_read_timeout(timeout).unwrap();
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let got = read_until_closed(&mut tls).unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&got).contains("200 OK"), "half a request is not served over TCP either");
+
+    let mut unix = std::os::unix::net::UnixStream::connect(&daemon.socket).unwrap();
+    unix.set_read_timeout(timeout).unwrap();
+    unix.write_all(b"POST /v1/pods HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"manif").unwrap();
+    let got = String::from_utf8_lossy(&read_until_closed(&mut unix).unwrap()).into_owned();
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    assert!(got.contains("did not arrive within 300ms (--api-read-timeout)"), "{got}");
+
+    let (status, _) = daemon.raw(&request("GET", "/healthz", &[], b""));
+    assert_eq!(status, 200, "the daemon goes on serving");
+}
+
+/// Past `--max-connections-per-client`, a client's new connection is closed at
+/// once with a warning; its open ones are still served, and a closed one frees its
+/// place.
+#[test]
+fn a_client_holds_at_most_its_connections() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("daemon.log");
+    let daemon = Daemon::start_logged(dir.path(), &["--max-connections-per-client", "3"], &log);
+    let connect = || std::os::unix::net::UnixStream::connect(&daemon.socket).unwrap();
+    let mut held: Vec<_> = (0..3).map(|_| connect()).collect();
+    let mut fourth = connect();
+    fourth.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let _ = fourth.write_all(&request("GET", "/healthz", &[], b""));
+    let got = read_until_closed(&mut fourth).unwrap_or_default();
+    assert!(got.is_empty(), "the fourth connection is closed unanswered: {}", String::from_utf8_lossy(&got));
+    assert!(plain_log(&log).contains("closed a new API connection from uid 0 (unix socket): it already holds 3 (--max-connections-per-client)"));
+
+    held[0].write_all(&request("GET", "/healthz", &[], b"")).unwrap();
+    let got = String::from_utf8_lossy(&read_until_closed(&mut held[0]).unwrap()).into_owned();
+    assert!(got.starts_with("HTTP/1.1 200"), "a held connection is served: {got}");
+    // That request closed its connection: a new one gets its place once the server
+    // has seen it end.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut again = connect();
+        let _ = again.write_all(&request("GET", "/healthz", &[], b""));
+        if String::from_utf8_lossy(&read_until_closed(&mut again).unwrap_or_default()).starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "the closed connection's place was never freed");
+    }
+    held.clear();
+}
+
+/// The unix socket serves root and hooklet's own user only, even when its mode
+/// has been opened to everyone: another uid is refused by its peer credentials.
+#[test]
+fn the_socket_refuses_other_users_even_when_its_mode_lets_them_in() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to connect as another user");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("daemon.log");
+    let daemon = Daemon::start_logged(dir.path(), &[], &log);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&daemon.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let client = "import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\ntry:\n    s.sendall(b'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n')\nexcept (BrokenPipeError, ConnectionResetError):\n    pass\ns.settimeout(20)\ndata = b''\nwhile True:\n    try:\n        chunk = s.recv(4096)\n    except ConnectionResetError:\n        break\n    if not chunk:\n        break\n    data += chunk\nprint(data.decode(errors='replace').split('\\r\\n')[0])\n";
+    let as_user = |user: Option<&str>| {
+        let mut command = match user {
+            Some(uid) => {
+                let mut c = std::process::Command::new("setpriv");
+                c.args([&format!("--reuid={uid}"), &format!("--regid={uid}"), "--clear-groups", "/usr/bin/python3"]);
+                c
+            }
+            None => std::process::Command::new("/usr/bin/python3"),
+        };
+        let out = command.args(["-c", client]).arg(&daemon.socket).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    };
+    assert_eq!(as_user(None), "HTTP/1.1 200 OK", "root is served");
+    assert_eq!(as_user(Some("65534")), "", "another user gets no answer");
+    assert!(plain_log(&log).contains("refused an API connection from uid 65534"), "{}", plain_log(&log));
+}
+
+/// Every request that changes something gets an audit line (who, what, result) in
+/// the log, on the socket and on TCP; reads get none, and the token never shows.
+#[test]
+fn mutating_requests_are_audited_with_who_what_and_the_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
+    let log = dir.path().join("daemon.log");
+    let daemon = Daemon::start_logged(dir.path(), &["--listen", "127.0.0.1:0"], &log);
+    let token = std::fs::read_to_string(daemon.state.join("api-token")).unwrap();
+    daemon.ok(&["apply", "-f", &write(dir.path(), "web.yaml", WEB)]);
+    daemon.ok(&["get", "pods"]);
+    daemon.ok(&["delete", "pod", "web", "--grace-period", "1"]);
+    let bearer = format!("Authorization: Bearer {}", token.trim());
+    let (status, _) = daemon.raw_tcp(&request("DELETE", "/api/v1/namespaces/default/pods/nothing", &[&bearer], b""));
+    assert_eq!(status, 404);
+    let audit: Vec<String> = plain_log(&log).lines().filter(|l| l.contains("hooklet::audit")).map(str::to_string).collect();
+    let has = |what: &str| audit.iter().any(|l| l.contains(what));
+    assert!(has("client=uid 0 (unix socket) method=POST path=/v1/pods status=201"), "{audit:#?}");
+    assert!(has("client=uid 0 (unix socket) method=DELETE path=/v1/namespaces/default/pods/web status=202"), "{audit:#?}");
+    assert!(has("client=127.0.0.1 (TCP, bearer token) method=DELETE path=/api/v1/namespaces/default/pods/nothing status=404"), "{audit:#?}");
+    assert!(!audit.iter().any(|l| l.contains("method=GET")), "reads are not audited: {audit:#?}");
+    assert!(!plain_log(&log).contains(token.trim()), "the token never reaches the log");
+}

@@ -70,7 +70,18 @@ impl HttpBody for ChannelBody {
     }
 }
 
-/// Reads a request body of at most [`MAX_BODY`] bytes (413 beyond).
+/// How long a request body may take to arrive (the API's read timeout, put in the
+/// request's extensions by the server; a 408 past it).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadTimeout(pub std::time::Duration);
+
+impl ReadTimeout {
+    /// When a request carries none (a request made in a test, say).
+    pub const DEFAULT: std::time::Duration = std::time::Duration::from_secs(30);
+}
+
+/// Reads a request body of at most [`MAX_BODY`] bytes (413 beyond), within the
+/// request's [`ReadTimeout`] (408 past it).
 pub async fn read_limited(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
@@ -87,7 +98,13 @@ pub async fn read_limited(req: Request<Incoming>) -> Result<Bytes, ApiError> {
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Err(too_large());
     }
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+    let timeout = req.extensions().get::<ReadTimeout>().map_or(ReadTimeout::DEFAULT, |t| t.0);
+    let read = tokio::time::timeout(timeout, Limited::new(req.into_body(), MAX_BODY).collect());
+    let Ok(read) = read.await else {
+        let message = format!("the request body did not arrive within {timeout:?} (--api-read-timeout); send it at once");
+        return Err(ApiError::new(StatusCode::REQUEST_TIMEOUT, message, Some("body")));
+    };
+    match read {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_large()),
         Err(err) => Err(ApiError::bad_request("body", format!("cannot read the request body: {err}"))),

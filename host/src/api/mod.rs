@@ -22,6 +22,7 @@
 
 pub mod body;
 pub mod error;
+pub mod guard;
 pub mod kube;
 pub mod logs;
 pub mod query;
@@ -36,12 +37,13 @@ use anyhow::Context;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{header, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
 
 use crate::daemon::Daemon;
+use guard::{Admitted, ApiLimits, Client, Connections};
 
 /// The bound listeners of the API.
 pub struct Listeners {
@@ -85,16 +87,37 @@ pub async fn bind(socket: &Path, tcp: Option<(&str, String, tls::Tls)>) -> anyho
 }
 
 /// Serves the API until `shutdown` is cancelled; then stops accepting and returns.
-pub async fn serve(daemon: Arc<Daemon>, listeners: Listeners, shutdown: CancellationToken) {
+/// `limits` bound what one client may hold ([`guard`]).
+pub async fn serve(daemon: Arc<Daemon>, listeners: Listeners, limits: ApiLimits, shutdown: CancellationToken) {
     let Listeners { unix, socket_path, tcp } = listeners;
-    let tcp_task = tcp.map(|tcp| tokio::spawn(accept_tcp(daemon.clone(), tcp, shutdown.clone())));
+    let connections = Connections::new(limits.max_connections_per_client);
+    let serving = Serving { daemon, limits, shutdown };
+    let tcp_task = tcp.map(|tcp| tokio::spawn(accept_tcp(serving.clone(), tcp, connections.clone())));
     loop {
         tokio::select! {
             accepted = unix.accept() => match accepted {
-                Ok((stream, _)) => spawn_connection(daemon.clone(), stream, None, shutdown.clone()),
+                Ok((stream, _)) => {
+                    let uid = match stream.peer_cred() {
+                        Ok(cred) => cred.uid(),
+                        Err(err) => {
+                            tracing::warn!("refused an API connection on the unix socket: cannot read its peer's credentials: {err}");
+                            continue;
+                        }
+                    };
+                    if !guard::peer_allowed(uid) {
+                        tracing::warn!(
+                            "refused an API connection from uid {uid} on {}: only root and hooklet's own user may use it; check the socket's mode (0600) and who can reach it",
+                            socket_path.display()
+                        );
+                        continue;
+                    }
+                    if let Some(admitted) = admit(&connections, Client::Uid(uid)) {
+                        serving.spawn_connection(stream, None, admitted);
+                    }
+                }
                 Err(err) => tracing::warn!("accepting on the unix socket: {err}"),
             },
-            _ = shutdown.cancelled() => break,
+            _ = serving.shutdown.cancelled() => break,
         }
     }
     if let Some(task) = tcp_task {
@@ -104,18 +127,41 @@ pub async fn serve(daemon: Arc<Daemon>, listeners: Listeners, shutdown: Cancella
     tracing::info!("the API stopped accepting connections");
 }
 
-async fn accept_tcp(daemon: Arc<Daemon>, tcp: TcpServing, shutdown: CancellationToken) {
+/// A place for a new connection of `client`, or a warning and `None` (the
+/// connection is then closed by dropping it).
+fn admit(connections: &Arc<Connections>, client: Client) -> Option<Admitted> {
+    let admitted = connections.admit(client.clone());
+    if admitted.is_none() {
+        tracing::warn!(
+            "closed a new API connection from {client}: it already holds {} (--max-connections-per-client); close idle ones",
+            connections.limit()
+        );
+    }
+    admitted
+}
+
+/// What every connection is served with.
+#[derive(Clone)]
+struct Serving {
+    daemon: Arc<Daemon>,
+    limits: ApiLimits,
+    shutdown: CancellationToken,
+}
+
+async fn accept_tcp(serving: Serving, tcp: TcpServing, connections: Arc<Connections>) {
     let TcpServing { listener, token, tls } = tcp;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracing::debug!(%peer, "TCP connection");
-                    let (acceptor, daemon, token, shutdown) = (tls.acceptor.clone(), daemon.clone(), token.clone(), shutdown.clone());
+                    // Counted from the handshake on: a flood of handshakes is capped too.
+                    let Some(admitted) = admit(&connections, Client::Address(peer.ip())) else { continue };
+                    let (acceptor, serving, token) = (tls.acceptor.clone(), serving.clone(), token.clone());
                     // The handshake runs in its own task: a slow client holds up no one.
                     tokio::spawn(async move {
                         match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                            Ok(Ok(stream)) => spawn_connection(daemon, stream, Some(token), shutdown),
+                            Ok(Ok(stream)) => serving.spawn_connection(stream, Some(token), admitted),
                             Ok(Err(err)) => tracing::debug!(%peer, "TLS handshake failed: {err}"),
                             Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                         }
@@ -123,34 +169,40 @@ async fn accept_tcp(daemon: Arc<Daemon>, tcp: TcpServing, shutdown: Cancellation
                 }
                 Err(err) => tracing::warn!("accepting on TCP: {err}"),
             },
-            _ = shutdown.cancelled() => return,
+            _ = serving.shutdown.cancelled() => return,
         }
     }
 }
 
-fn spawn_connection(
-    daemon: Arc<Daemon>,
-    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    token: Option<Arc<String>>,
-    shutdown: CancellationToken,
-) {
-    tokio::spawn(async move {
-        let service = service_fn(move |req| {
-            let (daemon, token) = (daemon.clone(), token.clone());
-            async move { Ok::<_, std::convert::Infallible>(handle(daemon, token.as_deref(), req).await) }
+impl Serving {
+    fn spawn_connection(&self, stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static, token: Option<Arc<String>>, admitted: Admitted) {
+        let Serving { daemon, limits, shutdown } = self.clone();
+        tokio::spawn(async move {
+            let client = admitted.client().clone();
+            let service = service_fn(move |req| {
+                let (daemon, token, client) = (daemon.clone(), token.clone(), client.clone());
+                async move { Ok::<_, std::convert::Infallible>(handle(daemon, token.as_deref(), &client, limits, req).await) }
+            });
+            // Headers must arrive within the read timeout, also between requests on a
+            // kept-alive connection. Upgrades: `kubectl exec`'s WebSocket takes the
+            // connection over.
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.read_timeout)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::select! {
+                result = connection => if let Err(err) = result {
+                    tracing::debug!("API connection ended: {err}");
+                },
+                _ = shutdown.cancelled() => {}
+            }
+            drop(admitted);
         });
-        // Upgrades: `kubectl exec`'s WebSocket takes the connection over.
-        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades();
-        tokio::select! {
-            result = connection => if let Err(err) = result {
-                tracing::debug!("API connection ended: {err}");
-            },
-            _ = shutdown.cancelled() => {}
-        }
-    });
+    }
 }
 
-async fn handle(daemon: Arc<Daemon>, token: Option<&String>, req: Request<hyper::body::Incoming>) -> Response<body::Body> {
+async fn handle(daemon: Arc<Daemon>, token: Option<&String>, client: &Client, limits: ApiLimits, mut req: Request<hyper::body::Incoming>) -> Response<body::Body> {
     let is_kube = kube::handles(req.uri().path());
     if let Some(token) = token {
         if !authorized(&req, token) {
@@ -161,8 +213,10 @@ async fn handle(daemon: Arc<Daemon>, token: Option<&String>, req: Request<hyper:
         }
     }
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    req.extensions_mut().insert(body::ReadTimeout(limits.read_timeout));
     let response = if is_kube { kube::route(&daemon, req).await } else { routes::route(&daemon, req).await.unwrap_or_else(body::error) };
     tracing::debug!(%method, %path, status = response.status().as_u16(), "API request");
+    guard::audit(client, &method, &path, response.status().as_u16());
     response
 }
 

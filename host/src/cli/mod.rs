@@ -1,5 +1,6 @@
 //! The `hooklet` command line.
 
+mod api_args;
 pub mod client;
 pub mod describe;
 pub mod format;
@@ -356,6 +357,9 @@ pub struct ServeArgs {
     /// How many log files a container keeps, the current one included (at least 2).
     #[arg(long, value_name = "N", value_parser = parse_log_max_files, default_value = "5")]
     pub container_log_max_files: u32,
+
+    #[command(flatten)]
+    pub api: api_args::ApiArgs,
 
     #[command(flatten)]
     pub resources: node_args::NodeResourceArgs,

@@ -77,7 +77,7 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
         println!("hooklet serving on {server} (bearer token in {}; kubeconfig in {})", state_dir.join(TOKEN_FILE).display(), kubeconfig.display());
     }
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(crate::api::serve(daemon.clone(), listeners, shutdown.clone()));
+    let server = tokio::spawn(crate::api::serve(daemon.clone(), listeners, args.api.limits(), shutdown.clone()));
     tokio::select! {
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
