@@ -359,3 +359,39 @@ fn mutating_requests_are_audited_with_who_what_and_the_result() {
     assert!(!audit.iter().any(|l| l.contains("method=GET")), "reads are not audited: {audit:#?}");
     assert!(!plain_log(&log).contains(token.trim()), "the token never reaches the log");
 }
+
+/// `hooklet token rotate` replaces the TCP token in place: the file and the
+/// kubeconfig get the new one, the old one is refused at once, no restart. Over TCP
+/// the rotation is refused (it is done on the node), and a token given with
+/// `--token` is the operator's to change.
+#[test]
+fn the_token_is_rotated_in_place_and_the_old_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), &["--listen", "127.0.0.1:0"]);
+    let read_token = || std::fs::read_to_string(daemon.state.join("api-token")).unwrap().trim().to_string();
+    let pods = |token: &str| daemon.raw_tcp(&request("GET", "/api/v1/namespaces/default/pods", &[&format!("Authorization: Bearer {token}")], b"")).0;
+    let old = read_token();
+    assert_eq!(pods(&old), 200);
+    let said = daemon.ok(&["token", "rotate"]);
+    assert!(said.contains("rotated the API token") && said.contains("api-token"), "{said}");
+    let new = read_token();
+    assert_ne!(new, old);
+    assert_eq!(std::fs::metadata(daemon.state.join("api-token")).unwrap().permissions().mode() & 0o777, 0o600);
+    let kubeconfig = std::fs::read_to_string(daemon.state.join("kubeconfig")).unwrap();
+    assert!(kubeconfig.contains(&new) && !kubeconfig.contains(&old), "{kubeconfig}");
+    assert_eq!(pods(&old), 401, "the old token is refused at once");
+    assert_eq!(pods(&new), 200);
+    let (status, body) = daemon.raw_tcp(&request("POST", "/v1/token/rotate", &[&format!("Authorization: Bearer {new}")], b""));
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("hooklet token rotate"), "{body}");
+    assert_eq!(read_token(), new, "nothing rotated over TCP");
+    drop(daemon);
+
+    let other = tempfile::tempdir().unwrap();
+    let given = Daemon::start(other.path(), &["--listen", "127.0.0.1:0", "--token", "an-operators-own-token-0123"]);
+    let out = given.cli(&["token", "rotate"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("the token was given with --token (or HOOKLET_TOKEN): change it there and restart hooklet serve"), "{}", text(&out.stderr));
+    let bearer = "Authorization: Bearer an-operators-own-token-0123";
+    assert_eq!(given.raw_tcp(&request("GET", "/api/v1/namespaces/default/pods", &[bearer], b"")).0, 200);
+}

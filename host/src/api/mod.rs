@@ -28,6 +28,7 @@ pub mod logs;
 pub mod query;
 mod routes;
 pub mod tls;
+pub mod token;
 pub mod types;
 
 use std::path::{Path, PathBuf};
@@ -56,7 +57,7 @@ pub struct Listeners {
 /// The TCP listener: HTTPS, and the token every request must carry.
 pub struct TcpServing {
     pub listener: TcpListener,
-    pub token: Arc<String>,
+    pub token: Arc<token::ApiToken>,
     pub tls: tls::Tls,
 }
 
@@ -65,7 +66,7 @@ const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 
 /// Binds the unix socket (mode 0600; a stale socket file is replaced, a live one
 /// refused) and, if asked, the TCP address.
-pub async fn bind(socket: &Path, tcp: Option<(&str, String, tls::Tls)>) -> anyhow::Result<Listeners> {
+pub async fn bind(socket: &Path, tcp: Option<(&str, token::ApiToken, tls::Tls)>) -> anyhow::Result<Listeners> {
     use std::os::unix::fs::PermissionsExt;
     if socket.exists() {
         if tokio::net::UnixStream::connect(socket).await.is_ok() {
@@ -91,7 +92,8 @@ pub async fn bind(socket: &Path, tcp: Option<(&str, String, tls::Tls)>) -> anyho
 pub async fn serve(daemon: Arc<Daemon>, listeners: Listeners, limits: ApiLimits, shutdown: CancellationToken) {
     let Listeners { unix, socket_path, tcp } = listeners;
     let connections = Connections::new(limits.max_connections_per_client);
-    let serving = Serving { daemon, limits, shutdown };
+    let token = tcp.as_ref().map(|tcp| tcp.token.clone());
+    let serving = Serving { daemon, limits, token, shutdown };
     let tcp_task = tcp.map(|tcp| tokio::spawn(accept_tcp(serving.clone(), tcp, connections.clone())));
     loop {
         tokio::select! {
@@ -112,7 +114,7 @@ pub async fn serve(daemon: Arc<Daemon>, listeners: Listeners, limits: ApiLimits,
                         continue;
                     }
                     if let Some(admitted) = admit(&connections, Client::Uid(uid)) {
-                        serving.spawn_connection(stream, None, admitted);
+                        serving.spawn_connection(stream, false, admitted);
                     }
                 }
                 Err(err) => tracing::warn!("accepting on the unix socket: {err}"),
@@ -145,11 +147,13 @@ fn admit(connections: &Arc<Connections>, client: Client) -> Option<Admitted> {
 struct Serving {
     daemon: Arc<Daemon>,
     limits: ApiLimits,
+    /// The TCP listener's token, if there is one.
+    token: Option<Arc<token::ApiToken>>,
     shutdown: CancellationToken,
 }
 
 async fn accept_tcp(serving: Serving, tcp: TcpServing, connections: Arc<Connections>) {
-    let TcpServing { listener, token, tls } = tcp;
+    let TcpServing { listener, tls, .. } = tcp;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -157,11 +161,11 @@ async fn accept_tcp(serving: Serving, tcp: TcpServing, connections: Arc<Connecti
                     tracing::debug!(%peer, "TCP connection");
                     // Counted from the handshake on: a flood of handshakes is capped too.
                     let Some(admitted) = admit(&connections, Client::Address(peer.ip())) else { continue };
-                    let (acceptor, serving, token) = (tls.acceptor.clone(), serving.clone(), token.clone());
+                    let (acceptor, serving) = (tls.acceptor.clone(), serving.clone());
                     // The handshake runs in its own task: a slow client holds up no one.
                     tokio::spawn(async move {
                         match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                            Ok(Ok(stream)) => serving.spawn_connection(stream, Some(token), admitted),
+                            Ok(Ok(stream)) => serving.spawn_connection(stream, true, admitted),
                             Ok(Err(err)) => tracing::debug!(%peer, "TLS handshake failed: {err}"),
                             Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                         }
@@ -175,13 +179,15 @@ async fn accept_tcp(serving: Serving, tcp: TcpServing, connections: Arc<Connecti
 }
 
 impl Serving {
-    fn spawn_connection(&self, stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static, token: Option<Arc<String>>, admitted: Admitted) {
-        let Serving { daemon, limits, shutdown } = self.clone();
+    /// Serves one connection; `tcp`: every request needs the token.
+    fn spawn_connection(&self, stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static, tcp: bool, admitted: Admitted) {
+        let serving = self.clone();
+        let (limits, shutdown) = (self.limits, self.shutdown.clone());
         tokio::spawn(async move {
             let client = admitted.client().clone();
             let service = service_fn(move |req| {
-                let (daemon, token, client) = (daemon.clone(), token.clone(), client.clone());
-                async move { Ok::<_, std::convert::Infallible>(handle(daemon, token.as_deref(), &client, limits, req).await) }
+                let (serving, client) = (serving.clone(), client.clone());
+                async move { Ok::<_, std::convert::Infallible>(serving.handle(tcp, &client, req).await) }
             });
             // Headers must arrive within the read timeout, also between requests on a
             // kept-alive connection. Upgrades: `kubectl exec`'s WebSocket takes the
@@ -202,32 +208,54 @@ impl Serving {
     }
 }
 
-async fn handle(daemon: Arc<Daemon>, token: Option<&String>, client: &Client, limits: ApiLimits, mut req: Request<hyper::body::Incoming>) -> Response<body::Body> {
-    let is_kube = kube::handles(req.uri().path());
-    if let Some(token) = token {
-        if !authorized(&req, token) {
-            if is_kube {
-                return kube::unauthorized();
+impl Serving {
+    async fn handle(&self, tcp: bool, client: &Client, mut req: Request<hyper::body::Incoming>) -> Response<body::Body> {
+        let is_kube = kube::handles(req.uri().path());
+        if let (true, Some(token)) = (tcp, &self.token) {
+            if !authorized(&req, token) {
+                if is_kube {
+                    return kube::unauthorized();
+                }
+                return Response::builder().status(StatusCode::UNAUTHORIZED).body(body::empty()).expect("a valid response");
             }
-            return Response::builder().status(StatusCode::UNAUTHORIZED).body(body::empty()).expect("a valid response");
         }
+        let (method, path) = (req.method().clone(), req.uri().path().to_string());
+        req.extensions_mut().insert(body::ReadTimeout(self.limits.read_timeout));
+        let response = if method == hyper::Method::POST && path == ROTATE_PATH {
+            self.rotate_token(tcp).unwrap_or_else(body::error)
+        } else if is_kube {
+            kube::route(&self.daemon, req).await
+        } else {
+            routes::route(&self.daemon, req).await.unwrap_or_else(body::error)
+        };
+        tracing::debug!(%method, %path, status = response.status().as_u16(), "API request");
+        guard::audit(client, &method, &path, response.status().as_u16());
+        response
     }
-    let (method, path) = (req.method().clone(), req.uri().path().to_string());
-    req.extensions_mut().insert(body::ReadTimeout(limits.read_timeout));
-    let response = if is_kube { kube::route(&daemon, req).await } else { routes::route(&daemon, req).await.unwrap_or_else(body::error) };
-    tracing::debug!(%method, %path, status = response.status().as_u16(), "API request");
-    guard::audit(client, &method, &path, response.status().as_u16());
-    response
+
+    /// `POST /v1/token/rotate`: on the unix socket only (whoever holds the token
+    /// must not be able to keep the node to themselves).
+    fn rotate_token(&self, tcp: bool) -> Result<Response<body::Body>, error::ApiError> {
+        if tcp {
+            let message = "the token is rotated on the node itself: run `hooklet token rotate` there (it uses the unix socket)";
+            return Err(error::ApiError::new(StatusCode::FORBIDDEN, message, None));
+        }
+        let Some(token) = &self.token else {
+            let message = "hooklet serve runs without --listen: there is no TCP token to rotate";
+            return Err(error::ApiError::new(StatusCode::CONFLICT, message, None));
+        };
+        let file = token.rotate()?;
+        Ok(body::json(StatusCode::OK, &serde_json::json!({ "tokenFile": file })))
+    }
 }
 
+/// Where the token is rotated.
+pub const ROTATE_PATH: &str = "/v1/token/rotate";
+
 /// Does the request carry `Authorization: Bearer <token>`? (constant-time compare)
-fn authorized<B>(req: &Request<B>, token: &str) -> bool {
+fn authorized<B>(req: &Request<B>, token: &token::ApiToken) -> bool {
     let Some(given) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let Some(given) = given.strip_prefix("Bearer ") else {
-        return false;
-    };
-    let (a, b) = (given.as_bytes(), token.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    given.strip_prefix("Bearer ").is_some_and(|given| token.matches(given))
 }

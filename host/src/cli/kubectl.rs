@@ -60,6 +60,7 @@ pub async fn run_client(args: ClientArgs, command: ClientCommand) -> i32 {
             ClientCommand::Logs { pod, container, hooks, log } => logs(&client, &args, &pod, container.as_deref(), hooks, &log).await,
             ClientCommand::Events { watch } => events(&client, &args, watch).await,
             ClientCommand::PluginList => plugins(&client).await,
+            ClientCommand::RotateToken => rotate_token(&client).await,
         }
     };
     match result.await {
@@ -288,6 +289,13 @@ fn event_row(e: &Event) -> Vec<String> {
     let object = e.object.display_name();
     let seen = if e.count > 1 { format!("{} (x{})", age(e.last_seen), e.count) } else { age(e.last_seen) };
     vec![seen, e.event_type.to_string(), e.reason.clone(), object, e.message.clone()]
+}
+
+async fn rotate_token(client: &Client) -> Result<(), ClientError> {
+    let rotated: serde_json::Value = client.json(Method::POST, crate::api::ROTATE_PATH, None).await?;
+    let file = rotated["tokenFile"].as_str().unwrap_or("the token file");
+    println!("rotated the API token: the new one is in {file} and in the kubeconfig (`hooklet kubeconfig`); the old one is refused from now on");
+    Ok(())
 }
 
 async fn plugins(client: &Client) -> Result<(), ClientError> {

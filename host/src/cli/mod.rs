@@ -136,6 +136,14 @@ pub enum Command {
         client: ClientArgs,
     },
 
+    /// Replace the TCP listener's bearer token (`STATE_DIR/api-token` and the
+    /// kubeconfig are rewritten; the old token gets 401 from then on). On the node
+    /// only: it uses the unix socket.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+
     /// Wasm plugins: `hooklet plugin list`, `hooklet plugin check FILE`.
     Plugin {
         #[command(subcommand)]
@@ -289,6 +297,17 @@ pub enum ClientCommand {
     Logs { pod: String, container: Option<String>, hooks: bool, log: LogFlags },
     Events { watch: bool },
     PluginList,
+    RotateToken,
+}
+
+/// `hooklet token`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// A new random token, in force at once, without a restart.
+    Rotate {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 impl Command {
@@ -303,6 +322,7 @@ impl Command {
             }
             Command::Logs { pod, container, hooks, log, client } => (client, ClientCommand::Logs { pod, container, hooks, log }),
             Command::Events { watch, client } => (client, ClientCommand::Events { watch }),
+            Command::Token { command: TokenCommand::Rotate { client } } => (client, ClientCommand::RotateToken),
             Command::Plugin { command: PluginCommand::List { plugins: None, client, .. } } => {
                 (client, ClientCommand::PluginList)
             }

@@ -1,6 +1,7 @@
 //! `hooklet serve`: the node daemon in the foreground.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::signal::unix::{signal, SignalKind};
@@ -9,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::default_state_dir;
 use super::kubeconfig::{self, KubeconfigParts};
 use crate::api::tls::TlsSource;
+use crate::api::token::{new_token, write_private, ApiToken, OnRotate, TokenFile};
 use crate::runtime::network::{DEFAULT_BRIDGE, DEFAULT_SUBNET};
 use super::{RunOutcome, ServeArgs, EXIT_BAD_INPUT, EXIT_POD_FAILED};
 use crate::daemon::{Daemon, DaemonConfig};
@@ -57,13 +59,15 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
     };
     let daemon = Daemon::start(config).await?;
     let socket = args.socket.clone().unwrap_or_else(|| state_dir.join("hooklet.sock"));
+    // What a rotated token's kubeconfig needs, known once the listener is bound.
+    let kubeconfig_slot: KubeconfigSlot = Arc::default();
     let tcp = match &args.listen {
         Some(addr) => {
             let source = match (&args.tls_cert_file, &args.tls_private_key_file) {
                 (Some(cert), Some(key)) => TlsSource::Files { cert: cert.clone(), key: key.clone() },
                 _ => TlsSource::Generated { state_dir: state_dir.clone(), names: serving_names(addr, daemon.node_name()) },
             };
-            Some((addr.as_str(), token(&state_dir, args.token.clone())?, crate::api::tls::prepare(&source)?))
+            Some((addr.as_str(), api_token(&state_dir, args.token.clone(), kubeconfig_slot.clone())?, crate::api::tls::prepare(&source)?))
         }
         None => None,
     };
@@ -72,8 +76,10 @@ async fn serve_inner(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(tcp) = &listeners.tcp {
         let addr = tcp.listener.local_addr()?;
         let server = format!("https://{}", client_address(addr));
-        let parts = KubeconfigParts { server: &server, ca_pem: tcp.tls.ca_pem.as_deref(), token: &tcp.token, node: daemon.node_name() };
-        let kubeconfig = kubeconfig::write(&state_dir, &parts)?;
+        let known = KnownKubeconfig { server, ca_pem: tcp.tls.ca_pem.clone(), node: daemon.node_name().to_string() };
+        let kubeconfig = known.write(&state_dir, &tcp.token.current())?;
+        let server = known.server.clone();
+        *kubeconfig_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(known);
         println!("hooklet serving on {server} (bearer token in {}; kubeconfig in {})", state_dir.join(TOKEN_FILE).display(), kubeconfig.display());
     }
     let shutdown = CancellationToken::new();
@@ -151,28 +157,50 @@ pub fn raise_open_files_limit() -> u64 {
     }
 }
 
-/// The TCP token: the operator's (`--token`, also saved), else the state directory's,
-/// else a new random one written there (mode 0600).
-fn token(state_dir: &Path, given: Option<String>) -> anyhow::Result<String> {
-    use std::os::unix::fs::OpenOptionsExt;
+/// The TCP token: the operator's (`--token`, also saved; not rotatable), else the
+/// state directory's, else a new random one written there (mode 0600). A token of
+/// the state directory's is rotatable: the file and the kubeconfig are rewritten.
+fn api_token(state_dir: &Path, given: Option<String>, kubeconfig: KubeconfigSlot) -> anyhow::Result<ApiToken> {
     let path: PathBuf = state_dir.join(TOKEN_FILE);
-    let token = match given {
-        Some(t) if t.trim().len() < 16 => anyhow::bail!("--token: use at least 16 characters"),
-        Some(t) => t.trim().to_string(),
-        None => match std::fs::read_to_string(&path) {
-            Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
-            _ => format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
-        },
+    let saved = |token: &str| write_private(&path, token).with_context(|| format!("cannot write the API token to {}", path.display()));
+    if let Some(t) = given {
+        if t.trim().len() < 16 {
+            anyhow::bail!("--token: use at least 16 characters");
+        }
+        saved(t.trim())?;
+        return Ok(ApiToken::new(t.trim().to_string(), None));
+    }
+    let token = match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+        _ => {
+            let token = new_token();
+            saved(&token)?;
+            token
+        }
     };
-    let _ = std::fs::remove_file(&path);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot write the API token to {}", path.display()))?;
-    std::io::Write::write_all(&mut file, token.as_bytes())?;
-    Ok(token)
+    let dir = state_dir.to_path_buf();
+    let on_rotate: OnRotate = Box::new(move |token| match &*kubeconfig.lock().unwrap_or_else(|e| e.into_inner()) {
+        Some(known) => known.write(&dir, token).map(drop),
+        None => Ok(()),
+    });
+    Ok(ApiToken::new(token, Some(TokenFile { path, on_rotate })))
+}
+
+/// The kubeconfig's parts other than the token, once the listener is bound.
+type KubeconfigSlot = Arc<std::sync::Mutex<Option<KnownKubeconfig>>>;
+
+struct KnownKubeconfig {
+    server: String,
+    ca_pem: Option<String>,
+    node: String,
+}
+
+impl KnownKubeconfig {
+    /// Writes `STATE_DIR/kubeconfig` with `token`.
+    fn write(&self, state_dir: &Path, token: &str) -> anyhow::Result<PathBuf> {
+        let parts = KubeconfigParts { server: &self.server, ca_pem: self.ca_pem.as_deref(), token, node: &self.node };
+        kubeconfig::write(state_dir, &parts)
+    }
 }
 
 #[cfg(test)]
