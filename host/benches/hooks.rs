@@ -7,6 +7,11 @@
 //! own), and container start latency (create + start) under runc against the process
 //! runtime, with the busybox image from `scripts/build-busybox-image`.
 //!
+//! Container start (create + start) is measured on the process runtime in-process and
+//! under its `hooklet-monitor` (as `hooklet serve` runs it), and under runc; then
+//! `HOOKLET_BENCH_MONITORS` (50) containers of each monitored runtime run at once and
+//! their monitors' proportional set size is read from `/proc/PID/smaps_rollup`.
+//!
 //! `cargo bench -p hooklet --bench hooks` (iterations: `HOOKLET_BENCH_ITERS`, default 300).
 
 use std::sync::Arc;
@@ -20,7 +25,9 @@ use hooklet::spec::parse::parse_manifests;
 use hooklet::spec::{HookPhase, LifecycleHandler};
 use hooklet::wasm::{WasmConfig, WasmHost};
 
+mod containers;
 mod results;
+use containers::{monitor_pss, start_latency, sleeper, MonitorPss};
 use results::Results;
 
 const MANIFEST: &str = r#"
@@ -156,28 +163,54 @@ async fn main() {
         ("wasm hook, noop plugin (fuel + deadline)", measure(iters, || run(1, hook(1, HookPhase::PostStart))).await),
     ];
     let mut rows = rows;
-    let runc = runc_rows(iters, &pod, &hook(0, HookPhase::PostStart), &runtime).await;
-    rows.extend(runc.iter().flatten().cloned());
+    // Container start and monitor memory: the process runtime in-process (as `hooklet
+    // run`) and under its per-container monitor (as `hooklet serve`).
+    let pod_ref = PodRef { namespace: "default".into(), name: "bench".into(), uid: pod.uid().into() };
+    let starts = (iters / 10).max(5);
+    let monitors: usize = std::env::var("HOOKLET_BENCH_MONITORS").ok().and_then(|s| s.parse().ok()).unwrap_or(if smoke { 3 } else { 50 });
+    let monitored_dir = dir.path().join("monitored");
+    let monitored: Arc<dyn Runtime> = Arc::new(ProcessRuntime::supervised(
+        monitored_dir.join("logs"),
+        monitored_dir.join("containers"),
+        env!("CARGO_BIN_EXE_hooklet-monitor"),
+        hooklet_monitor::cri::DEFAULT_ROTATION,
+    ));
+    let in_process: Arc<dyn Runtime> = runtime.clone();
+    rows.push(("container create+start, process runtime (in-process)", stats(start_latency(&in_process, &pod_ref, starts).await)));
+    rows.push(("container create+start, process runtime under hooklet-monitor", stats(start_latency(&monitored, &pod_ref, starts).await)));
+    let process_pss = monitor_pss(&monitored, &pod_ref, monitors, &monitored_dir).await;
+    let runc = runc_rows(iters, starts, monitors, &pod, &hook(0, HookPhase::PostStart)).await;
+    rows.extend(runc.iter().flat_map(|(rows, _)| rows.iter().cloned()));
     let base = rows[0].1.p50.as_secs_f64();
     println!("hook latency, {iters} iterations each, same run (ratio = p50 / baseline p50)");
-    println!("{:<44} {:>12} {:>12} {:>10}", "kind", "p50", "p99", "ratio");
+    println!("{:<64} {:>12} {:>12} {:>10}", "kind", "p50", "p99", "ratio");
     let mut out = Results::new("hooks");
     for (name, s) in &rows {
         let ratio = s.p50.as_secs_f64() / base;
-        println!("{name:<44} {:>12?} {:>12?} {:>10.3}", s.p50, s.p99, ratio);
+        println!("{name:<64} {:>12?} {:>12?} {:>10.3}", s.p50, s.p99, ratio);
         out.latency("hook latency", name, s.p50, s.p99, ratio);
     }
-    let exec = rows[1].1.p50.as_secs_f64();
-    let wasm = rows[4].1.p50.as_secs_f64();
+    let p50 = |i: usize| rows[i].1.p50.as_secs_f64();
+    let (exec, wasm, in_process_start, monitored_start) = (p50(1), p50(4), p50(5), p50(6));
     println!("wasm noop hook p50 = 1/{:.1} of the exec /bin/true hook p50", exec / wasm);
     out.value("targets", "exec hook p50 / wasm noop hook p50", serde_json::json!({ "ratio": exec / wasm }));
-    if let Some(runc) = &runc {
+    let monitored_ratio = monitored_start / in_process_start;
+    println!("container start p50: process under the monitor / in-process = {monitored_ratio:.2}");
+    out.value("monitor", "container start p50, process under the monitor / in-process", serde_json::json!({ "ratio": monitored_ratio }));
+    let mut pss = vec![("process runtime", process_pss)];
+    if let Some((runc, runc_pss)) = &runc {
         let runc_exec = runc[0].1.p50.as_secs_f64() / wasm;
-        let start = runc[2].1.p50.as_secs_f64() / runc[1].1.p50.as_secs_f64();
+        let runc_start = runc[1].1.p50.as_secs_f64();
         println!("wasm noop hook p50 = 1/{runc_exec:.0} of the runc exec /bin/true hook p50");
-        println!("container start p50: runc / process = {start:.1}");
+        println!("container start p50: runc / process in-process = {:.1}", runc_start / in_process_start);
         out.value("targets", "runc exec hook p50 / wasm noop hook p50", serde_json::json!({ "ratio": runc_exec }));
-        out.value("runc", "container start p50, runc / process", serde_json::json!({ "ratio": start }));
+        out.value("runc", "container start p50, runc / process in-process", serde_json::json!({ "ratio": runc_start / in_process_start }));
+        out.value("runc", "container start p50, runc / process under the monitor", serde_json::json!({ "ratio": runc_start / monitored_start }));
+        pss.push(("runc", *runc_pss));
+    }
+    for (runtime, p) in pss {
+        println!("hooklet-monitor PSS, {runtime}: {:.0} kB each ({} running; target ≤ 300 kB)", p.kib_each, p.monitors);
+        out.value("monitor", &format!("monitor PSS, {runtime}, kB each"), serde_json::json!({ "kib": p.kib_each, "monitors": p.monitors }));
     }
     out.write(smoke);
     for t in &targets {
@@ -185,24 +218,24 @@ async fn main() {
     }
 }
 
-/// The runc rows (exec hook via `runc exec`, container start under both runtimes), or
-/// `None` (with the reason on stderr) when not root or runc is missing.
+/// The runc rows (exec hook via `runc exec`, container start) and the monitors' PSS
+/// with `monitors` runc containers running, or `None` (with the reason on stderr) when
+/// not root or runc is missing.
 async fn runc_rows(
     iters: usize,
+    starts: usize,
+    monitors: usize,
     pod: &Arc<hooklet::spec::Pod>,
     exec: &LifecycleHandler,
-    process: &Arc<ProcessRuntime>,
-) -> Option<Vec<(&'static str, Stats)>> {
+) -> Option<(Vec<(&'static str, Stats)>, MonitorPss)> {
     use hooklet::runtime::runc::{PodNetworkOptions, RuncConfig, RuncRuntime};
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("runc rows skipped: the runc runtime needs root");
+    if let Some(why) = hooklet::bench::runc::unavailable() {
+        eprintln!("runc rows skipped: {why}");
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("busybox.tar");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-busybox-image");
-    let built = std::process::Command::new(script).arg(&archive).stdout(std::process::Stdio::null()).status().unwrap();
-    assert!(built.success(), "scripts/build-busybox-image failed");
+    hooklet::bench::runc::build_busybox(&archive).unwrap();
     hooklet::image::ImageStore::open(dir.path().join("images")).unwrap().import(&archive).unwrap();
     let network = PodNetworkOptions { bridge: "hkb-bench0".into(), subnet: "10.217.250.0/24".parse().unwrap() };
     let mut config = RuncConfig::under(dir.path(), "runc", dir.path().join("logs"), &network);
@@ -216,15 +249,7 @@ async fn runc_rows(
     };
     let pod_ref = PodRef { namespace: "default".into(), name: "bench".into(), uid: pod.uid().into() };
     let sandbox = runc.create_sandbox(&pod_ref).await.unwrap();
-    let config = |name: &str| ContainerConfig {
-        pod: pod_ref.clone(),
-        name: name.into(),
-        image: "busybox".into(),
-        argv: vec!["sleep".into(), "3600".into()],
-        command_len: 2,
-        ..Default::default()
-    };
-    let id = runc.create(config("app")).await.unwrap();
+    let id = runc.create(sleeper(&pod_ref, "app")).await.unwrap();
     runc.start(&id).await.unwrap();
     let target = HookTarget {
         pod: pod.clone(),
@@ -241,26 +266,15 @@ async fn runc_rows(
         assert_eq!(r.outcome, HookOutcome::Succeeded, "{}", r.output);
     })
     .await;
-    let starts = (iters / 10).max(5);
-    let start_on = |runtime: Arc<dyn Runtime>, name: &'static str| async move {
-        let mut samples = Vec::new();
-        for _ in 0..starts {
-            let t = Instant::now();
-            let id = runtime.create(config(name)).await.unwrap();
-            runtime.start(&id).await.unwrap();
-            samples.push(t.elapsed());
-            runtime.remove(&id).await.unwrap();
-        }
-        stats(samples)
-    };
-    let process_start = start_on(process.clone(), "start").await;
-    let runc_start = start_on(runc.clone(), "start").await;
+    let runtime: Arc<dyn Runtime> = runc.clone();
+    let runc_start = stats(start_latency(&runtime, &pod_ref, starts).await);
+    // With the exec hook's container: `monitors` + 1 running.
+    let pss = monitor_pss(&runtime, &pod_ref, monitors, dir.path()).await;
     runc.remove(&id).await.unwrap();
     runc.remove_sandbox(&pod_ref).await.unwrap();
-    let _ = std::process::Command::new("ip").args(["link", "del", &network.bridge]).status();
-    Some(vec![
-        ("exec hook /bin/true via runc exec", exec_hook),
-        ("container create+start, process runtime", process_start),
-        ("container create+start, runc", runc_start),
-    ])
+    hooklet::bench::runc::remove_bridge(&network);
+    Some((
+        vec![("exec hook /bin/true via runc exec", exec_hook), ("container create+start, runc (under hooklet-monitor)", runc_start)],
+        pss,
+    ))
 }

@@ -18,6 +18,8 @@
 //! | `HOOKLET_SCALE_DIR` | `$TMPDIR` | where the daemon's state directory goes (its disk's fsync latency matters) |
 //! | `HOOKLET_SCALE_KEEP` | unset | keep the state directory and daemon log |
 //! | `HOOKLET_SCALE_KUBECTL` | `/opt/hooklet-kubectl/bin/kubectl` if there | the kubectl timed with `get pods` (none: those rows show –) |
+//! | `HOOKLET_SCALE_ADOPT` | unset | SIGKILL the daemon with every pod Running and time a new one's adoption of them all |
+//! | `HOOKLET_SCALE_RUNTIME` | `process` | `runc`: the pods run under `--runtime runc` (root; busybox image built and imported) |
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -52,6 +54,12 @@ async fn main() -> anyhow::Result<()> {
         timeout: Duration::from_secs(var("HOOKLET_SCALE_TIMEOUT", 300)),
         keep: std::env::var_os("HOOKLET_SCALE_KEEP").is_some(),
         kubectl: hooklet::bench::kubectl::find(),
+        adopt: std::env::var_os("HOOKLET_SCALE_ADOPT").is_some(),
+        runc: match var("HOOKLET_SCALE_RUNTIME", "process".to_string()).as_str() {
+            "process" => false,
+            "runc" => true,
+            other => anyhow::bail!("HOOKLET_SCALE_RUNTIME={other:?}: use process or runc"),
+        },
     };
     let mut reports = Vec::new();
     for hook in hooks {

@@ -23,10 +23,18 @@ async fn scale_bench_runs_with_a_few_pods() {
         timeout: Duration::from_secs(60),
         keep: false,
         kubectl: hooklet::bench::kubectl::find(),
+        adopt: false,
+        runc: false,
     };
     let mut reports = Vec::new();
     for hook in [HookKind::Wasm, HookKind::Exec] {
-        let r = scale::run(&Config { hook, ..base.clone() }).await.unwrap();
+        // The exec run also crashes its daemon and has the next one adopt the pods.
+        let adopt = hook == HookKind::Exec;
+        let r = scale::run(&Config { hook, adopt, ..base.clone() }).await.unwrap();
+        if let Some(a) = &r.adoption {
+            assert!(a.restart_to_listening_s > 0.0 && a.restart_to_adopted_s >= a.restart_to_listening_s, "{a:?}");
+        }
+        assert_eq!(r.adoption.is_some(), adopt, "{r:?}");
         assert_eq!((r.pods, r.hook), (5, hook));
         for (phase, l) in [("PostStart", &r.post_start), ("PreStop", &r.pre_stop)] {
             assert_eq!((l.runs, l.failed), (5, 0), "{phase} runs of {hook:?}: {l:?}");

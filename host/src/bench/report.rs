@@ -22,7 +22,7 @@ fn mb(mib: f64) -> f64 {
     mib * 1024.0 * 1024.0 / 1e6
 }
 
-const ROWS: [Row; 26] = [
+const ROWS: [Row; 30] = [
     row("apply → all Running", Some(5.0), "s", |r| r.apply_to_running_s),
     row("apply → last PostStart done (hook records)", None, "s", |r| r.apply_to_last_post_start_s),
     row("apply request(s) answered", None, "s", |r| r.apply_request_s),
@@ -43,12 +43,16 @@ const ROWS: [Row; 26] = [
     row("daemon open fds, all Running", None, "", |r| r.fds_running as f64),
     row("container monitors, all Running", None, "", |r| r.supervisors_running as f64),
     row("monitors' total PSS, all Running", None, "MB", |r| mb(r.supervisors_pss_mib)),
+    row("monitor PSS per container, all Running (kB of smaps_rollup, KiB)", Some(300.0), "kB", |r| r.supervisors_pss_mib * 1024.0 / r.supervisors_running.max(1) as f64),
     row("kubectl get pods (Table), all Running", None, "s", |r| r.kubectl.as_ref().map_or(f64::NAN, |k| k.get_pods_s)),
     row("daemon CPU for kubectl get pods", None, "s", |r| r.kubectl.as_ref().map_or(f64::NAN, |k| k.get_pods_cpu_s)),
     row("kubectl get pods -o json, all Running", None, "s", |r| r.kubectl.as_ref().map_or(f64::NAN, |k| k.get_pods_json_s)),
     row("daemon CPU for kubectl get pods -o json", None, "s", |r| r.kubectl.as_ref().map_or(f64::NAN, |k| k.get_pods_json_cpu_s)),
     row("baseline: hooklet get pods (unix socket)", None, "s", |r| r.kubectl.as_ref().map_or(f64::NAN, |k| k.hooklet_get_pods_s)),
     row("daemon CPU for hooklet get pods", None, "s", |r| r.kubectl.as_ref().map_or(f64::NAN, |k| k.hooklet_get_pods_cpu_s)),
+    row("daemon SIGKILLed, new one spawned → API answers", None, "s", |r| r.adoption.as_ref().map_or(f64::NAN, |a| a.restart_to_listening_s)),
+    row("daemon SIGKILLed, new one spawned → all adopted", Some(2.0), "s", |r| r.adoption.as_ref().map_or(f64::NAN, |a| a.restart_to_adopted_s)),
+    row("new daemon's CPU until all adopted", None, "s", |r| r.adoption.as_ref().map_or(f64::NAN, |a| a.cpu_s)),
 ];
 
 /// A Markdown table: one row per measurement, one column per run, and `a / b` when
@@ -56,7 +60,7 @@ const ROWS: [Row; 26] = [
 pub fn table(reports: &[Report]) -> String {
     let mut out = String::new();
     let ratio = reports.len() == 2;
-    let heads: Vec<String> = reports.iter().map(|r| format!("{} hooks", kind(r.hook))).collect();
+    let heads: Vec<String> = reports.iter().map(|r| format!("{} hooks{}", kind(r.hook), if r.runtime == "runc" { ", runc" } else { "" })).collect();
     let _ = write!(out, "| {} pods | target | {} |", reports.first().map_or(0, |r| r.pods), heads.join(" | "));
     if ratio {
         let _ = write!(out, " {} / {} |", kind(reports[0].hook), kind(reports[1].hook));
@@ -70,15 +74,15 @@ pub fn table(reports: &[Report]) -> String {
             .map(|r| {
                 let v = (row.value)(r);
                 match row.target {
-                    Some(t) => format!("{} {}", number(v, row.unit), if v <= t { "✓" } else { "✗" }),
-                    None => number(v, row.unit),
+                    Some(t) if !v.is_nan() => format!("{} {}", number(v, row.unit), if v <= t { "✓" } else { "✗" }),
+                    _ => number(v, row.unit),
                 }
             })
             .collect();
         let _ = write!(out, "| {} | {target} | {} |", row.name, cells.join(" | "));
         if ratio {
             let (a, b) = ((row.value)(&reports[0]), (row.value)(&reports[1]));
-            let _ = write!(out, " {} |", if b > 0.0 { format!("{:.2}", a / b) } else { "–".into() });
+            let _ = write!(out, " {} |", if b > 0.0 && !a.is_nan() { format!("{:.2}", a / b) } else { "–".into() });
         }
         let _ = writeln!(out);
     }

@@ -17,11 +17,12 @@ use anyhow::{bail, Context};
 use hyper::Method;
 use serde::Serialize;
 
-use super::daemon::BenchDaemon;
+use super::daemon::{BenchDaemon, DaemonFlags};
 use super::procfs;
 use crate::api::types::{ApplyRequest, ApplyResponse, PodList};
 use crate::cli::client::Client;
 use crate::hooks::HookRun;
+use crate::lifecycle::ContainerState;
 use crate::spec::HookPhase;
 
 /// The namespace the benchmark's pods live in.
@@ -83,6 +84,12 @@ pub struct Config {
     pub keep: bool,
     /// The real kubectl, to time `kubectl get pods` with every pod Running.
     pub kubectl: Option<PathBuf>,
+    /// SIGKILL the daemon once every pod runs and measure how long a new one takes to
+    /// adopt them all; the delete rows are then the new daemon's.
+    pub adopt: bool,
+    /// Run the pods under `--runtime runc` (root; the busybox image is built and
+    /// imported first) instead of the process runtime.
+    pub runc: bool,
 }
 
 /// Percentiles of hook durations, milliseconds.
@@ -102,6 +109,8 @@ pub struct Latency {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub hook: HookKind,
+    /// `process` or `runc`.
+    pub runtime: &'static str,
     pub pods: usize,
     pub grace_seconds: u32,
     pub poll_ms: u64,
@@ -137,6 +146,22 @@ pub struct Report {
     /// `kubectl get pods` with every pod Running (when a kubectl was given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubectl: Option<super::kubectl::KubectlTimes>,
+    /// With `adopt`: how long a restarted daemon took to adopt every container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adoption: Option<Adoption>,
+}
+
+/// A new daemon adopting the pods of a SIGKILLed one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Adoption {
+    /// New daemon spawned → its API answers (state loaded, every container offered to
+    /// the runtime: the recovery runs before the daemon listens).
+    pub restart_to_listening_s: f64,
+    /// New daemon spawned → its pod list shows every container running under its id
+    /// from before the kill, with no restart counted.
+    pub restart_to_adopted_s: f64,
+    /// The new daemon's CPU time (user + system) until then.
+    pub cpu_s: f64,
 }
 
 /// Runs the benchmark once; see the module docs.
@@ -144,6 +169,13 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
     let dir = config.work_dir.join(format!("hooklet-scale-{}-{}", std::process::id(), crate::store::to_ms(SystemTime::now())));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let result = run_in(config, &dir).await;
+    if config.runc {
+        super::runc::remove_leftovers(&dir.join("state"));
+        super::runc::remove_bridge(&super::runc::scale_network());
+        if !(config.keep || result.is_err()) {
+            super::runc::unmount_below(&dir);
+        }
+    }
     if config.keep || result.is_err() {
         eprintln!("scale bench: state and daemon log kept in {}", dir.display());
     } else {
@@ -158,13 +190,16 @@ async fn run_in(config: &Config, dir: &Path) -> anyhow::Result<Report> {
     std::fs::create_dir_all(&plugins)?;
     let noop = config.plugins.join("noop.wasm");
     std::fs::copy(&noop, plugins.join("noop.wasm")).with_context(|| format!("copying {}", noop.display()))?;
+    let flags = DaemonFlags { max_pods: config.pods, https: config.kubectl.is_some(), runc: config.runc.then(super::runc::scale_network) };
+    if config.runc {
+        super::runc::import_busybox(&config.hooklet, dir, &dir.join("state"))?;
+    }
     // The first start compiles the plugin (into the state directory's cache); the
     // measured daemon is the second, as on a node that has run before.
-    let https = config.kubectl.is_some();
-    let first = BenchDaemon::start(&config.hooklet, dir, &plugins, https).await?;
+    let first = BenchDaemon::start(&config.hooklet, dir, &plugins, &flags).await?;
     let idle_compiled = idle_stats(&first).await?;
     first.stop().await?;
-    let daemon = BenchDaemon::start(&config.hooklet, dir, &plugins, https).await?;
+    let daemon = BenchDaemon::start(&config.hooklet, dir, &plugins, &flags).await?;
     let pid = daemon.pid();
     let idle = idle_stats(&daemon).await?;
 
@@ -194,6 +229,15 @@ async fn run_in(config: &Config, dir: &Path) -> anyhow::Result<Report> {
         _ => None,
     };
 
+    let (daemon, adoption) = match config.adopt {
+        true => {
+            let (daemon, adoption) = adopt_after_crash(daemon, config, dir, &plugins, &flags, &list).await?;
+            (daemon, Some(adoption))
+        }
+        false => (daemon, None),
+    };
+    let pid = daemon.pid();
+    let before_delete = procfs::stats(pid)?;
     let t1 = Instant::now();
     delete_all(&daemon.client, config).await?;
     let delete_requests = t1.elapsed();
@@ -207,6 +251,7 @@ async fn run_in(config: &Config, dir: &Path) -> anyhow::Result<Report> {
     let mib = |kib: u64| kib as f64 / 1024.0;
     Ok(Report {
         hook: config.hook,
+        runtime: if config.runc { "runc" } else { "process" },
         pods: config.pods,
         grace_seconds: config.grace_seconds,
         poll_ms: config.poll.as_millis() as u64,
@@ -217,9 +262,10 @@ async fn run_in(config: &Config, dir: &Path) -> anyhow::Result<Report> {
         apply_request_s: apply_request.as_secs_f64(),
         delete_to_gone_s: gone_after.as_secs_f64(),
         delete_requests_s: delete_requests.as_secs_f64(),
-        peak_rss_mib: mib(end.hwm_kib),
+        // After a crash, the higher of the two daemons' peaks.
+        peak_rss_mib: mib(end.hwm_kib.max(running.hwm_kib)),
         cpu_apply_s: running.cpu_seconds - idle.cpu_seconds,
-        cpu_delete_s: end.cpu_seconds - running.cpu_seconds,
+        cpu_delete_s: end.cpu_seconds - before_delete.cpu_seconds,
         threads_running: running.threads,
         fds_running: running.fds,
         supervisors_running: supervisors,
@@ -228,7 +274,32 @@ async fn run_in(config: &Config, dir: &Path) -> anyhow::Result<Report> {
         post_start: latency(&runs, HookPhase::PostStart),
         pre_stop: latency(&runs, HookPhase::PreStop),
         kubectl,
+        adoption,
     })
+}
+
+/// SIGKILLs `daemon` while the pods of `running` run, starts a new daemon on the same
+/// state, and waits until its pod list shows every container of `running` running
+/// with its container id from before the kill and no restart counted (adopted, not
+/// started again).
+async fn adopt_after_crash(daemon: BenchDaemon, config: &Config, dir: &Path, plugins: &Path, flags: &DaemonFlags, running: &PodList) -> anyhow::Result<(BenchDaemon, Adoption)> {
+    let ids = |list: &PodList| -> std::collections::BTreeSet<String> {
+        let containers = list.items.iter().flat_map(|p| p.status.containers.iter());
+        containers
+            .filter(|c| c.started && c.restart_count == 0 && matches!(c.state, ContainerState::Running { .. }))
+            .filter_map(|c| c.container_id.clone())
+            .collect()
+    };
+    let before = ids(running);
+    anyhow::ensure!(before.len() == config.pods, "{} of {} containers running before the kill", before.len(), config.pods);
+    daemon.crash().await?;
+    let t = Instant::now();
+    let daemon = BenchDaemon::start(&config.hooklet, dir, plugins, flags).await?;
+    let listening = t.elapsed();
+    wait_list(&daemon.client, config, "every container adopted", |l| ids(l) == before).await?;
+    let adopted = t.elapsed();
+    let cpu = procfs::stats(daemon.pid())?.cpu_seconds;
+    Ok((daemon, Adoption { restart_to_listening_s: listening.as_secs_f64(), restart_to_adopted_s: adopted.as_secs_f64(), cpu_s: cpu }))
 }
 
 /// The daemon's resource use once `noop` is serving and start-up work has settled.
@@ -238,13 +309,14 @@ async fn idle_stats(daemon: &BenchDaemon) -> anyhow::Result<procfs::ProcStats> {
     Ok(procfs::stats(daemon.pid())?)
 }
 
-/// One pod of the benchmark, as YAML.
+/// One pod of the benchmark, as YAML (`IfNotPresent`: under runc, the imported busybox;
+/// the process runtime runs no image).
 pub fn pod_manifest(index: usize, hook: HookKind, grace_seconds: u32) -> String {
     let handler = hook.handler();
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: scale-{index:05}, namespace: {NAMESPACE}}}\nspec:\n  \
          terminationGracePeriodSeconds: {grace_seconds}\n  restartPolicy: Never\n  containers:\n  - name: main\n    \
-         image: busybox\n    command: [sleep, \"3600\"]\n    lifecycle:\n      postStart: {handler}\n      preStop: {handler}\n"
+         image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, \"3600\"]\n    lifecycle:\n      postStart: {handler}\n      preStop: {handler}\n"
     )
 }
 
