@@ -89,12 +89,28 @@ pub fn boot_id() -> Option<String> {
     Some(std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?.trim().to_string())
 }
 
-/// Writes `dir/name` by renaming a fully written (and synced) temporary file.
+/// Writes `dir/name` by renaming a fully written (and synced) temporary file: it
+/// survives a power loss (the exit file: how a container ended before the node went
+/// down).
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    write_renamed(dir, name, bytes, true)
+}
+
+/// Writes `dir/name` by renaming a fully written temporary file, not synced: for
+/// records that a power loss voids anyway (a process record names this boot), so
+/// a crash of the daemon or the monitor still never leaves half a record, and a
+/// container start waits for no disk flush.
+pub fn write_record(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    write_renamed(dir, name, bytes, false)
+}
+
+fn write_renamed(dir: &Path, name: &str, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{name}.tmp"));
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
-    f.sync_all()?;
+    if sync {
+        f.sync_all()?;
+    }
     std::fs::rename(&tmp, dir.join(name))
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::args::Common;
 use crate::cri::{CriLog, Stream};
 use crate::oom::OomCounter;
-use crate::record::{exit_json, write_atomically, ProcessRecord, EXIT_FILE, MONITOR_FILE, PID_FILE};
+use crate::record::{exit_json, write_atomically, write_record, ProcessRecord, EXIT_FILE, MONITOR_FILE, PID_FILE};
 use crate::{sync, sys};
 
 /// How long output is still copied after the container's exit: a process that left
@@ -54,7 +54,7 @@ impl Session {
         let me = std::process::id() as i32;
         let recorded = ProcessRecord::of(me, true)
             .ok_or_else(|| std::io::Error::other("cannot read the monitor's own start time or boot id"))
-            .and_then(|r| write_atomically(&common.dir, MONITOR_FILE, r.format().as_bytes()));
+            .and_then(|r| write_record(&common.dir, MONITOR_FILE, r.format().as_bytes()));
         if let Err(err) = recorded {
             sync::failed(report, &format!("cannot record the monitor in {}: {err}", common.dir.display()));
             return Err(125);
@@ -75,7 +75,7 @@ impl Session {
     pub fn record_started(&self, pid: i32, report: &mut Option<File>) -> Result<(), i32> {
         let recorded = ProcessRecord::of(pid, false)
             .ok_or_else(|| std::io::Error::other("the container is gone"))
-            .and_then(|r| write_atomically(&self.common.dir, PID_FILE, r.format().as_bytes()));
+            .and_then(|r| write_record(&self.common.dir, PID_FILE, r.format().as_bytes()));
         if let Err(err) = recorded {
             sync::failed(report, &format!("cannot record the container pid: {err}"));
             return Err(125);
