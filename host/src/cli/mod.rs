@@ -11,6 +11,7 @@ mod objects;
 pub mod describe_node;
 pub mod node_args;
 mod plugin;
+mod plugin_compile;
 mod plugin_oci;
 mod pod_row;
 pub mod registry_args;
@@ -217,8 +218,29 @@ pub enum PluginCommand {
     ///
     /// Exit codes: 0 valid; 1 invalid (the reason is printed); 2 no such file.
     Check {
+        /// The component, `NAME.wasm`, or a precompiled `NAME.cwasm`.
+        file: PathBuf,
+    },
+
+    /// Precompile a plugin for a node, this one or another (e.g. an ARM64 board), so that
+    /// the node loads it without compiling: writes `NAME.cwasm`, which goes into the
+    /// node's plugin directory in place of (or beside: it wins) `NAME.wasm`. The code uses
+    /// the target's baseline CPU features, so it runs on every CPU of that architecture; a
+    /// node refuses it, saying what to do, if it is for another target or another hooklet
+    /// version. hooklet's runtime-only build (no compiler) runs only such plugins.
+    ///
+    /// Exit codes: 0 written; 1 the file is not a valid component, the target is not
+    /// supported, or this is the runtime-only build; 2 no such file.
+    Compile {
         /// The component, `NAME.wasm`.
         file: PathBuf,
+        /// The node's target triple, e.g. `aarch64-unknown-linux-gnu`; default this
+        /// machine's.
+        #[arg(long, value_name = "TRIPLE")]
+        target: Option<String>,
+        /// Where to write the artefact; default `NAME.cwasm` beside FILE.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
     },
 
     /// Publish a plugin to a registry as a CNCF wasm OCI artifact (config

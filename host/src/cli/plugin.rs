@@ -1,12 +1,12 @@
 //! `hooklet plugin list --plugins DIR` and `hooklet plugin check FILE`: the plugin
-//! commands that need no daemon, and the plugin table shared with the daemon's list.
+//! commands that need no daemon (and `compile`, in [`super::plugin_compile`]), and the plugin table shared with the daemon's list.
 
 use std::path::{Path, PathBuf};
 
 use super::format::table;
 use super::PluginCommand;
 use crate::api::types::PluginView;
-use crate::wasm::{PluginInfo, WasmConfig, WasmFailure, WasmHost};
+use crate::wasm::{CompiledFrom, PluginInfo, WasmConfig, WasmFailure, WasmHost};
 
 /// Exit code: a plugin is invalid.
 const EXIT_INVALID: i32 = 1;
@@ -29,6 +29,9 @@ pub async fn run_plugin_command(command: PluginCommand) -> i32 {
         PluginCommand::List { plugins: Some(dir), plugin_cache, .. } => list_dir(&dir, plugin_cache).await,
         PluginCommand::List { plugins: None, .. } => unreachable!("the daemon lists its own plugins"),
         PluginCommand::Check { file } => check(&file).await,
+        PluginCommand::Compile { file, target, output } => {
+            super::plugin_compile::compile(&file, target.as_deref(), output.as_deref())
+        }
         PluginCommand::Push { file, reference, registry } => super::plugin_oci::push(&file, &reference, &registry).await,
         PluginCommand::Pull { reference, plugins, name, registry } => {
             super::plugin_oci::pull(&reference, &plugins, name.as_deref(), &registry).await
@@ -116,8 +119,12 @@ async fn check(file: &Path) -> i32 {
         eprintln!("error: {} is not a plugin file path", file.display());
         return EXIT_MISSING;
     };
-    let Some(name) = name.strip_suffix(".wasm") else {
-        eprintln!("error: {} is not named NAME.wasm; plugins are loaded as NAME.wasm from the plugin directory", file.display());
+    let Some(name) = name.strip_suffix(".wasm").or_else(|| name.strip_suffix(".cwasm")) else {
+        eprintln!(
+            "error: {} is not named NAME.wasm or NAME.cwasm; plugins are loaded as NAME.wasm (or precompiled \
+             NAME.cwasm) from the plugin directory",
+            file.display()
+        );
         return EXIT_INVALID;
     };
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
@@ -162,6 +169,15 @@ fn describe_valid(info: &PluginInfo, node: &WasmConfig) -> String {
             }
         ),
     ];
+    lines.push(format!(
+        "  code:     {}",
+        match info.compiled {
+            CompiledFrom::Precompiled(took) => format!("precompiled (nothing compiled; loaded in {} ms)", took.as_millis()),
+            CompiledFrom::DiskCache(took) => format!("from the compiled-plugin cache (loaded in {} ms)", took.as_millis()),
+            CompiledFrom::Compiler(took) => format!("compiled here in {} ms", took.as_millis()),
+            CompiledFrom::PreviousVersion => "as loaded before".into(),
+        }
+    ));
     if let Some(version) = manifest.and_then(|m| m.version.as_deref()) {
         lines.push(format!("  version:  {version}"));
     }

@@ -14,6 +14,9 @@
 //! refused if another user could write to it, because loading a compiled artefact runs
 //! its machine code.
 
+// The runtime-only build compiles nothing, so it opens no cache (and never stores).
+#![cfg_attr(not(feature = "compiler"), allow(dead_code, unused_imports))]
+
 use std::hash::{Hash, Hasher};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -38,6 +41,7 @@ pub(crate) struct DiskCache {
 impl DiskCache {
     /// Opens (creating, mode 0700) the cache in `dir` for `engine`, and removes entries
     /// that an engine of another version or configuration left there.
+    #[cfg(feature = "compiler")]
     pub fn open(dir: &Path, engine: &Engine) -> Result<DiskCache, String> {
         create_private_dir(dir)?;
         let cache = DiskCache {
@@ -193,6 +197,7 @@ fn create_private_dir(dir: &Path) -> Result<(), String> {
 }
 
 /// A short key for `engine`: wasmtime's version and the engine's compatibility hash.
+#[cfg(feature = "compiler")]
 fn engine_key(engine: &Engine) -> String {
     let mut hasher = DigestHasher(Sha256::new());
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
@@ -202,8 +207,10 @@ fn engine_key(engine: &Engine) -> String {
 }
 
 /// Feeds [`Hash`] output into a SHA-256 (only `write` is used; `finish` is not).
+#[cfg(feature = "compiler")]
 struct DigestHasher(Sha256);
 
+#[cfg(feature = "compiler")]
 impl Hasher for DigestHasher {
     fn write(&mut self, bytes: &[u8]) {
         self.0.update(bytes);

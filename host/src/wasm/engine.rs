@@ -113,7 +113,14 @@ impl WasmHost {
             .context("cannot add the hooklet:hook imports to the plugin linker")?;
 
         let cache = match &config.cache_dir {
+            #[cfg(feature = "compiler")]
             Some(dir) => Some(DiskCache::open(dir, &engine).map_err(anyhow::Error::msg)?),
+            // Nothing is compiled without a compiler, so there is nothing to cache.
+            #[cfg(not(feature = "compiler"))]
+            Some(dir) => {
+                tracing::debug!(cache = %dir.display(), "runtime-only build: the compiled-plugin cache is not used");
+                None::<DiskCache>
+            }
             None => None,
         };
         spawn_epoch_ticker(engine.weak(), config.epoch_tick)?;

@@ -1,20 +1,23 @@
-//! The plugin directory as `hooklet plugin list` shows it: every `NAME.wasm`, its digest
+//! The plugin directory as `hooklet plugin list` shows it: every `NAME.wasm` (or
+//! precompiled `NAME.cwasm`), its digest
 //! and manifest, whether it is compiled, what is wrong with it, and what it has cost.
 
 use std::path::PathBuf;
 
-use super::manifest::{sha256_hex, PluginManifest};
+use super::manifest::PluginManifest;
+use super::precompiled::{is_precompiled_path, plugin_digest};
 use super::plugin::Stamps;
 use super::registry::{PluginUsage, Registry};
 
 /// One plugin of the plugin directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginStatus {
-    /// `NAME` of `NAME.wasm`.
+    /// `NAME` of `NAME.wasm` or `NAME.cwasm`.
     pub name: String,
-    /// The component file.
+    /// The plugin file: `NAME.cwasm` when there is one, else `NAME.wasm`.
     pub path: PathBuf,
-    /// The SHA-256 of the component file now (lower-case hex), if it could be read.
+    /// The SHA-256 of the component now (lower-case hex; for a `NAME.cwasm`, that of the
+    /// component it was compiled from), if it could be read.
     pub sha256: Option<String>,
     /// The manifest, if there is a valid one.
     pub manifest: Option<PluginManifest>,
@@ -36,6 +39,8 @@ pub enum Compiled {
     Loaded,
     /// In the on-disk cache, not loaded yet.
     Cached,
+    /// A precompiled `NAME.cwasm`, not loaded yet.
+    Precompiled,
     /// Neither: its first delivery (or the watcher) compiles it.
     No,
 }
@@ -45,6 +50,7 @@ impl std::fmt::Display for Compiled {
         f.write_str(match self {
             Compiled::Loaded => "loaded",
             Compiled::Cached => "cached",
+            Compiled::Precompiled => "precompiled",
             Compiled::No => "no",
         })
     }
@@ -58,10 +64,15 @@ pub(crate) fn list(registry: &Registry) -> Result<Vec<PluginStatus>, String> {
     })?;
     let mut names: Vec<String> = entries
         .flatten()
-        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".wasm").map(str::to_owned))
+        .filter_map(|e| {
+            let file = e.file_name();
+            let file = file.to_str()?;
+            file.strip_suffix(".wasm").or_else(|| file.strip_suffix(".cwasm")).map(str::to_owned)
+        })
         .filter(|name| !name.starts_with('.'))
         .collect();
     names.sort();
+    names.dedup();
     let usage = registry.usage();
     Ok(names
         .into_iter()
@@ -93,7 +104,9 @@ fn status(registry: &Registry, name: &str, usage: PluginUsage) -> PluginStatus {
         None
     });
     let sha256 = match std::fs::read(&path) {
-        Ok(bytes) => Some(sha256_hex(&bytes)),
+        Ok(bytes) => plugin_digest(&path, &bytes)
+            .map_err(|reason| problems.push(format!("{} {reason}", path.display())))
+            .ok(),
         Err(err) => {
             problems.push(format!("cannot read {}: {err}", path.display()));
             None
@@ -107,6 +120,7 @@ fn status(registry: &Registry, name: &str, usage: PluginUsage) -> PluginStatus {
     let serving = registry.serving(name).map(|s| s.info.sha256.clone());
     let compiled = match (&serving, &sha256) {
         (Some(serving), Some(sha)) if serving == sha => Compiled::Loaded,
+        (_, Some(_)) if is_precompiled_path(&path) => Compiled::Precompiled,
         (_, Some(sha)) if registry.loader.cache.as_ref().is_some_and(|c| c.contains(sha)) => Compiled::Cached,
         _ => Compiled::No,
     };

@@ -2,7 +2,8 @@
 //! wasmtime.
 //!
 //! A `wasm` handler names a plugin, `NAME`, which hooklet loads from
-//! `<plugin_dir>/NAME.wasm`: a WebAssembly component for the world `hooklet:hook/hook@0.1.0`
+//! `<plugin_dir>/NAME.wasm`, or precompiled from `<plugin_dir>/NAME.cwasm` (`hooklet plugin
+//! compile`; see [`precompile`]): a WebAssembly component for the world `hooklet:hook/hook@0.1.0`
 //! (`wit/hook.wit`) — a lifecycle hook — or, from 0.2.0 (`wit/v0.2.0/hook.wit`), `probe`
 //! (a container probe, run by [`WasmHost::probe`]) or `plugin` (both). Write one in Rust
 //! with the `hooklet-guest` crate. hooklet finds which exports a component has when it
@@ -49,6 +50,7 @@ mod outcome;
 mod output;
 mod plugin;
 mod pool;
+mod precompiled;
 mod probe;
 mod registry;
 mod state;
@@ -70,4 +72,12 @@ pub use limits::ManifestLimits;
 pub use manifest::PluginManifest;
 pub use plugin::{CompiledFrom, PluginInfo};
 pub use pool::PoolStats;
+pub use precompiled::host_target;
+/// Checks that bytes look like a binary WebAssembly component; the reason completes
+/// `"<file> …"` and names the fix.
+pub fn check_component_header(bytes: &[u8]) -> Result<(), String> {
+    plugin::check_header(bytes)
+}
+#[cfg(feature = "compiler")]
+pub use precompiled::precompile;
 pub use registry::{PluginChange, PluginNotice, PluginUsage};

@@ -19,7 +19,8 @@ use super::config::WasmConfig;
 use super::exports::PluginExports;
 use super::failure::WasmFailure;
 use super::limits::check_pool_fit;
-use super::manifest::{sha256_hex, PluginManifest};
+use super::manifest::PluginManifest;
+use super::precompiled;
 use super::state::HostState;
 
 /// What hooklet knows about a loaded plugin.
@@ -27,7 +28,7 @@ use super::state::HostState;
 pub struct PluginInfo {
     /// The plugin's name (`NAME` in `NAME.wasm`).
     pub name: String,
-    /// The component file.
+    /// The plugin file: the component `NAME.wasm`, or the precompiled `NAME.cwasm`.
     pub path: PathBuf,
     /// The manifest, when `NAME.toml` exists (directories resolved to absolute paths).
     pub manifest: Option<PluginManifest>,
@@ -75,6 +76,9 @@ pub enum CompiledFrom {
     DiskCache(Duration),
     /// The same bytes as the version it replaces (only the manifest changed).
     PreviousVersion,
+    /// Loaded from a precompiled `NAME.cwasm` (`hooklet plugin compile`), taking this long
+    /// (its checks included).
+    Precompiled(Duration),
 }
 
 /// A plugin version ready to be delivered to.
@@ -144,12 +148,12 @@ pub(crate) struct Loader {
 }
 
 impl Loader {
-    /// `<dir>/NAME.wasm` and `<dir>/NAME.toml`.
+    /// The plugin's code, `<dir>/NAME.cwasm` (precompiled) when there is one, else
+    /// `<dir>/NAME.wasm`; and its manifest, `<dir>/NAME.toml`.
     pub fn paths(&self, name: &str) -> (PathBuf, PathBuf) {
-        (
-            self.dir.join(format!("{name}.wasm")),
-            self.dir.join(format!("{name}.toml")),
-        )
+        let precompiled = self.dir.join(format!("{name}.{}", precompiled::EXTENSION));
+        let code = if precompiled.symlink_metadata().is_ok() { precompiled } else { self.dir.join(format!("{name}.wasm")) };
+        (code, self.dir.join(format!("{name}.toml")))
     }
 
     /// Loads the current version of plugin `name`. When `previous` has the same component
@@ -162,14 +166,15 @@ impl Loader {
         if let Some(manifest) = &manifest {
             check_pool_fit(&manifest.limits, &self.config, &manifest_path).map_err(|reason| invalid(name, reason))?;
         }
-        let bytes = std::fs::read(&wasm_path).map_err(|err| match err.kind() {
+        let (bytes, meta) = read_file(&wasm_path).map_err(|err| match err.kind() {
             std::io::ErrorKind::NotFound => WasmFailure::PluginNotFound {
                 plugin: name.to_owned(),
                 path: wasm_path.clone(),
             },
             _ => invalid(name, format!("cannot read {}: {err}", wasm_path.display())),
         })?;
-        let sha256 = sha256_hex(&bytes);
+        let sha256 = precompiled::plugin_digest(&wasm_path, &bytes)
+            .map_err(|reason| invalid(name, format!("{} {reason}", wasm_path.display())))?;
         check_pin(name, manifest.as_ref(), &sha256, &wasm_path)?;
         let (pre, exports, compiled) = match previous.filter(|p| p.info.sha256 == sha256) {
             Some(previous) => (
@@ -177,7 +182,7 @@ impl Loader {
                 previous.exports.clone(),
                 CompiledFrom::PreviousVersion,
             ),
-            None => self.compile(name, &wasm_path, &bytes, &sha256)?,
+            None => self.compile(name, &wasm_path, &meta, &bytes, &sha256)?,
         };
         Ok(LoadedPlugin {
             info: PluginInfo {
@@ -202,32 +207,28 @@ impl Loader {
         matches!(PluginManifest::load(&manifest, &self.dir), Ok(Some(m)) if m.check_pin(sha256, &wasm).is_err())
     }
 
-    /// Checks the header, gets compiled code (from the cache, else the compiler, then
-    /// caching it) and checks the component's imports and exports.
+    /// Checks the header, gets compiled code (a precompiled `NAME.cwasm`'s, else from the
+    /// cache, else the compiler, then caching it) and checks the component's imports and
+    /// exports. `meta` is the metadata of the file `bytes` were read from.
     fn compile(
         &self,
         name: &str,
         path: &Path,
+        meta: &std::fs::Metadata,
         bytes: &[u8],
         sha256: &str,
     ) -> Result<(InstancePre<HostState>, PluginExports, CompiledFrom), WasmFailure> {
-        check_header(bytes).map_err(|reason| invalid(name, format!("{} {reason}", path.display())))?;
         let started = Instant::now();
-        let cached = self.cache.as_ref().and_then(|cache| cache.load(&self.engine, sha256));
-        let (component, compiled) = match cached {
-            Some(component) => (component, CompiledFrom::DiskCache(started.elapsed())),
-            None => {
-                let component = Component::new(&self.engine, bytes).map_err(|err| {
-                    invalid(
-                        name,
-                        format!(
-                            "{} is not a valid WebAssembly component ({err:#}); rebuild it for \
-                             world {WORLDS}",
-                            path.display()
-                        ),
-                    )
-                })?;
-                (component, CompiledFrom::Compiler(started.elapsed()))
+        let at = |reason: String| invalid(name, format!("{} {reason}", path.display()));
+        let (component, compiled) = if precompiled::is_precompiled_path(path) {
+            let component = precompiled::load(&self.engine, &self.config, path, meta, bytes).map_err(at)?;
+            (component, CompiledFrom::Precompiled(started.elapsed()))
+        } else {
+            check_header(bytes).map_err(at)?;
+            let cached = self.cache.as_ref().and_then(|cache| cache.load(&self.engine, sha256));
+            match cached {
+                Some(component) => (component, CompiledFrom::DiskCache(started.elapsed())),
+                None => (compile_component(&self.engine, bytes).map_err(at)?, CompiledFrom::Compiler(started.elapsed())),
             }
         };
         let (pre, exports) = self.check_world(name, path, &component)?;
@@ -276,6 +277,36 @@ impl Loader {
     }
 }
 
+/// Compiles a plain component with Cranelift; `Err` completes `"<path> …"`.
+#[cfg(feature = "compiler")]
+fn compile_component(engine: &Engine, bytes: &[u8]) -> Result<Component, String> {
+    Component::new(engine, bytes)
+        .map_err(|err| format!("is not a valid WebAssembly component ({err:#}); rebuild it for world {WORLDS}"))
+}
+
+/// The runtime-only build has no compiler: it says how to get a precompiled plugin.
+#[cfg(not(feature = "compiler"))]
+fn compile_component(_: &Engine, _: &[u8]) -> Result<Component, String> {
+    Err(format!(
+        "needs compiling, and this hooklet is the runtime-only build (no compiler), which runs only \
+         precompiled plugins: on a machine with the full build run `hooklet plugin compile --target {} \
+         NAME.wasm` and put the NAME.cwasm it writes in this node's plugin directory (in place of \
+         NAME.wasm)",
+        precompiled::host_target()
+    ))
+}
+
+/// Reads a whole file, with the metadata of the file as opened (not of whatever is at its
+/// path a moment later).
+fn read_file(path: &Path) -> std::io::Result<(Vec<u8>, std::fs::Metadata)> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes)?;
+    Ok((bytes, meta))
+}
+
 /// An [`WasmFailure::InvalidPlugin`] for `name`.
 pub(crate) fn invalid(name: &str, reason: String) -> WasmFailure {
     WasmFailure::InvalidPlugin {
@@ -315,7 +346,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// Checks that `bytes` look like a binary WebAssembly component (completing `"<path> …"`).
-fn check_header(bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn check_header(bytes: &[u8]) -> Result<(), String> {
     const FIX: &str = "build the plugin for `wasm32-wasip2` (or with another component toolchain)";
     if bytes.is_empty() {
         return Err(format!(

@@ -169,12 +169,13 @@ fn next_wakeup(pending: &HashMap<String, Pending>, debounce: Duration) -> Durati
         .min(IDLE_WAKEUP)
 }
 
-/// The plugin a file belongs to: `NAME` of `NAME.wasm` or `NAME.toml` (valid names only:
+/// The plugin a file belongs to: `NAME` of `NAME.wasm`, `NAME.cwasm` or `NAME.toml` (valid names only:
 /// editors' and copiers' temporary files such as `.NAME.wasm.swp` are ignored).
 fn plugin_name(file: &OsStr) -> Option<String> {
     let file = file.to_str()?;
     let name = file
         .strip_suffix(".wasm")
+        .or_else(|| file.strip_suffix(".cwasm"))
         .or_else(|| file.strip_suffix(".toml"))?;
     check_name(name).ok().map(|()| name.to_owned())
 }
@@ -187,6 +188,7 @@ mod tests {
     fn only_plugin_files_count() {
         assert_eq!(plugin_name(OsStr::new("marker.wasm")).as_deref(), Some("marker"));
         assert_eq!(plugin_name(OsStr::new("marker.toml")).as_deref(), Some("marker"));
+        assert_eq!(plugin_name(OsStr::new("marker.cwasm")).as_deref(), Some("marker"));
         assert_eq!(plugin_name(OsStr::new(".marker.wasm.swp")), None);
         assert_eq!(plugin_name(OsStr::new(".marker.wasm")), None);
         assert_eq!(plugin_name(OsStr::new("README.md")), None);
