@@ -24,7 +24,7 @@ pub mod body;
 pub mod error;
 pub mod kube;
 pub mod logs;
-mod routes;
+pub(crate) mod routes;
 pub mod tls;
 pub mod types;
 
