@@ -31,7 +31,7 @@ impl Gateway {
                 ("HOOKLET_POD_NAMESPACE", "shop"),
                 ("HOOKLET_POD_UID", "uid-1"),
                 ("HOOKLET_POD_IP", "10.1.2.3"),
-                ("HOOKLET_LOG", "info"),
+                ("HOOKLET_LOG", "warn"),
             ])
             .stdout(Stdio::piped())
             .spawn()
@@ -320,4 +320,80 @@ fn a_flood_is_bounded_by_the_pool_and_the_line_and_never_blocks_the_gateway() {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     }
     assert_eq!(gateway.kubelet_get("/hooks/noop?phase=postStart", &[]).0, 200, "served again");
+}
+
+/// p50 and p99 of `samples`, in microseconds.
+fn percentiles(mut samples: Vec<Duration>) -> (u128, u128) {
+    samples.sort();
+    let at = |q: usize| samples[(samples.len() * q / 100).min(samples.len() - 1)].as_micros();
+    (at(50), at(99))
+}
+
+/// The gateway's hook latency (a kubelet-shaped request on a new connection → the plugin's
+/// outcome → the answer read) against the node's in-process wasm hook (`HookRunner::run`,
+/// the pod worker's call), the `noop` plugin, one after the other in the same run.
+/// `HOOKLET_GATEWAY_BENCH_N` hooks each (default 20: the smoke run; BENCHMARKS.md's figures
+/// use 2000); prints a table, asserts nothing about time.
+#[test]
+fn bench_gateway_hook_latency_against_the_node_in_process() {
+    use std::sync::Arc;
+
+    use hooklet::hooks::http::HttpHookClient;
+    use hooklet::hooks::{Delivery, HookLimits, HookOutcome, HookRunner, HookTarget};
+    use hooklet::spec::{Container, HookPhase, LifecycleHandler, Pod, WasmAction};
+    use hooklet::wasm::{WasmConfig, WasmHost};
+
+    let n: usize = std::env::var("HOOKLET_GATEWAY_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let warmup = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugins(dir.path());
+
+    let node = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let wasm = WasmHost::new(WasmConfig { plugin_dir: plugins.clone(), pool_slots: 16, ..WasmConfig::default() }).unwrap();
+        let runner = HookRunner::without_runtime(HttpHookClient::new("kube-lifecycle/1.34".into()), wasm);
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop", "uid": "uid-1"}
+        }))
+        .unwrap();
+        let handler = LifecycleHandler {
+            wasm: Some(WasmAction { plugin: "noop".into(), ..WasmAction::default() }),
+            ..LifecycleHandler::default()
+        };
+        let mut samples = Vec::with_capacity(n);
+        for i in 0..warmup + n {
+            let target = HookTarget {
+                pod: Arc::new(pod.clone()),
+                container: Arc::new(Container { name: "app".into(), ..Container::default() }),
+                container_id: hooklet::runtime::ContainerId(format!("c-{i}")),
+                pod_ip: None,
+                phase: HookPhase::PostStart,
+                delivery: Delivery::new(),
+            };
+            let started = std::time::Instant::now();
+            let run = runner.run(&target, &handler, HookLimits::default()).await;
+            assert_eq!(run.outcome, HookOutcome::Succeeded, "{}", run.output);
+            if i >= warmup {
+                samples.push(started.elapsed());
+            }
+        }
+        samples
+    });
+
+    let gateway = Gateway::start(&plugins, &[]);
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..warmup + n {
+        let started = std::time::Instant::now();
+        let (status, body) = gateway.kubelet_get("/hooks/noop?phase=postStart&container=app", &[]);
+        assert_eq!(status, 200, "{body}");
+        if i >= warmup {
+            samples.push(started.elapsed());
+        }
+    }
+
+    let ((node50, node99), (gw50, gw99)) = (percentiles(node), percentiles(samples));
+    println!("hook latency, noop plugin, {n} hooks each (after {warmup} warm-up)");
+    println!("| path | p50 (µs) | p99 (µs) |\n|---|---:|---:|");
+    println!("| node: in-process wasm hook (HookRunner::run) | {node50} | {node99} |");
+    println!("| gateway: kubelet-shaped GET, new connection, answer read | {gw50} | {gw99} |");
+    println!("| ratio gateway / node | {:.2} | {:.2} |", gw50 as f64 / node50.max(1) as f64, gw99 as f64 / node99.max(1) as f64);
 }
