@@ -83,7 +83,16 @@ async fn gateway_inner(args: GatewayArgs) -> anyhow::Result<()> {
     if let Some(fuel) = args.wasm_fuel {
         wasm.default_fuel = fuel;
     }
-    let host = WasmHost::new(wasm)?;
+    let host = match WasmHost::new(wasm.clone()) {
+        Ok(host) => host,
+        // The default cache is a convenience: a container whose user cannot write its home
+        // directory runs without it rather than not at all.
+        Err(err) if args.plugin_cache.is_none() && wasm.cache_dir.is_some() => {
+            tracing::warn!("running without a compiled-plugin cache: {err:#}; give --plugin-cache DIR to keep one");
+            WasmHost::new(WasmConfig { cache_dir: None, ..wasm })?
+        }
+        Err(err) => return Err(err),
+    };
     let pod = PodIdentity::from_env(|name| std::env::var(name).ok());
     let config = GatewayConfig { prestop_deadline: args.prestop_deadline, max_queued: args.max_queued, on_failure: args.on_failure };
     let gateway = Gateway::new(config, pod, host);
