@@ -19,6 +19,7 @@
 //! | [`nodestatus`] | the node object: capacity, allocatable, conditions, its API view |
 //! | [`admission`] | pod admission: resource fit, node pressure, critical-pod preemption |
 //! | [`eviction`] | node-pressure eviction: signals, thresholds, ranking, the manager |
+//! | [`gateway`] | `hooklet gateway`: wasm hooks for any cluster, served to the kubelet's `httpGet` from a sidecar |
 //! | [`daemon`] | `hooklet serve`: the node daemon, re-adoption, redelivery, metrics |
 //! | [`secret`] | the secret manager: applied Secrets, one 0600 file each in the state directory |
 //! | [`store`] | durable state in SQLite: pods, events, hook output, the delivery journal |
@@ -34,6 +35,7 @@ pub mod cli;
 pub mod daemon;
 pub mod events;
 pub mod eviction;
+pub mod gateway;
 pub mod gostr;
 pub mod hooks;
 pub mod image;

@@ -35,6 +35,7 @@ fn main() {
             Err(Command::Plugin { command }) => cli::RunOutcome { exit_code: cli::run_plugin_command(command).await, reason: None },
             Err(Command::Kubeconfig { state_dir }) => cli::RunOutcome { exit_code: cli::print_kubeconfig(state_dir), reason: None },
             Err(Command::Image { command }) => cli::RunOutcome { exit_code: cli::run_image_command(command).await, reason: None },
+            Err(Command::Gateway(args)) => cli::gateway(args).await,
             Err(_) => unreachable!("every other command is a client command"),
         }
     });

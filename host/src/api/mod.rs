@@ -26,7 +26,7 @@ pub mod guard;
 pub mod kube;
 pub mod logs;
 pub mod query;
-mod routes;
+pub(crate) mod routes;
 pub mod tls;
 pub mod token;
 pub mod types;

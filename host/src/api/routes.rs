@@ -203,7 +203,8 @@ pub(crate) fn query_values(query: &str, key: &str) -> Result<Vec<String>, ApiErr
     Ok(values)
 }
 
-fn decode(s: &str) -> Option<String> {
+/// `s` percent-decoded (`+` is a space), or `None` when it is not valid UTF-8 or `%XX`.
+pub(crate) fn decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -6,6 +6,7 @@ pub mod describe;
 pub mod format;
 mod image;
 mod kubeconfig;
+mod gateway;
 mod kubectl;
 mod objects;
 pub mod describe_node;
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use gateway::{gateway, GatewayArgs};
 pub use image::{run_image_command, ImageCommand};
 pub use kubeconfig::print as print_kubeconfig;
 pub use kubectl::run_client;
@@ -166,6 +168,13 @@ pub enum Command {
         #[command(subcommand)]
         command: ImageCommand,
     },
+
+    /// Serve a pod's httpGet hooks from wasm plugins: `GET /hooks/PLUGIN?phase=postStart`
+    /// (or `preStop`; other query parameters are the plugin's config) runs the plugin as a
+    /// hooklet node would and answers 200, or 500/504 with the reason. Run it as a sidecar
+    /// in any Kubernetes cluster; the pod's identity comes from the downward API
+    /// (HOOKLET_POD_NAME, HOOKLET_POD_NAMESPACE, HOOKLET_POD_UID, HOOKLET_POD_IP).
+    Gateway(GatewayArgs),
 }
 
 /// How `hooklet logs` shows a container's log (kubectl's flags).

@@ -43,7 +43,7 @@ pub(super) async fn run(
         }
         HandlerKind::Sleep => {
             let seconds = handler.sleep.as_ref().expect("kind is sleep").seconds;
-            let output = sleep::run(runner.runtime.as_ref(), &target.container_id, seconds).await;
+            let output = sleep::run(runner.runtime.as_deref(), &target.container_id, seconds).await;
             report(Ok(()), output)
         }
         HandlerKind::Wasm => wasm(runner, target, handler, deadline, detail).await,
@@ -70,7 +70,10 @@ async fn exec(
     let fail = |error: &str, output: &str| {
         Err(failure(target, handler, HandlerKind::Exec, error, output))
     };
-    match runner.runtime.exec(&target.container_id, request).await {
+    let Some(runtime) = &runner.runtime else {
+        return (fail(super::NO_RUNTIME, ""), String::new(), None);
+    };
+    match runtime.exec(&target.container_id, request).await {
         Ok(result) => {
             let stdout = String::from_utf8_lossy(&result.stdout);
             let stderr = String::from_utf8_lossy(&result.stderr);

@@ -203,15 +203,31 @@ struct ActionReport {
 
 /// Runs hooks of every kind. One per node agent; cheap to share behind an `Arc`.
 pub struct HookRunner {
-    runtime: Arc<dyn Runtime>,
+    /// `None` for a runner without containers (`hooklet gateway`): exec hooks fail saying
+    /// so, sleep hooks sleep their whole length.
+    runtime: Option<Arc<dyn Runtime>>,
     http: HttpHookClient,
     wasm: WasmHost,
 }
 
+/// Why an exec hook cannot run on a runner without a container runtime.
+const NO_RUNTIME: &str = "exec hooks need a container runtime, and this hooklet (the gateway) has none; use a wasm handler";
+
 impl HookRunner {
     /// A runner that execs through `runtime`, sends HTTP with `http` and runs plugins on `wasm`.
     pub fn new(runtime: Arc<dyn Runtime>, http: HttpHookClient, wasm: WasmHost) -> Self {
-        HookRunner { runtime, http, wasm }
+        HookRunner { runtime: Some(runtime), http, wasm }
+    }
+
+    /// A runner with no container runtime, for `hooklet gateway`: wasm hooks run exactly as
+    /// on a node (same dispatch, deadlines, output and failure texts); exec hooks fail.
+    pub fn without_runtime(http: HttpHookClient, wasm: WasmHost) -> Self {
+        HookRunner { runtime: None, http, wasm }
+    }
+
+    /// The wasm host the runner delivers plugins on.
+    pub fn wasm(&self) -> &WasmHost {
+        &self.wasm
     }
 
     /// Runs `handler` for `target` under `limits` and the handler's own timeout.

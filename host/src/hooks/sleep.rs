@@ -11,13 +11,18 @@ use crate::runtime::{ContainerId, Runtime};
 /// The kubelet's error when a sleep is cut short by cancellation.
 pub(super) const TERMINATED_EARLY: &str = "container terminated before sleep hook finished";
 
-/// Sleeps `seconds`, or until the container exits. Returns the hook output.
-pub(super) async fn run(runtime: &dyn Runtime, container: &ContainerId, seconds: i64) -> String {
+/// Sleeps `seconds`, or until the container exits (when there is a runtime to ask).
+/// Returns the hook output.
+pub(super) async fn run(runtime: Option<&dyn Runtime>, container: &ContainerId, seconds: i64) -> String {
     let duration = Duration::from_secs(seconds.max(0) as u64);
     if duration.is_zero() {
         return String::new();
     }
     let until = tokio::time::Instant::now() + duration;
+    let Some(runtime) = runtime else {
+        tokio::time::sleep_until(until).await;
+        return String::new();
+    };
     tokio::select! {
         _ = tokio::time::sleep_until(until) => String::new(),
         exit = runtime.wait(container) => match exit {

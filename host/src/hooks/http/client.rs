@@ -61,7 +61,8 @@ pub(crate) struct DoOutcome {
     pub error: Option<String>,
     /// Whether the failure is Go's `ErrSchemeMismatch` (HTTPS to a plain HTTP server).
     pub scheme_mismatch: bool,
-    /// The prober's client only: the final body, at most 10 KiB of it.
+    /// The final body, at most 10 KiB of it: the prober's client always, the hook client
+    /// when the status is outside 2xx/3xx (for `failOnHttpError`'s message, D9).
     pub body: Vec<u8>,
     /// The final response is a redirect to another host that was not followed.
     pub redirect_not_followed: bool,
@@ -189,10 +190,13 @@ impl HttpHookClient {
         }
     }
 
-    /// The final response: its body discarded (hooks) or kept up to the limit (probes).
+    /// The final response: its body discarded (hooks) or kept up to the limit (probes,
+    /// and a hook's error response, whose start D9 puts in the failure message).
     async fn finish(&self, mut outcome: DoOutcome, exchange: &mut Exchange) -> DoOutcome {
-        let body = read_body(exchange, FINAL_BODY_LIMIT, self.probe).await;
-        if self.probe {
+        let error_status = outcome.status.is_some_and(|s| !(200..400).contains(&s));
+        let keep = self.probe || error_status;
+        let body = read_body(exchange, FINAL_BODY_LIMIT, keep).await;
+        if keep {
             outcome.body = body;
         }
         outcome

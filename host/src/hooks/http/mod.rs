@@ -43,6 +43,7 @@ pub use port::resolve_port;
 pub use probe::{run_http_probe, HttpProbeResult};
 
 use crate::spec::model::{Container, HttpGetAction};
+use crate::gostr::go_quote;
 
 /// The outcome of one httpGet hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,9 +74,17 @@ impl HttpHookReport {
 }
 
 /// The D9 failure text for a final status outside 2xx/3xx (modelled on the
-/// kubelet prober's `HTTP probe failed with statuscode: N`).
-fn status_error(status: u16) -> String {
-    format!("HTTP request failed with statuscode: {status}")
+/// kubelet prober's `HTTP probe failed with statuscode: N`), with the start of the
+/// response body when there is one (a `hooklet gateway` puts the plugin's reason there).
+fn status_error(status: u16, body: &[u8]) -> String {
+    let mut error = format!("HTTP request failed with statuscode: {status}");
+    let body = String::from_utf8_lossy(body);
+    let body = body.trim_end();
+    if !body.is_empty() {
+        let body = crate::hooks::message::truncate(body, crate::hooks::message::MESSAGE_OUTPUT_LIMIT);
+        error.push_str(&format!(", body: {}", go_quote(&body)));
+    }
+    error
 }
 
 /// Runs one httpGet hook for `container`. `pod_ip` is the default host.
@@ -123,7 +132,7 @@ pub async fn run_http_get(
     let result = match (outcome.error, outcome.status) {
         (Some(e), _) => Err(e),
         (None, Some(status)) if action.fail_on_http_error && !(200..400).contains(&status) => {
-            Err(status_error(status))
+            Err(status_error(status, &outcome.body))
         }
         (None, _) => Ok(()),
     };

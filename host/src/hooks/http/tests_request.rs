@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::testserver::{
-    action, client, container, header_lines, local, reply, request_line, TestServer, UA,
+    action, client, container, head, header_lines, local, reply, request_line, Reply, TestServer, UA,
 };
 use super::{run_http_get, HttpHookReport};
 use crate::spec::model::IntOrString;
@@ -295,6 +295,22 @@ async fn fail_on_http_error_rejects_non_2xx_3xx() {
     );
     ok(&run().await);
     ok(&run().await);
+}
+
+#[tokio::test]
+async fn fail_on_http_error_puts_the_start_of_the_body_in_the_message() {
+    let body = format!("the plugin failed the hook: not ready\n{}", "x".repeat(3000));
+    let response = [head("HTTP/1.1 500 Internal Server Error", &[("Content-Length", &body.len().to_string())]), body.into_bytes()].concat();
+    let server = TestServer::http(move |_, _| Reply::Close(response.clone())).await;
+    let mut a = local(server.port(), "/");
+    a.fail_on_http_error = true;
+    let report = run_http_get(&client(), &a, &container(&[]), None).await;
+    let error = report.result.unwrap_err();
+    assert!(
+        error.starts_with("HTTP request failed with statuscode: 500, body: \"the plugin failed the hook: not ready\\nxxx"),
+        "{error}"
+    );
+    assert!(error.ends_with("… (2014 more bytes)\""), "the body is cut at 1 KiB: {error}");
 }
 
 /// The lead spawns hooks on the multi-threaded runtime: the future must be `Send`.
