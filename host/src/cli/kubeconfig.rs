@@ -9,6 +9,7 @@ use anyhow::Context;
 use base64::Engine;
 
 use super::client::default_state_dir;
+use crate::api::token::write_private;
 
 /// The kubeconfig file in the state directory.
 pub const KUBECONFIG_FILE: &str = "kubeconfig";
@@ -44,20 +45,11 @@ pub fn render(parts: &KubeconfigParts) -> String {
     serde_norway::to_string(&config).expect("a kubeconfig serialises")
 }
 
-/// Writes the kubeconfig into the state directory, mode 0600.
+/// Writes the kubeconfig into the state directory, mode 0600 (by rename, like the
+/// token file it carries).
 pub fn write(state_dir: &Path, parts: &KubeconfigParts) -> anyhow::Result<PathBuf> {
-    use std::os::unix::fs::OpenOptionsExt;
     let path = state_dir.join(KUBECONFIG_FILE);
-    let tmp = state_dir.join(format!("{KUBECONFIG_FILE}.tmp"));
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::io::Write::write_all(&mut file, render(parts).as_bytes())?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    write_private(&path, &render(parts)).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }
 
