@@ -25,13 +25,14 @@ impl ContainerWorker {
     pub(super) async fn exited(&mut self, started: Option<Started>, exit: ExitStatus, message: Option<String>) -> Step {
         let runtime = self.shared.node.runtime.clone();
         let mut state = ContainerState::terminated(&exit, started.as_ref().map(|s| s.started_at));
+        let loss = log_loss(&exit);
         if let ContainerState::Terminated { reason, message: m, .. } = &mut state {
             if started.is_none() {
                 *reason = "StartError".to_string();
             }
-            *m = message.clone().or_else(|| log_loss(&exit));
+            *m = message.clone().or_else(|| loss.clone());
         }
-        if let Some(loss) = log_loss(&exit) {
+        if let Some(loss) = loss {
             self.event(EventType::Warning, "LogOutputLost", &format!("Container {}: {loss}", self.container.name));
         }
         if let Some(s) = &started {
