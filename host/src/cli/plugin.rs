@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use super::format::table;
-use super::PluginCommand;
+use clap::Subcommand;
+
+use super::{registry_args, ClientArgs};
 use crate::api::types::PluginView;
 use crate::wasm::{CompiledFrom, PluginInfo, WasmConfig, WasmFailure, WasmHost};
 
@@ -198,4 +200,91 @@ fn describe_valid(info: &PluginInfo, node: &WasmConfig) -> String {
         lines.push(format!("  {}{grant}", if i == 0 { "grants:   " } else { "          " }));
     }
     lines.join("\n") + "\n"
+}
+
+/// `hooklet plugin …`.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// List the plugins of the daemon's plugin directory, or with --plugins DIR those of a
+    /// directory (no daemon needed): name, version, digest, limits, capabilities, whether
+    /// compiled, deliveries and fuel used.
+    ///
+    /// Exit codes: 0 every plugin is usable; 1 a plugin has a problem (shown in STATUS);
+    /// 2 the directory cannot be read.
+    List {
+        /// List this directory instead of asking the daemon.
+        #[arg(long, value_name = "DIR")]
+        plugins: Option<PathBuf>,
+        /// Cache of compiled plugins consulted for the COMPILED column (with --plugins).
+        #[arg(long, value_name = "DIR")]
+        plugin_cache: Option<PathBuf>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+
+    /// Check a plugin file: that it is a component of the hook world that imports only
+    /// what hooklet provides, that its manifest (NAME.toml beside it) is valid and its
+    /// pin matches; print its limits and everything it would be granted.
+    ///
+    /// Exit codes: 0 valid; 1 invalid (the reason is printed); 2 no such file.
+    Check {
+        /// The component, `NAME.wasm`, or a precompiled `NAME.cwasm`.
+        file: PathBuf,
+    },
+
+    /// Precompile a plugin for a node, this one or another (e.g. an ARM64 board), so that
+    /// the node loads it without compiling: writes `NAME.cwasm`, which goes into the
+    /// node's plugin directory in place of (or beside: it wins) `NAME.wasm`. The code uses
+    /// the target's baseline CPU features, so it runs on every CPU of that architecture; a
+    /// node refuses it, saying what to do, if it is for another target or another hooklet
+    /// version. hooklet's runtime-only build (no compiler) runs only such plugins.
+    ///
+    /// Exit codes: 0 written; 1 the file is not a valid component, the target is not
+    /// supported, or this is the runtime-only build; 2 no such file.
+    Compile {
+        /// The component, `NAME.wasm`.
+        file: PathBuf,
+        /// The node's target triple, e.g. `aarch64-unknown-linux-gnu`; default this
+        /// machine's.
+        #[arg(long, value_name = "TRIPLE")]
+        target: Option<String>,
+        /// Where to write the artefact; default `NAME.cwasm` beside FILE.
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+
+    /// Publish a plugin to a registry as a CNCF wasm OCI artifact (config
+    /// application/vnd.wasm.config.v0+json, one application/wasm layer: the component).
+    /// Prints the manifest digest, so `REF@sha256:…` names exactly this push.
+    ///
+    /// Exit codes: 0 pushed; 1 the push failed or the file is not a component; 2 the
+    /// reference is invalid.
+    Push {
+        /// The component, `NAME.wasm`.
+        file: PathBuf,
+        /// Where to push it: `HOST[:PORT]/REPO[:TAG]`.
+        reference: String,
+        #[command(flatten)]
+        registry: registry_args::RegistryArgs,
+    },
+
+    /// Pull a plugin pushed as a wasm OCI artifact into the plugin directory: NAME.wasm,
+    /// with NAME.toml pinning its sha256 and recording its source (other keys of an
+    /// existing NAME.toml are kept). A running daemon loads it as any new file.
+    /// `REF@sha256:…` pulls exactly that push.
+    ///
+    /// Exit codes: 0 pulled; 1 the pull failed or it is not a wasm plugin; 2 the
+    /// reference or the name is invalid.
+    Pull {
+        /// What to pull: `HOST[:PORT]/REPO[:TAG|@sha256:…]`.
+        reference: String,
+        /// The plugin directory.
+        #[arg(long, value_name = "DIR", default_value = "plugins")]
+        plugins: PathBuf,
+        /// The plugin's name (NAME.wasm); default the repository's last component.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        registry: registry_args::RegistryArgs,
+    },
 }
