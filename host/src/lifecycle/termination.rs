@@ -151,11 +151,14 @@ impl ContainerWorker {
         tokio::pin!(wait);
         loop {
             let kill_time = kill_at(deadline.at(), signal_sent, min_window);
+            // Once the deadline has passed, a shorter one cannot move the kill time (it
+            // is the minimal window's end), and waiting for it would return at once.
+            let shortenable = deadline.at() > Instant::now();
             tokio::select! {
                 exit = &mut wait => return self.exit_or_unknown(exit),
                 _ = tokio::time::sleep_until(kill_time) => break,
                 // A shorter grace (a second delete) recomputes the kill time.
-                _ = deadline.reached() => {}
+                _ = deadline.reached(), if shortenable => {}
             }
         }
         tracing::info!(container = %self.container.name, "grace period over; sending SIGKILL");
