@@ -14,7 +14,7 @@ mod runc_support;
 
 use std::path::{Path, PathBuf};
 
-use common::{messages, pod, test_config, within};
+use common::{messages, pod, test_config, trace_to_test_output, within};
 use hooklet::hooks::HookOutcome;
 use hooklet::image::ImageStore;
 
@@ -50,6 +50,7 @@ async fn the_example_sidecar_serves_the_apps_hooks_from_plugins() {
     if !runc_support::can_run() {
         return;
     }
+    trace_to_test_output();
     let dir = tempfile::tempdir().unwrap();
     let image = gateway_image(dir.path());
     let state = runc_support::state_with_busybox(dir.path());
@@ -58,7 +59,8 @@ async fn the_example_sidecar_serves_the_apps_hooks_from_plugins() {
 
     // PostStart: through the sidecar to `marker`, answered 200 (failOnHttpError would fail a 5xx).
     let handle = node.start_pod(pod(&example()));
-    let status = within(120, "the app to start", handle.wait_for(|s| s.containers[0].started)).await;
+    let started = tokio::time::timeout(std::time::Duration::from_secs(120), handle.wait_for(|s| s.containers[0].started)).await;
+    let status = started.unwrap_or_else(|_| panic!("the app did not start in 120 s; the gateway's log:\n{}", runc_support::log(&node, &handle, "hooks")));
     let post_start = &status.containers[0].hooks[0];
     assert_eq!(post_start.outcome, HookOutcome::Succeeded, "{}", post_start.output);
     assert!(post_start.output.contains("200 OK"), "{}", post_start.output);
@@ -84,5 +86,7 @@ async fn the_example_sidecar_serves_the_apps_hooks_from_plugins() {
     assert!(events[0].contains("HTTP request failed with statuscode: 500"), "{}", events[0]);
     assert!(events[0].contains("the plugin failed the hook: the queue is not ready"), "{}", events[0]);
     handle.delete(Some(2));
-    within(120, "termination", handle.finished()).await;
+    let finished = tokio::time::timeout(std::time::Duration::from_secs(120), handle.finished()).await;
+    let log = runc_support::log(&node, &handle, "hooks");
+    assert!(finished.is_ok(), "termination within 120 s; the pod is at {:#?}; the gateway's log:\n{log}", handle.status());
 }

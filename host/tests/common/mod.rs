@@ -41,6 +41,13 @@ pub fn test_config(plugin_dir: &Path) -> NodeConfig {
     }
 }
 
+/// Sends hooklet's `tracing` lines (debug and up) to the test's captured output, which
+/// libtest prints only when the test fails: a failing test then shows what the node did.
+pub fn trace_to_test_output() {
+    let filter = tracing_subscriber::EnvFilter::new("hooklet=debug");
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+}
+
 /// A node on the process runtime with logs under `dir`.
 pub fn node(dir: &Path) -> Arc<Node> {
     node_with(dir, test_config(dir))
