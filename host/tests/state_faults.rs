@@ -166,6 +166,17 @@ fn an_image_import_on_a_full_disk_fails_naming_the_place_and_leaves_nothing_behi
     daemon.ok(&["get", "pods"]);
     assert!(alive(&mut daemon), "the daemon serves on");
 
+    // Room for the archive's blobs but not for the unpacked layer: a full disk too,
+    // not a bad archive (exit 2).
+    let filler_file = std::fs::OpenOptions::new().write(true).open(&filler).unwrap();
+    filler_file.set_len(filler_file.metadata().unwrap().len() - (3 << 20)).unwrap();
+    drop(filler_file);
+    let out = import();
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("layer 1 of 1") && said.contains("cannot write file: No space left on device"), "{said}");
+    assert!(said.contains(&format!("the disk is full: free space in {state}/images and try again")), "{said}");
+
     std::fs::remove_file(&filler).unwrap();
     let out = import();
     assert!(out.status.success(), "{}", text(&out.stderr));
