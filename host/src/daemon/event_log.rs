@@ -190,7 +190,7 @@ impl Batch {
 /// commits them in one transaction with what an earlier failed commit held; ends when
 /// every sender is gone.
 fn write_loop(rx: &Receiver<Msg>, store: &Store, metrics: &Metrics) {
-    let (mut held, mut failing) = (Batch::default(), false);
+    let (mut held, mut failing, mut retry_at) = (Batch::default(), false, None::<Instant>);
     loop {
         let first = if held.len() == 0 {
             match rx.recv() {
@@ -209,8 +209,10 @@ fn write_loop(rx: &Receiver<Msg>, store: &Store, metrics: &Metrics) {
         };
         let mut batch = held;
         let mut now = first.is_none_or(|msg| batch.add(msg));
-        let until = Instant::now() + MAX_DELAY;
-        while !now && batch.len() < MAX_BATCH {
+        // While failing, new events wait with the held ones for the next try (a
+        // delivery's end or a flush still tries at once: someone waits for it).
+        let until = Instant::now().max(retry_at.unwrap_or_else(Instant::now)) + MAX_DELAY;
+        while !now && (retry_at.is_some() || batch.len() < MAX_BATCH) {
             match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
                 Ok(msg) => now = batch.add(msg),
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
@@ -226,6 +228,7 @@ fn write_loop(rx: &Receiver<Msg>, store: &Store, metrics: &Metrics) {
             }
         }
         held = batch.commit(store, metrics, &mut failing);
+        retry_at = failing.then(|| Instant::now() + RETRY);
     }
 }
 
