@@ -17,6 +17,11 @@ pub enum ErrorKind {
     Invalid,
     /// A failure of the daemon itself (its state database, …).
     Internal,
+    /// The state directory's disk is full: the change cannot be stored now.
+    InsufficientStorage,
+    /// The state cannot be written until an operator acts (a read-only or replaced
+    /// database file).
+    Unavailable,
 }
 
 /// One field-level cause of an [`ErrorKind::Invalid`] error.
@@ -84,6 +89,12 @@ impl DaemonError {
 
 impl From<crate::store::StoreError> for DaemonError {
     fn from(err: crate::store::StoreError) -> Self {
-        DaemonError::internal(err)
+        use crate::store::StoreError;
+        let kind = match &err {
+            StoreError::Full { .. } => ErrorKind::InsufficientStorage,
+            StoreError::ReadOnly { .. } | StoreError::Moved { .. } => ErrorKind::Unavailable,
+            _ => ErrorKind::Internal,
+        };
+        DaemonError::new(kind, err.to_string(), None)
     }
 }

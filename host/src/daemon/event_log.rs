@@ -8,6 +8,11 @@
 //! `Killing` events that describe the delivery — so a crash can never keep a
 //! delivery's `done` while losing its outcome's events. Other events reach the disk
 //! at most [`MAX_DELAY`] (plus a commit) after they are recorded.
+//!
+//! When a commit fails (a full disk, a read-only or replaced file), nothing of it is
+//! dropped: its events and finished deliveries are held (up to [`MAX_HELD`] events,
+//! the oldest dropped past that, with an error) and committed with the next batch,
+//! tried every [`RETRY`] until the state can be written again.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -25,6 +30,12 @@ pub const MAX_DELAY: Duration = Duration::from_millis(5);
 
 /// The most events (and finished deliveries) committed in one transaction.
 const MAX_BATCH: usize = 512;
+
+/// How often a failed commit is tried again when nothing else comes.
+pub const RETRY: Duration = Duration::from_millis(500);
+
+/// The most events held back while the state cannot be written.
+const MAX_HELD: usize = 10_000;
 
 enum Msg {
     Event(Box<Event>),
@@ -132,35 +143,76 @@ impl Batch {
         self.events.len() + self.finished.len()
     }
 
-    fn commit(self, store: &Store, metrics: &Metrics) {
+    /// Commits the batch and answers whoever waits; what could not be written is
+    /// returned, to be tried again with the next batch.
+    fn commit(self, store: &Store, metrics: &Metrics, failing: &mut bool) -> Batch {
         let result = if self.len() == 0 { Ok(()) } else { store.write_batch(&self.events, &self.finished) };
         match &result {
-            Ok(()) if !self.events.is_empty() => metrics.event_batch(self.events.len() as u64, self.backoffs),
+            Ok(()) if std::mem::take(failing) => {
+                tracing::warn!("the state database can be written again: {} held events and {} finished deliveries stored", self.events.len(), self.finished.len());
+            }
             Ok(()) => {}
-            Err(err) => tracing::error!(
-                "storing {} events and {} finished deliveries failed: {err}",
-                self.events.len(),
-                self.finished.len()
-            ),
+            // Once per failing spell: the retries fail the same way.
+            Err(err) if !*failing => {
+                *failing = true;
+                tracing::error!(
+                    "storing {} events and {} finished deliveries failed, held to be tried again every {RETRY:?}: {err}",
+                    self.events.len(),
+                    self.finished.len()
+                );
+            }
+            Err(_) => {}
         }
-        let result = result.map_err(|e| e.to_string());
+        if result.is_ok() && !self.events.is_empty() {
+            metrics.event_batch(self.events.len() as u64, self.backoffs);
+        }
+        let answer = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
         for ack in self.finish_acks {
-            let _ = ack.send(result.clone());
+            let _ = ack.send(answer.clone());
         }
         for ack in self.flush_acks {
             let _ = ack.send(());
         }
+        if result.is_ok() {
+            return Batch::default();
+        }
+        let mut held = Batch { events: self.events, finished: self.finished, backoffs: self.backoffs, ..Batch::default() };
+        let excess = held.events.len().saturating_sub(MAX_HELD);
+        if excess > 0 {
+            tracing::error!("{excess} events dropped: more than {MAX_HELD} are held while the state database cannot be written");
+            held.events.drain(..excess);
+        }
+        held
     }
 }
 
 /// Gathers messages for up to [`MAX_DELAY`] (less when asked to commit now), then
-/// commits them in one transaction; ends when every sender is gone.
+/// commits them in one transaction with what an earlier failed commit held; ends when
+/// every sender is gone.
 fn write_loop(rx: &Receiver<Msg>, store: &Store, metrics: &Metrics) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = Batch::default();
-        let mut now = batch.add(first);
-        let until = Instant::now() + MAX_DELAY;
-        while !now && batch.len() < MAX_BATCH {
+    let (mut held, mut failing, mut retry_at) = (Batch::default(), false, None::<Instant>);
+    loop {
+        let first = if held.len() == 0 {
+            match rx.recv() {
+                Ok(msg) => Some(msg),
+                Err(_) => return,
+            }
+        } else {
+            match rx.recv_timeout(RETRY) {
+                Ok(msg) => Some(msg),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => {
+                    held.commit(store, metrics, &mut failing);
+                    return;
+                }
+            }
+        };
+        let mut batch = held;
+        let mut now = first.is_none_or(|msg| batch.add(msg));
+        // While failing, new events wait with the held ones for the next try (a
+        // delivery's end or a flush still tries at once: someone waits for it).
+        let until = Instant::now().max(retry_at.unwrap_or_else(Instant::now)) + MAX_DELAY;
+        while !now && (retry_at.is_some() || batch.len() < MAX_BATCH) {
             match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
                 Ok(msg) => now = batch.add(msg),
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
@@ -175,7 +227,8 @@ fn write_loop(rx: &Receiver<Msg>, store: &Store, metrics: &Metrics) {
                 Err(_) => break,
             }
         }
-        batch.commit(store, metrics);
+        held = batch.commit(store, metrics, &mut failing);
+        retry_at = failing.then(|| Instant::now() + RETRY);
     }
 }
 

@@ -239,9 +239,8 @@ impl Daemon {
                 // Deleted: the pod goes, what was recorded about it after the
                 // retention (the events still queued are committed first).
                 daemon.event_log.flush();
-                if let Err(err) = daemon.store.delete_pod(handle.pod().uid()) {
-                    tracing::error!("removing deleted pod {} from the state: {err}", key.1);
-                }
+                let what = format!("removing deleted pod {} from the state", key.1);
+                persist::until_stored(&what, || daemon.store.delete_pod(handle.pod().uid())).await;
                 if daemon.config.deleted_pod_retention.is_zero() {
                     daemon.prune();
                 }

@@ -106,11 +106,15 @@ pub fn runtime_id(container_id: &str) -> &str {
 }
 
 /// Saves every status change of a pod until it is finished; returns the last status.
+/// A save that fails (a full disk, a read-only file) is tried again every
+/// [`RETRY`](super::event_log::RETRY) with the status of the moment, until one works.
 pub async fn persist_status(store: Arc<Store>, metrics: Arc<Metrics>, handle: PodHandle) -> PodStatus {
     let uid = handle.pod().uid().to_string();
+    let name = &handle.pod().metadata.name;
     let mut rx = handle.subscribe();
     let all = |s: &PodStatus| s.init_containers.iter().chain(&s.containers).map(|c| c.restart_count).collect::<Vec<u32>>();
     let mut restarts = all(&rx.borrow());
+    let (mut failing, mut open) = (false, true);
     loop {
         let status = rx.borrow_and_update().clone();
         for (seen, count) in restarts.iter_mut().zip(all(&status)) {
@@ -119,17 +123,48 @@ pub async fn persist_status(store: Arc<Store>, metrics: Arc<Metrics>, handle: Po
                 *seen = count;
             }
         }
-        match serde_json::to_value(&status) {
-            Ok(value) => {
-                if let Err(err) = store.save_status(&uid, &value, &container_rows(&status)) {
-                    tracing::error!(pod = %handle.pod().metadata.name, "saving the pod status failed: {err}");
-                }
+        let saved = match serde_json::to_value(&status) {
+            Ok(value) => store.save_status(&uid, &value, &container_rows(&status)),
+            Err(err) => {
+                tracing::error!("serialising a pod status failed: {err}");
+                Ok(())
             }
-            Err(err) => tracing::error!("serialising a pod status failed: {err}"),
+        };
+        match saved {
+            Ok(()) if std::mem::take(&mut failing) => tracing::warn!(pod = %name, "the pod status is saved again"),
+            Ok(()) => {}
+            Err(err) if !failing => {
+                failing = true;
+                tracing::error!(pod = %name, "saving the pod status failed, tried again every {:?}: {err}", super::event_log::RETRY);
+            }
+            Err(_) => {}
         }
-        if status.finished || rx.changed().await.is_err() {
+        if !failing && (status.finished || !open) {
             return status;
         }
+        if failing {
+            tokio::select! {
+                changed = rx.changed(), if open => open = changed.is_ok(),
+                () = tokio::time::sleep(super::event_log::RETRY) => {}
+            }
+        } else if rx.changed().await.is_err() {
+            return status;
+        }
+    }
+}
+
+/// Runs a store write until it works, every [`RETRY`](super::event_log::RETRY) (the
+/// state may be unwritable for a while: a full disk), saying what failed once.
+pub async fn until_stored(what: &str, write: impl Fn() -> crate::store::Result<()>) {
+    let mut failed = false;
+    while let Err(err) = write() {
+        if !std::mem::replace(&mut failed, true) {
+            tracing::error!("{what} failed, tried again every {:?}: {err}", super::event_log::RETRY);
+        }
+        tokio::time::sleep(super::event_log::RETRY).await;
+    }
+    if failed {
+        tracing::warn!("{what} is done now");
     }
 }
 

@@ -76,6 +76,15 @@ pub enum ImageError {
         count: usize,
     },
 
+    /// The disk holding the store is full (what was being stored is removed again).
+    #[error("{detail}; the disk is full: free space in {} and try again", dir.display())]
+    Full {
+        /// The store's directory.
+        dir: PathBuf,
+        /// The failure, naming the file.
+        detail: String,
+    },
+
     /// A filesystem operation on the store failed.
     #[error("{action} {}: {source}", path.display())]
     Io {
@@ -115,6 +124,22 @@ impl ImageError {
             self,
             ImageError::InvalidName { .. } | ImageError::DigestMismatch { .. } | ImageError::BadArchive { .. }
         )
+    }
+
+    /// This error as [`ImageError::Full`] when it was a write that found no space left
+    /// (an unpacked layer says so in its message), for the store `dir`.
+    pub(crate) fn or_full(self, dir: &std::path::Path) -> ImageError {
+        let no_space = std::io::Error::from_raw_os_error(libc::ENOSPC).to_string();
+        let full = match &self {
+            ImageError::Io { source, .. } => source.raw_os_error() == Some(libc::ENOSPC),
+            ImageError::BadArchive { message, .. } => message.ends_with(&no_space),
+            _ => false,
+        };
+        if full {
+            ImageError::Full { dir: dir.to_path_buf(), detail: self.to_string() }
+        } else {
+            self
+        }
     }
 
     /// A [`ImageError::BadArchive`] for `file`.

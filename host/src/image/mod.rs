@@ -25,8 +25,8 @@ pub mod reference;
 pub mod store;
 pub mod unpack;
 
-#[cfg(test)]
-mod testutil;
+#[doc(hidden)]
+pub mod testutil;
 
 pub use config::ImageConfig;
 pub use error::ImageError;

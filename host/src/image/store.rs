@@ -105,7 +105,7 @@ impl ImageStore {
     /// digest) is not unpacked again: only its names are updated.
     pub fn import(&self, archive: &Path) -> Result<Vec<Imported>, ImageError> {
         let (_lock, staging) = self.begin_change()?;
-        let result = self.import_staged(archive, &staging);
+        let result = self.import_staged(archive, &staging).map_err(|e| e.or_full(&self.dir));
         if let Err(err) = fs::remove_dir_all(&staging) {
             tracing::warn!(dir = %staging.display(), %err, "cannot remove the import's staging directory");
         }

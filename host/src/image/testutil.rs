@@ -1,4 +1,5 @@
-//! Small layer tars and image archives built in tests.
+//! Small layer tars and image archives built in tests (the integration tests' too).
+//! Not a stable API.
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -57,7 +57,7 @@ impl Store {
             Some((at, grace)) => (Some(to_ms(at)), Some(grace.as_millis() as i64)),
             None => (None, None),
         };
-        self.conn()
+        self.write()?
             .execute(
                 "INSERT INTO deliveries (id, pod_uid, container, runtime_id, phase, attempt, state, pending_at_ms,
                     termination_began_ms, grace_ms)
@@ -72,7 +72,7 @@ impl Store {
 
     /// Marks a delivery done with its outcome (`Succeeded`, `Failed`, …), durably.
     pub fn delivery_done(&self, id: &str, outcome: &str) -> Result<()> {
-        mark_done(&self.conn(), id, outcome).map_err(|e| self.sql(e))
+        mark_done(&*self.write()?, id, outcome).map_err(|e| self.sql(e))
     }
 
     /// Records a delivery's hook run and marks the delivery done in ONE transaction:

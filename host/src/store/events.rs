@@ -34,7 +34,7 @@ impl Store {
     /// Inserts or updates (a merged occurrence) an event under `key`.
     pub fn upsert_event(&self, key: &str, pod_uid: &str, namespace: &str, pod: &str, event: &serde_json::Value) -> Result<i64> {
         let text = serde_json::to_string(event).map_err(|e| self.json("event", e))?;
-        self.conn()
+        self.write()?
             .query_row(UPSERT_EVENT, params![key, pod_uid, namespace, pod, text], |r| r.get(0))
             .map_err(|e| self.sql(e))
     }
@@ -52,7 +52,7 @@ impl Store {
             .map(|d| serde_json::to_string(&d.run))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| self.json("hook run", e))?;
-        let mut conn = self.conn();
+        let mut conn = self.write()?;
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
         {
             let mut upsert = tx.prepare_cached(UPSERT_EVENT).map_err(|e| self.sql(e))?;

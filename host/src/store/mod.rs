@@ -12,6 +12,7 @@
 
 mod deliveries;
 mod events;
+mod identity;
 mod pods;
 mod schema;
 #[cfg(test)]
@@ -41,6 +42,15 @@ pub enum StoreError {
     /// The file is a database, but not one this hooklet can use.
     #[error("state file {path} is incompatible: {detail}")]
     Incompatible { path: PathBuf, detail: String },
+    /// The file system holding the database is full: nothing was written.
+    #[error("state database {path}: the disk is full (no space left in {dir}); this change was not made and everything committed before it is kept. Free space in {dir} (delete files there or grow the file system): hooklet writes again by itself, without a restart")]
+    Full { path: PathBuf, dir: PathBuf },
+    /// The database cannot be written (a read-only file or file system).
+    #[error("state database {path} cannot be written ({detail}); this change was not made and everything committed before it is kept. Make it writable again (`chattr -i {path}`, `chmod u+w {path}`, or remount its file system read-write): hooklet writes again by itself, without a restart")]
+    ReadOnly { path: PathBuf, detail: String },
+    /// The file at the database's path is no longer the one hooklet has open.
+    #[error("state file {path} {what} while hooklet was running; hooklet keeps serving what it committed from the file it opened, but refuses changes, which would be lost. {fix}")]
+    Moved { path: PathBuf, what: String, fix: String },
     /// Any other database error.
     #[error("state database {path}: {source}")]
     Sqlite {
@@ -65,6 +75,8 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// The device and inode of the file the connection has open (see [`identity`]).
+    id: Mutex<Option<identity::FileId>>,
 }
 
 impl Store {
@@ -79,7 +91,8 @@ impl Store {
         let conn = Connection::open(&path).map_err(|e| classify(&path, e))?;
         schema::prepare(&conn, &path)?;
         tracing::debug!(path = %path.display(), "state database opened");
-        Ok(Store { path, conn: Mutex::new(conn) })
+        let id = Mutex::new(identity::FileId::of(&path).ok());
+        Ok(Store { path, conn: Mutex::new(conn), id })
     }
 
     /// The database file.
@@ -130,16 +143,39 @@ impl Store {
     }
 }
 
-/// Maps SQLite's "not a database" / "malformed" errors to [`StoreError::Corrupt`].
+/// Maps SQLite's "not a database" / "malformed" errors to [`StoreError::Corrupt`],
+/// a full disk to [`StoreError::Full`], a read-only file to [`StoreError::ReadOnly`].
 fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
-    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    use rusqlite::ErrorCode::{DatabaseCorrupt, DiskFull, NotADatabase, ReadOnly, SystemIoFailure};
     match source.sqlite_error_code() {
         Some(NotADatabase) | Some(DatabaseCorrupt) => StoreError::Corrupt {
             path: path.to_path_buf(),
             detail: source.to_string(),
         },
+        Some(DiskFull) => StoreError::Full {
+            path: path.to_path_buf(),
+            dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        },
+        Some(ReadOnly) => StoreError::ReadOnly { path: path.to_path_buf(), detail: source.to_string() },
+        // A write refused by the system (an immutable file, a file system gone
+        // read-only) is an I/O error to SQLite: tell it apart by opening for writing.
+        Some(SystemIoFailure) => match unwritable(path) {
+            Some(detail) => StoreError::ReadOnly { path: path.to_path_buf(), detail },
+            None => StoreError::Sqlite { path: path.to_path_buf(), source },
+        },
         _ => StoreError::Sqlite { path: path.to_path_buf(), source },
     }
+}
+
+/// Why the database or its WAL cannot be opened for writing, if it cannot.
+fn unwritable(path: &Path) -> Option<String> {
+    use std::io::ErrorKind::{PermissionDenied, ReadOnlyFilesystem};
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    let refused = [path, wal.as_path()].into_iter().find_map(|file| match std::fs::OpenOptions::new().write(true).open(file) {
+        Err(e) if matches!(e.kind(), PermissionDenied | ReadOnlyFilesystem) => Some(format!("{}: {e}", file.display())),
+        _ => None,
+    });
+    refused
 }
 
 /// Milliseconds since the Unix epoch (the store's time format).

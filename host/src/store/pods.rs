@@ -56,7 +56,7 @@ impl Store {
     /// Inserts a new pod. Fails if the uid or namespace/name is taken.
     pub fn insert_pod(&self, row: &PodRow) -> Result<()> {
         let manifest = serde_json::to_string(&row.manifest).map_err(|e| self.json("manifest", e))?;
-        self.conn()
+        self.write()?
             .execute(
                 "INSERT INTO pods (uid, namespace, name, manifest, applied_at_ms, status) VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
                 params![row.uid, row.namespace, row.name, manifest, to_ms(row.applied_at)],
@@ -97,7 +97,7 @@ impl Store {
     /// Saves a pod's status and its container instances, in one transaction.
     pub fn save_status(&self, uid: &str, status: &serde_json::Value, containers: &[ContainerRow]) -> Result<()> {
         let text = serde_json::to_string(status).map_err(|e| self.json("status", e))?;
-        let mut conn = self.conn();
+        let mut conn = self.write()?;
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
         tx.execute("UPDATE pods SET status = ?2 WHERE uid = ?1", params![uid, text]).map_err(|e| self.sql(e))?;
         for c in containers {
@@ -158,7 +158,7 @@ impl Store {
     /// Removes a deleted pod and its container instances, and notes when it was
     /// deleted: [`Store::prune_deleted`] removes its other rows after the retention.
     pub fn delete_pod(&self, uid: &str) -> Result<()> {
-        let mut conn = self.conn();
+        let mut conn = self.write()?;
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
         for sql in ["DELETE FROM containers WHERE pod_uid = ?1", "DELETE FROM pods WHERE uid = ?1"] {
             tx.execute(sql, [uid]).map_err(|e| self.sql(e))?;
@@ -176,7 +176,7 @@ impl Store {
         const GONE: &str = "(SELECT uid FROM deleted_pods WHERE deleted_at_ms <= ?1
             UNION SELECT pod_uid FROM events WHERE coalesce(json_extract(event, '$.object.kind'), 'Pod') = 'Pod'
               AND pod_uid NOT IN (SELECT uid FROM pods UNION SELECT uid FROM deleted_pods))";
-        let mut conn = self.conn();
+        let mut conn = self.write()?;
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
         let mut removed = 0;
         for sql in [
@@ -196,7 +196,7 @@ impl Store {
     /// Appends a hook run (its output included) of a container.
     pub fn insert_hook_run(&self, pod_uid: &str, container: &str, delivery_id: &str, attempt: u32, run: &serde_json::Value) -> Result<()> {
         let text = serde_json::to_string(run).map_err(|e| self.json("hook run", e))?;
-        self.conn()
+        self.write()?
             .execute(
                 "INSERT INTO hook_runs (pod_uid, container, delivery_id, attempt, run) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![pod_uid, container, delivery_id, attempt, text],

@@ -130,6 +130,10 @@ pub(super) fn prepare(conn: &Connection, path: &Path) -> Result<()> {
     }
     conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
     conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+    // The WAL is cut back to nothing when it restarts after a checkpoint, rather than
+    // kept at its largest for reuse: the disk holds only what is not checkpointed yet,
+    // and on a full disk every write is refused at once (none fits in old WAL room).
+    conn.pragma_update(None, "journal_size_limit", 0).map_err(err)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {

@@ -13,11 +13,8 @@ use super::limits::{MemoryLimitExceeded, ResourceCaps, TableLimitExceeded};
 /// container's events and the CLI.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WasmFailure {
-    /// There is no `NAME.wasm` in the plugin directory.
-    #[error(
-        "plugin `{plugin}` not found: no file {}; put the component there or fix `wasm.plugin`",
-        path.display()
-    )]
+    /// There is no `NAME.wasm` in the plugin directory (or no plugin directory).
+    #[error("{}", not_found(plugin, path))]
     PluginNotFound {
         /// The plugin name from the handler.
         plugin: String,
@@ -170,5 +167,19 @@ pub(crate) fn classify(
         )),
         Some(trap) => WasmFailure::Trap(trap.to_string()),
         None => WasmFailure::Trap(root),
+    }
+}
+
+/// Why plugin `plugin` at `path` is not found: the file missing, or the whole plugin
+/// directory (removed while hooklet runs: hooks find their plugins again when it is
+/// back, without a restart).
+fn not_found(plugin: &str, path: &std::path::Path) -> String {
+    match path.parent().filter(|dir| !dir.is_dir()) {
+        Some(dir) => format!(
+            "plugin `{plugin}` not found: the plugin directory {} does not exist (removed?); restore it \
+             (hooks find their plugins again without a restart) or start hooklet with --plugins DIR",
+            dir.display()
+        ),
+        None => format!("plugin `{plugin}` not found: no file {}; put the component there or fix `wasm.plugin`", path.display()),
     }
 }

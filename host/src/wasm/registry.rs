@@ -273,6 +273,11 @@ impl Registry {
         lock(&self.serving).get(name).cloned()
     }
 
+    /// The names of the plugins serving now.
+    pub fn serving_names(&self) -> Vec<String> {
+        lock(&self.serving).keys().cloned().collect()
+    }
+
     /// Why `name` could not be loaded the last time it was tried, if its files are broken.
     pub fn problem(&self, name: &str) -> Option<String> {
         lock(&self.problems).get(name).map(|(_, reason)| reason.clone())

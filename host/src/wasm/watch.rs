@@ -9,6 +9,10 @@
 //! verifies the file as always (pin, header, world); a broken version is refused and the
 //! previous one keeps serving (see [`super::registry`]).
 //!
+//! When the directory itself is removed or moved away, deliveries check the files
+//! themselves (and fail naming the missing directory) while the thread waits for it to
+//! be back; then it brings the registry up to date with the files and watches again.
+//!
 //! The thread holds only a weak reference to the registry and ends when the host is gone.
 
 use std::collections::HashMap;
@@ -41,6 +45,42 @@ struct Pending {
 /// returned; deliveries then notice changes themselves.
 pub(crate) fn spawn(registry: &Arc<Registry>, debounce: Duration) -> Result<(), String> {
     let dir = registry.loader.dir.clone();
+    let mut inotify = arm(&dir)?;
+    registry.set_watched(true);
+    let weak = Arc::downgrade(registry);
+    std::thread::Builder::new()
+        .name("hooklet-plugin-watch".into())
+        .spawn(move || {
+            preload(&weak, &dir);
+            // `watch` returns when the directory goes away: wait for it to be back.
+            while watch(inotify, &weak, debounce) {
+                let Some(registry) = weak.upgrade() else { return };
+                registry.set_watched(false);
+                drop(registry);
+                tracing::warn!(
+                    dir = %dir.display(),
+                    "the plugin directory was removed or moved; wasm hooks fail until it is back, then hot reload resumes"
+                );
+                let Some(armed) = wait_for(&weak, &dir) else { return };
+                inotify = armed;
+                let Some(registry) = weak.upgrade() else { return };
+                // Deliveries compare the files themselves until the registry is current.
+                for name in registry.serving_names().into_iter().chain(names_in(&dir)) {
+                    let _ = registry.load_now(&name, false);
+                }
+                registry.set_watched(true);
+                tracing::info!(dir = %dir.display(), "the plugin directory is back; hot reload resumes");
+            }
+            if let Some(registry) = weak.upgrade() {
+                registry.set_watched(false);
+            }
+        })
+        .map_err(|err| format!("cannot start the plugin watcher thread: {err}"))?;
+    Ok(())
+}
+
+/// An inotify instance watching `dir`.
+fn arm(dir: &Path) -> Result<Inotify, String> {
     let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
         .map_err(|err| format!("cannot watch the plugin directory (inotify: {err})"))?;
     let mask = AddWatchFlags::IN_CLOSE_WRITE
@@ -53,38 +93,40 @@ pub(crate) fn spawn(registry: &Arc<Registry>, debounce: Duration) -> Result<(), 
         | AddWatchFlags::IN_DELETE_SELF
         | AddWatchFlags::IN_MOVE_SELF
         | AddWatchFlags::IN_ONLYDIR;
-    inotify.add_watch(&dir, mask).map_err(|err| {
+    inotify.add_watch(dir, mask).map_err(|err| {
         format!(
             "cannot watch the plugin directory {} ({err}); create it, or plugins are reloaded \
              only when a delivery notices a change",
             dir.display()
         )
     })?;
-    registry.set_watched(true);
-    let weak = Arc::downgrade(registry);
-    std::thread::Builder::new()
-        .name("hooklet-plugin-watch".into())
-        .spawn(move || {
-            preload(&weak, &dir);
-            watch(inotify, &weak, debounce);
-            if let Some(registry) = weak.upgrade() {
-                registry.set_watched(false);
+    Ok(inotify)
+}
+
+/// Waits (looking every [`IDLE_WAKEUP`]) until `dir` is a directory again and watches
+/// it; None when the host is gone.
+fn wait_for(registry: &Weak<Registry>, dir: &Path) -> Option<Inotify> {
+    loop {
+        std::thread::sleep(IDLE_WAKEUP);
+        registry.upgrade()?;
+        if dir.is_dir() {
+            match arm(dir) {
+                Ok(inotify) => return Some(inotify),
+                Err(problem) => tracing::debug!("{problem}"),
             }
-        })
-        .map_err(|err| format!("cannot start the plugin watcher thread: {err}"))?;
-    Ok(())
+        }
+    }
+}
+
+/// The plugins with files in `dir`.
+fn names_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir).into_iter().flatten().flatten().filter_map(|entry| plugin_name(&entry.file_name())).collect()
 }
 
 /// Loads every plugin in `dir` (from the disk cache when possible), so first deliveries
 /// do not wait for a compile.
 fn preload(registry: &Weak<Registry>, dir: &Path) {
-    let names: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| plugin_name(&entry.file_name()))
-        .collect();
-    for name in names {
+    for name in names_in(dir) {
         let Some(registry) = registry.upgrade() else { return };
         if registry.serving(&name).is_none() {
             let _ = registry.load_now(&name, false);
@@ -93,7 +135,8 @@ fn preload(registry: &Weak<Registry>, dir: &Path) {
 }
 
 /// The event loop: collects changes per plugin and reloads each once it is settled.
-fn watch(inotify: Inotify, registry: &Weak<Registry>, debounce: Duration) {
+/// True when it ended because the directory was removed or moved.
+fn watch(inotify: Inotify, registry: &Weak<Registry>, debounce: Duration) -> bool {
     let mut pending: HashMap<String, Pending> = HashMap::new();
     loop {
         let timeout = next_wakeup(&pending, debounce);
@@ -102,7 +145,7 @@ fn watch(inotify: Inotify, registry: &Weak<Registry>, debounce: Duration) {
         if let Err(err) = poll(&mut fds, PollTimeout::from(ms)) {
             if err != nix::errno::Errno::EINTR {
                 tracing::warn!("the plugin watcher stopped: {err}");
-                return;
+                return false;
             }
         }
         match inotify.read_events() {
@@ -112,8 +155,7 @@ fn watch(inotify: Inotify, registry: &Weak<Registry>, debounce: Duration) {
                         .mask
                         .intersects(AddWatchFlags::IN_DELETE_SELF | AddWatchFlags::IN_MOVE_SELF | AddWatchFlags::IN_IGNORED)
                     {
-                        tracing::warn!("the plugin directory was removed or moved; hot reload stops");
-                        return;
+                        return true;
                     }
                     let Some(name) = event.name.as_deref().and_then(plugin_name) else { continue };
                     let settled = event.mask.intersects(
@@ -129,10 +171,10 @@ fn watch(inotify: Inotify, registry: &Weak<Registry>, debounce: Duration) {
             Err(nix::errno::Errno::EAGAIN) => {}
             Err(err) => {
                 tracing::warn!("the plugin watcher stopped: {err}");
-                return;
+                return false;
             }
         }
-        let Some(registry) = registry.upgrade() else { return };
+        let Some(registry) = registry.upgrade() else { return false };
         let ready: Vec<String> = pending
             .iter()
             .filter(|(_, p)| is_ready(p, debounce))

@@ -45,24 +45,8 @@ impl Daemon {
     }
 
     fn start_with(dir: &Path, extra: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Daemon {
-        let state = dir.join("state");
-        let socket = dir.join("h.sock");
-        let plugins = dir.join("plugins");
-        std::fs::create_dir_all(&plugins).unwrap();
-        let mut child = Command::new(hooklet())
-            .arg("serve")
-            .arg("--state-dir")
-            .arg(&state)
-            .arg("--socket")
-            .arg(&socket)
-            .arg("--plugins")
-            .arg(&plugins)
-            .args(if extra.contains(&"--backoff-initial") { &[][..] } else { &["--backoff-initial", "200ms", "--backoff-max", "400ms"][..] })
-            .args(if extra.contains(&"--eviction-hard") { &[][..] } else { &["--eviction-hard", hooklet::testing::TEST_EVICTION_HARD][..] })
-            // Image GC off unless a test turns it on: its verdict depends on the host's disk
-            // (the tests' state dirs share it), and its node events on how full that is.
-            .args(if extra.contains(&"--image-gc-high-threshold") { &[][..] } else { &["--image-gc-high-threshold", "100"][..] })
-            .args(extra)
+        let (state, socket, plugins) = (dir.join("state"), dir.join("h.sock"), dir.join("plugins"));
+        let mut child = serve_command(dir, extra)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -174,6 +158,29 @@ impl Daemon {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+}
+
+/// The `hooklet serve` command [`Daemon::start`] runs: state under `dir/state`, socket
+/// `dir/h.sock`, plugins in `dir/plugins` (created), and the tests' default flags.
+pub fn serve_command(dir: &Path, extra: &[&str]) -> Command {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let mut command = Command::new(hooklet());
+    command
+        .arg("serve")
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--socket")
+        .arg(dir.join("h.sock"))
+        .arg("--plugins")
+        .arg(&plugins)
+        .args(if extra.contains(&"--backoff-initial") { &[][..] } else { &["--backoff-initial", "200ms", "--backoff-max", "400ms"][..] })
+        .args(if extra.contains(&"--eviction-hard") { &[][..] } else { &["--eviction-hard", hooklet::testing::TEST_EVICTION_HARD][..] })
+        // Image GC off unless a test turns it on: its verdict depends on the host's disk
+        // (the tests' state dirs share it), and its node events on how full that is.
+        .args(if extra.contains(&"--image-gc-high-threshold") { &[][..] } else { &["--image-gc-high-threshold", "100"][..] })
+        .args(extra);
+    command
 }
 
 impl Drop for Daemon {

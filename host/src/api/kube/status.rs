@@ -69,7 +69,10 @@ fn reason(kind: ErrorKind) -> &'static str {
         ErrorKind::Conflict => "Conflict",
         ErrorKind::AlreadyExists => "AlreadyExists",
         ErrorKind::Invalid => "Invalid",
-        ErrorKind::Internal => "InternalError",
+        // metav1 has no reason for a full disk; the apiserver answers a full etcd
+        // with an InternalError too.
+        ErrorKind::Internal | ErrorKind::InsufficientStorage => "InternalError",
+        ErrorKind::Unavailable => "ServiceUnavailable",
     }
 }
 
@@ -114,6 +117,7 @@ impl From<ApiError> for KubeError {
             StatusCode::PAYLOAD_TOO_LARGE => "RequestEntityTooLarge",
             StatusCode::UNPROCESSABLE_ENTITY => "Invalid",
             StatusCode::CONFLICT => "Conflict",
+            StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailable",
             _ => "InternalError",
         };
         KubeError::new(err.status, reason, err.body.error)
