@@ -134,9 +134,9 @@ pub fn warnings(container: &Container, path: &str) -> Vec<String> {
         let c = e.value_from.as_ref()?.config_map_key_ref.as_ref()?;
         c.is_optional().then(|| format!("{path}.env[{i}].valueFrom.configMapKeyRef"))
     });
-    let optional_from = container.env_from.iter().enumerate().filter_map(|(i, e)| {
-        e.config_map_ref.as_ref()?.is_optional().then(|| format!("{path}.envFrom[{i}].configMapRef"))
-    });
+    let optional_from = container.env_from.iter().enumerate()
+        .filter(|(_, e)| e.config_map_ref.as_ref().is_some_and(SourceRef::is_optional))
+        .map(|(i, _)| format!("{path}.envFrom[{i}].configMapRef"));
     optional_env
         .chain(optional_from)
         .map(|field| format!("{field}: hooklet has no ConfigMaps; this optional reference sets nothing, as for a ConfigMap that does not exist"))
@@ -239,7 +239,8 @@ fn validate_resource_ref(selector: &ResourceFieldSelector, path: &str, errs: &mu
     let divisor_path = format!("{path}.divisor");
     match divisor.value() {
         Err(msg) => errs.push(FieldError::invalid_str(&divisor_path, &divisor.0, &msg)),
-        Ok(v) if v == 0.0 => {}
+        // A zero divisor is an unset one.
+        Ok(0.0) => {}
         Ok(_) => {
             let canonical = canonical_divisor(divisor);
             let (allowed, what): (&[&str], &str) = match resource {
