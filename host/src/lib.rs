@@ -12,6 +12,7 @@
 //! | [`image`] | the local image store: import (digests checked, layers unpacked), list, resolve, remove |
 //! | [`wasm`] | the wasmtime engine: plugins, fuel, deadlines |
 //! | [`events`] | a Kubernetes-style event recorder with aggregation |
+//! | [`envvars`] | a container's environment as the kubelet builds it: `valueFrom`, `envFrom`, `$(VAR)` |
 //! | [`lifecycle`] | the pod worker: container state machine, back-off, grace periods, conditions |
 //! | [`prober`] | liveness, readiness and startup probes: workers, thresholds, every handler kind |
 //! | [`promtext`] | the Prometheus text format shared by the daemon's and the prober's metrics |
@@ -33,6 +34,7 @@ pub mod api;
 pub mod bench;
 pub mod cli;
 pub mod daemon;
+pub mod envvars;
 pub mod events;
 pub mod eviction;
 pub mod gateway;

@@ -8,7 +8,7 @@ mod daemon_support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use daemon_support::{started, text, write, Daemon, Tmpfs};
+use daemon_support::{started, text, wait_logs, write, Daemon, Tmpfs};
 
 fn pod(name: &str, script: &str) -> String {
     format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers:\n  - name: app\n    image: busybox\n    command: [sh, -c, '{script}']\n")
@@ -17,19 +17,6 @@ fn pod(name: &str, script: &str) -> String {
 /// The container log file of the only pod under `state`.
 fn log_file(state: &Path) -> PathBuf {
     std::fs::read_dir(state.join("logs")).unwrap().flatten().next().unwrap().path().join("app.log")
-}
-
-/// Waits (at most 20 s) until `done` holds for `hooklet logs ARGS`; returns the output.
-fn wait_logs(daemon: &Daemon, args: &[&str], done: impl Fn(&str) -> bool) -> String {
-    let until = Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = daemon.ok(args);
-        if done(&out) {
-            return out;
-        }
-        assert!(Instant::now() < until, "hooklet {args:?} never got there: {out}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// The numbers of `out`'s lines, which must be consecutive.

@@ -45,12 +45,12 @@ pub fn describe_pod(pod: &Pod, status: &PodStatus, events: &[Event]) -> String {
     if !pod.spec.init_containers.is_empty() {
         let _ = writeln!(out, "Init Containers:");
         for (spec, c) in pod.spec.init_containers.iter().zip(&status.init_containers) {
-            write_container(&mut out, spec, c);
+            write_container(&mut out, pod, spec, c);
         }
     }
     let _ = writeln!(out, "Containers:");
     for (spec, c) in pod.spec.containers.iter().zip(&status.containers) {
-        write_container(&mut out, spec, c);
+        write_container(&mut out, pod, spec, c);
     }
     write_conditions(&mut out, status);
     let qos = status.qos_class.unwrap_or_else(|| crate::spec::qos::qos_class(&pod.spec));
@@ -95,7 +95,7 @@ fn write_conditions(out: &mut String, status: &PodStatus) {
 }
 
 /// One container's section (kubectl's layout, plus its hooks and wasm fuel).
-fn write_container(out: &mut String, spec: &Container, c: &ContainerStatus) {
+fn write_container(out: &mut String, pod: &Pod, spec: &Container, c: &ContainerStatus) {
     let _ = writeln!(out, "  {}:", c.name);
     let row = |out: &mut String, name: &str, value: &str| {
         let _ = writeln!(out, "    {:<16}{value}", format!("{name}:"));
@@ -123,6 +123,7 @@ fn write_container(out: &mut String, spec: &Container, c: &ContainerStatus) {
             row(out, kind.as_str(), &probe_line(probe));
         }
     }
+    super::describe_env::write_env(out, pod, spec);
     if c.wasm_fuel_total > 0 || c.hooks.iter().any(|h| h.wasm.is_some()) {
         row(out, "Wasm Fuel", &format!("{} units (all wasm hooks of this container)", c.wasm_fuel_total));
     }

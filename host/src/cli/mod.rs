@@ -3,6 +3,7 @@
 mod api_args;
 pub mod client;
 pub mod describe;
+pub mod describe_env;
 pub mod format;
 mod image;
 mod kubeconfig;

@@ -136,6 +136,14 @@ impl Daemon {
             NodeState::new(&config.node_status, &config.state_dir, |c| hard_eviction_reserve(&thresholds, c), node.events().clone())
                 .context("measuring the node")?,
         );
+        node.set_environment(crate::envvars::EnvSources {
+            node: Arc::new(crate::envvars::NodeFacts {
+                name: node_state.name.clone(),
+                host_ips: crate::envvars::host_ips(),
+                allocatable: node_state.allocatable,
+            }),
+            secrets: Some(secrets.clone()),
+        });
         let image_dir = config.state_dir.join("images");
         let image_store = crate::image::ImageStore::open(&image_dir).context("opening the image store")?;
         let image_gc = Arc::new(crate::image::gc::ImageGcManager::new(image_store, config.images.gc.clone()));

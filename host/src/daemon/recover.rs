@@ -10,6 +10,7 @@
 //! Rows of pods deleted longer than the retention ago are pruned.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -21,7 +22,7 @@ use crate::events::Event;
 use crate::lifecycle::Node;
 use crate::store::Store;
 use crate::hooks::Delivery;
-use crate::lifecycle::adopt::container_config;
+use crate::lifecycle::adopt::{container_config, container_env};
 use crate::lifecycle::{AdoptedContainer, Adoption, ContainerState, PodStatus, Redelivery, Slot};
 use crate::runtime::{Adopted, ContainerId};
 use crate::spec::{HookPhase, Pod};
@@ -61,7 +62,7 @@ pub(super) async fn recover(daemon: &Arc<Daemon>) -> anyhow::Result<()> {
                 let slots = (0..status.init_containers.len()).map(Slot::Init).chain((0..status.containers.len()).map(Slot::Regular));
                 let (mut init_containers, mut containers) = (Vec::new(), Vec::new());
                 for slot in slots {
-                    let adopted = adopt_container(daemon, &pod, slot, slot.status(&status), &by_runtime_id).await;
+                    let adopted = adopt_container(daemon, &pod, slot, (slot.status(&status), status.pod_ip), &by_runtime_id).await;
                     if let AdoptedContainer::Live { id, .. } | AdoptedContainer::Exited { id, .. } = &adopted {
                         adopted_ids.push(id.0.clone());
                     }
@@ -130,7 +131,7 @@ async fn adopt_container(
     daemon: &Daemon,
     pod: &Pod,
     slot: Slot,
-    saved: &crate::lifecycle::ContainerStatus,
+    (saved, pod_ip): (&crate::lifecycle::ContainerStatus, Option<IpAddr>),
     deliveries: &HashMap<String, Vec<DeliveryRow>>,
 ) -> AdoptedContainer {
     let name = &saved.name;
@@ -160,7 +161,7 @@ async fn adopt_container(
         _ => SystemTime::now(),
     };
     let id = ContainerId(id);
-    match daemon.runtime_adopt(pod, slot, &id).await {
+    match daemon.runtime_adopt(pod, slot, &id, pod_ip).await {
         Adopted::Running => {
             let rows = deliveries.get(&id.0).map(Vec::as_slice).unwrap_or_default();
             let pending = rows.iter().filter(|d| d.state == DeliveryState::Pending).max_by_key(|d| d.pending_at);
@@ -214,8 +215,14 @@ fn newer_than_saved<'a>(
 }
 
 impl Daemon {
-    async fn runtime_adopt(&self, pod: &Pod, slot: Slot, id: &ContainerId) -> Adopted {
-        match self.runtime.adopt(id, container_config(pod, slot)).await {
+    async fn runtime_adopt(&self, pod: &Pod, slot: Slot, id: &ContainerId, pod_ip: Option<IpAddr>) -> Adopted {
+        // The environment as it would be built now (exec hooks of the process runtime
+        // get it); a Secret gone since the start leaves its variables out.
+        let env = container_env(pod, slot, pod_ip, &self.node.environment()).unwrap_or_else(|err| {
+            tracing::warn!(id = %id, "the adopted container's environment is incomplete: {err}");
+            Vec::new()
+        });
+        match self.runtime.adopt(id, container_config(pod, slot, env)).await {
             Ok(a) => a,
             Err(err) => {
                 tracing::warn!(id = %id, "cannot adopt container: {err:#}");

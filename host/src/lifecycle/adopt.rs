@@ -4,7 +4,11 @@
 //! answer for each container instance; [`crate::lifecycle::Node::adopt_pod`] then
 //! starts the pod worker from where it was instead of starting new containers.
 
+use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
+
+use crate::envvars::expansion::expand_all;
+use crate::envvars::{make_environment, EnvSources};
 
 use crate::hooks::Delivery;
 use crate::runtime::{ContainerConfig, ContainerId, ExitStatus, PodRef, ResourceLimits};
@@ -66,9 +70,13 @@ pub fn remaining(began: SystemTime, grace: Duration) -> Duration {
     grace.saturating_sub(elapsed)
 }
 
-/// The runtime configuration of the container in `slot` of `pod`.
-pub fn container_config(pod: &Pod, slot: Slot) -> ContainerConfig {
+/// The runtime configuration of the container in `slot` of `pod`, with its
+/// environment `env` (see [`crate::envvars::make_environment`]); `$(VAR)` references in
+/// `command` and `args` are expanded against it, as the kubelet does.
+pub fn container_config(pod: &Pod, slot: Slot, env: Vec<(String, String)>) -> ContainerConfig {
     let c = slot.spec(pod);
+    let command = expand_all(&c.command, &env);
+    let args = expand_all(&c.args, &env);
     ContainerConfig {
         pod: PodRef {
             namespace: pod.namespace().to_string(),
@@ -77,10 +85,16 @@ pub fn container_config(pod: &Pod, slot: Slot) -> ContainerConfig {
         },
         name: c.name.clone(),
         image: c.image.clone(),
-        argv: c.command.iter().chain(c.args.iter()).cloned().collect(),
-        command_len: c.command.len(),
-        env: c.env.iter().map(|e| (e.name.clone(), e.value.clone())).collect(),
+        command_len: command.len(),
+        argv: command.into_iter().chain(args).collect(),
+        env,
         working_dir: c.working_dir.as_ref().map(Into::into),
         limits: ResourceLimits { memory_bytes: c.resources.memory_limit(), cpu_millis: c.resources.cpu_limit_millis() },
     }
+}
+
+/// The environment of the container in `slot` of `pod` built from `sources` now, or
+/// the kubelet's reason it cannot be (`CreateContainerConfigError`).
+pub fn container_env(pod: &Pod, slot: Slot, pod_ip: Option<IpAddr>, sources: &EnvSources) -> Result<Vec<(String, String)>, String> {
+    make_environment(pod, slot.spec(pod), pod_ip, sources)
 }

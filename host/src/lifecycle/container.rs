@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::adopt::{container_config, AdoptedContainer, Redelivery};
+use super::adopt::{container_config, container_env, AdoptedContainer, Redelivery};
 use super::backoff::Backoff;
 use super::deliver::Source;
 use super::grace::kill_grace;
@@ -91,6 +91,8 @@ pub(super) enum Step {
     Kill(Started, KillReason),
     Exited(Option<Started>, ExitStatus, Option<String>),
     BackOff,
+    /// The environment could not be built (`CreateContainerConfigError`): wait, retry.
+    ConfigError(String),
     /// A back-off wait resumed after a hooklet restart: restart at this time.
     ResumedBackOff(SystemTime),
     Done,
@@ -146,6 +148,13 @@ impl ContainerWorker {
                 Step::Kill(s, reason) => self.kill(s, reason).await,
                 Step::Exited(s, exit, message) => self.exited(s, exit, message).await,
                 Step::BackOff => self.back_off().await,
+                Step::ConfigError(message) => {
+                    // The kubelet goes on with the pod's next containers meanwhile.
+                    if let Some(tx) = first_start.take() {
+                        let _ = tx.send(());
+                    }
+                    self.config_error(message).await
+                }
                 Step::ResumedBackOff(at) => self.resumed_back_off(at).await,
                 Step::Done => break,
             };
@@ -215,8 +224,11 @@ impl ContainerWorker {
         self.shared.update_container(self.slot, |c| c.state = state);
     }
 
-    fn config(&self) -> ContainerConfig {
-        container_config(&self.shared.pod, self.slot)
+    /// The runtime configuration with the environment built now, or why it cannot be.
+    fn config(&self) -> Result<ContainerConfig, String> {
+        let pod_ip = self.shared.status.borrow().pod_ip;
+        let env = container_env(&self.shared.pod, self.slot, pod_ip, &self.shared.node.environment())?;
+        Ok(container_config(&self.shared.pod, self.slot, env))
     }
 
     async fn start(&mut self) -> Step {
@@ -244,8 +256,13 @@ impl ContainerWorker {
                 return self.image_unavailable(failure).await;
             }
         }
+        // As the kubelet's `generateContainerConfig`: after the image, before the create.
+        let config = match self.config() {
+            Ok(config) => config,
+            Err(message) => return Step::ConfigError(message),
+        };
         let created_at = SystemTime::now();
-        let created = runtime.create(self.config()).await;
+        let created = runtime.create(config).await;
         if let Some(image_error) = created.as_ref().err().and_then(|e| e.downcast_ref::<ImageError>()) {
             let message = image_error.to_string();
             self.event(EventType::Warning, image_error.reason(), &message);

@@ -36,6 +36,7 @@
 pub mod adopt;
 pub mod backoff;
 mod conditions;
+mod config_error;
 mod container;
 mod crashloop;
 mod deliver;
@@ -60,6 +61,7 @@ pub use pod::PodHandle;
 pub use slot::Slot;
 pub use status::{ContainerState, ContainerStatus, NodeKill, PodCondition, PodPhase, PodStatus};
 
+use crate::envvars::EnvSources;
 use crate::events::EventRecorder;
 use crate::hooks::http::HttpHookClient;
 use crate::hooks::HookRunner;
@@ -113,6 +115,8 @@ pub struct Node {
     config: NodeConfig,
     journal: Arc<dyn DeliveryJournal>,
     prober: Arc<Prober>,
+    /// Where containers' `valueFrom` values come from (the node, the Secrets).
+    environment: std::sync::RwLock<EnvSources>,
 }
 
 impl Node {
@@ -143,6 +147,7 @@ impl Node {
             config,
             journal,
             prober,
+            environment: std::sync::RwLock::new(EnvSources::local()),
         }))
     }
 
@@ -181,6 +186,17 @@ impl Node {
     /// The container runtime.
     pub fn runtime(&self) -> &Arc<dyn Runtime> {
         &self.runtime
+    }
+
+    /// Sets where containers' environment values come from (`hooklet serve`: its node
+    /// object and secret store); until then, this machine and no Secrets.
+    pub fn set_environment(&self, sources: EnvSources) {
+        *self.environment.write().unwrap_or_else(|e| e.into_inner()) = sources;
+    }
+
+    /// Where containers' environment values come from.
+    pub fn environment(&self) -> EnvSources {
+        self.environment.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

@@ -79,35 +79,11 @@ async fn exec(prober: &Prober, target: &ProbeTarget, action: &ExecAction, timeou
 }
 
 /// `ExpandContainerCommandOnlyStatic`: `$(VAR)` from the container's literal `env`
-/// values, `$$` for a literal `$`; an unknown `$(VAR)` stays as written.
+/// values (a `valueFrom` variable counts as empty), `$$` for a literal `$`; an
+/// unknown `$(VAR)` stays as written.
 pub(super) fn expand_static(command: &[String], env: &[EnvVar]) -> Vec<String> {
-    let lookup = |name: &str| env.iter().rev().find(|e| e.name == name).map(|e| e.value.as_str());
-    command
-        .iter()
-        .map(|arg| {
-            let mut out = String::new();
-            let mut rest = arg.as_str();
-            while let Some(i) = rest.find('$') {
-                out.push_str(&rest[..i]);
-                let after = &rest[i + 1..];
-                if let Some(tail) = after.strip_prefix('$') {
-                    out.push('$');
-                    rest = tail;
-                } else if let Some((name, tail)) = after.strip_prefix('(').and_then(|a| a.split_once(')')) {
-                    match lookup(name) {
-                        Some(value) => out.push_str(value),
-                        None => out.push_str(&format!("$({name})")),
-                    }
-                    rest = tail;
-                } else {
-                    out.push('$');
-                    rest = after;
-                }
-            }
-            out.push_str(rest);
-            out
-        })
-        .collect()
+    let literal: Vec<(String, String)> = env.iter().map(|e| (e.name.clone(), e.value.clone())).collect();
+    crate::envvars::expansion::expand_all(command, &literal)
 }
 
 #[cfg(test)]
@@ -116,7 +92,7 @@ mod tests {
 
     #[test]
     fn expands_literal_env_only() {
-        let env = vec![EnvVar { name: "FILE".into(), value: "/tmp/health".into() }];
+        let env = vec![EnvVar { name: "FILE".into(), value: "/tmp/health".into(), ..EnvVar::default() }];
         let argv = vec!["cat".to_string(), "$(FILE)".into(), "$(NOPE)".into(), "$$(FILE)".into(), "a$b".into()];
         assert_eq!(expand_static(&argv, &env), ["cat", "/tmp/health", "$(NOPE)", "$(FILE)", "a$b"]);
     }

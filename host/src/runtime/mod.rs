@@ -55,8 +55,10 @@ pub struct Sandbox {
     pub ip: Option<IpAddr>,
 }
 
-/// Everything a runtime needs to create one container.
-#[derive(Debug, Clone, Default)]
+/// Everything a runtime needs to create one container. `Debug` shows the names of
+/// the environment variables and the number of arguments only (values may come from
+/// Secrets, and `$(VAR)` puts them in arguments).
+#[derive(Clone, Default)]
 pub struct ContainerConfig {
     pub pod: PodRef,
     pub name: String,
@@ -71,6 +73,21 @@ pub struct ContainerConfig {
     pub working_dir: Option<PathBuf>,
     /// `resources.limits`, for runtimes that enforce them.
     pub limits: ResourceLimits,
+}
+
+impl std::fmt::Debug for ContainerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<&str> = self.env.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("ContainerConfig")
+            .field("pod", &self.pod)
+            .field("name", &self.name)
+            .field("image", &self.image)
+            .field("args", &self.argv.len())
+            .field("env", &env)
+            .field("working_dir", &self.working_dir)
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl ContainerConfig {

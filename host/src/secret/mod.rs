@@ -40,10 +40,13 @@ impl Stored {
     }
 }
 
-/// The Secrets of the node, in their directory. Cheap to clone.
+/// The Secrets of the node, in their directory. Cheap to clone; clones share the
+/// change notices ([`SecretStore::subscribe`]).
 #[derive(Debug, Clone)]
 pub struct SecretStore {
     dir: PathBuf,
+    /// Bumped by every stored change (containers waiting for a Secret retry on it).
+    changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Errors name the file, never a value.
@@ -59,7 +62,8 @@ impl SecretStore {
             .map_err(|e| format!("cannot create the secrets directory {}: {e}", dir.display()))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| format!("cannot make {} private: {e}", dir.display()))?;
-        Ok(SecretStore { dir: dir.to_path_buf() })
+        let (changes, _) = tokio::sync::watch::channel(0);
+        Ok(SecretStore { dir: dir.to_path_buf(), changes: std::sync::Arc::new(changes) })
     }
 
     fn file(&self, namespace: &str, name: &str) -> PathBuf {
@@ -93,7 +97,17 @@ impl SecretStore {
             let _ = std::fs::remove_file(&staging);
             format!("cannot write {}: {e}", file.display())
         })?;
+        self.changed();
         Ok(if existing.is_some() { Stored::Configured } else { Stored::Created })
+    }
+
+    /// A receiver that sees each later change (a Secret stored or deleted).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// The Secret `namespace/name`, if applied.
@@ -127,7 +141,10 @@ impl SecretStore {
     pub fn delete(&self, namespace: &str, name: &str) -> SecretResult<bool> {
         let file = self.file(namespace, name);
         match std::fs::remove_file(&file) {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                self.changed();
+                Ok(true)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(format!("cannot remove {}: {e}", file.display())),
         }

@@ -6,6 +6,8 @@
 //! | [`model`] | the Pod subset hooklet reads, plus its extension fields |
 //! | [`parse`] | [`parse::parse_manifests`], [`parse::parse_manifest_file`], defaults, warnings, [`parse::ManifestError`] |
 //! | [`validate`] | [`validate::validate_pod`]: apiserver rules and messages |
+//! | [`env`] | `env` / `envFrom`: model, defaults, validation (values: [`crate::envvars`]) |
+//! | [`fieldpath`] | the downward API's field paths (`fieldRef.fieldPath`) |
 //! | [`probe`] | `livenessProbe` / `readinessProbe` / `startupProbe`: model, defaults, validation |
 //! | [`resources`] | `resources` requests/limits and Kubernetes quantities |
 //! | [`priority`] | pod priority: the built-in critical classes, `priority`, critical pods |
@@ -13,8 +15,10 @@
 //! | [`secret`] | `v1` Secrets (`kind: Secret`): the image-pull types, apiserver validation, values redacted |
 //! | [`names`] | apimachinery's name / port / header format checks |
 
+pub mod env;
 mod error;
 mod field_error;
+pub mod fieldpath;
 mod handler;
 pub mod model;
 pub mod names;
@@ -26,6 +30,8 @@ pub mod resources;
 pub mod secret;
 pub mod validate;
 
+#[cfg(test)]
+mod env_tests;
 #[cfg(test)]
 mod parse_tests;
 #[cfg(test)]

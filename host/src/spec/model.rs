@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::env::{EnvFromSource, EnvVar, EnvVarSource, KeySelector, ObjectFieldSelector, ResourceFieldSelector, SourceRef};
 pub use super::probe::{GrpcAction, Probe, ProbeType};
 pub use super::resources::ResourceRequirements;
 
@@ -71,6 +72,11 @@ pub struct PodSpec {
     /// the image manager tries first (see [`crate::image::manager`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub image_pull_secrets: Vec<LocalObjectReference>,
+    /// `serviceAccountName`: only read by the downward API (`fieldRef:
+    /// spec.serviceAccountName`, `default` when absent, as the ServiceAccount admission
+    /// plugin sets it); hooklet has no service accounts and mounts no token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
 }
 
 /// A reference to an object of the same namespace by name.
@@ -125,8 +131,12 @@ pub struct Container {
     pub command: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    /// Literal values and `valueFrom` sources (see [`EnvVar`]), resolved at each start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
+    /// Every key of a Secret as a variable (see [`EnvFromSource`]); `env` wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<EnvFromSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -145,16 +155,6 @@ pub struct Container {
     pub readiness_probe: Option<Probe>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup_probe: Option<Probe>,
-}
-
-/// `env[]` entry. Only literal `value`s are supported (no `valueFrom`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EnvVar {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub value: String,
 }
 
 /// `ports[]` entry.

@@ -1,7 +1,8 @@
 //! String-format checks with the exact messages of
 //! `k8s.io/apimachinery/pkg/util/validation` (`IsDNS1123Label`,
 //! `IsDNS1123Subdomain`, `IsValidPortName`, `IsValidPortNum`,
-//! `IsHTTPHeaderName`, `IsRelaxedEnvVarName`), plus hooklet's plugin-name rule.
+//! `IsHTTPHeaderName`, `IsRelaxedEnvVarName`, `IsConfigMapKey`, `IsQualifiedName`),
+//! plus hooklet's plugin-name rule.
 //!
 //! Each check returns the list of problems (empty when the value is valid), the
 //! way the Go functions do; callers wrap each message in an `Invalid` error.
@@ -171,6 +172,71 @@ pub fn is_relaxed_env_var_name(value: &str) -> Vec<String> {
         errs.push(RELAXED_ENV_VAR_NAME_ERR.to_string());
     }
     errs
+}
+
+const CONFIG_MAP_KEY_FMT: &str = "[-._a-zA-Z0-9]+";
+const CONFIG_MAP_KEY_ERR: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
+const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
+const QUALIFIED_NAME_ERR: &str =
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+
+/// `IsConfigMapKey`: the keys of Secrets (and ConfigMaps), `secretKeyRef.key`.
+pub fn is_config_map_key(value: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if value.len() > DNS1123_SUBDOMAIN_MAX_LENGTH {
+        errs.push(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH));
+    }
+    if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) {
+        errs.push(regex_error(CONFIG_MAP_KEY_ERR, CONFIG_MAP_KEY_FMT, &["key.name", "KEY_NAME", "key-name"]));
+    }
+    match value {
+        "." => errs.push("must not be '.'".to_string()),
+        ".." => errs.push("must not be '..'".to_string()),
+        v if v.starts_with("..") => errs.push("must not start with '..'".to_string()),
+        _ => {}
+    }
+    errs
+}
+
+/// `IsQualifiedName`: label and annotation keys (`[prefix/]name`).
+pub fn is_qualified_name(value: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    let parts: Vec<&str> = value.split('/').collect();
+    let name = match parts.as_slice() {
+        [name] => *name,
+        [prefix, name] => {
+            if prefix.is_empty() {
+                errs.push("prefix part must be non-empty".to_string());
+            } else {
+                errs.extend(is_dns1123_subdomain(prefix).into_iter().map(|m| format!("prefix part {m}")));
+            }
+            *name
+        }
+        _ => {
+            let regex = regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"]);
+            return vec![format!("a qualified name {regex} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')")];
+        }
+    };
+    if name.is_empty() {
+        errs.push("name part must be non-empty".to_string());
+    } else if name.len() > DNS1123_LABEL_MAX_LENGTH {
+        errs.push(format!("name part {}", max_len_error(DNS1123_LABEL_MAX_LENGTH)));
+    }
+    let bytes = name.as_bytes();
+    let alnum = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+    if !(alnum(bytes.first()) && alnum(bytes.last()) && bytes.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b))) {
+        errs.push(format!("name part {}", regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])));
+    }
+    errs
+}
+
+/// `NameIsDNSSubdomain(name, prefix)`: with `prefix`, a trailing `-` is allowed (Go's
+/// `maskTrailingDash`, which replaces the last two characters with `a`).
+pub fn is_dns1123_subdomain_name(name: &str, prefix: bool) -> Vec<String> {
+    if prefix && name.len() > 1 && name.ends_with('-') {
+        return is_dns1123_subdomain(&format!("{}a", &name[..name.len() - 2]));
+    }
+    is_dns1123_subdomain(name)
 }
 
 /// hooklet's rule for `wasm.plugin`: the plugin file is `NAME.wasm` in the

@@ -105,8 +105,8 @@ pub fn parse_manifest_file(path: &Path) -> Result<Vec<ParsedPod>, ManifestError>
 
 /// The defaults the apiserver would apply to the modelled fields:
 /// `metadata.namespace` = `default`, a fresh UUID v4 `metadata.uid` when
-/// absent, and for every `httpGet` handler `path` = `/` and `scheme` = `HTTP`
-/// when empty. `terminationGracePeriodSeconds` is left as given
+/// absent, `fieldRef.apiVersion` = `v1` in `env`, and for every `httpGet` handler
+/// `path` = `/` and `scheme` = `HTTP` when empty. `terminationGracePeriodSeconds` is left as given
 /// (see [`crate::spec::PodSpec::termination_grace_seconds`]).
 pub fn apply_defaults(pod: &mut Pod) {
     let meta = &mut pod.metadata;
@@ -118,6 +118,7 @@ pub fn apply_defaults(pod: &mut Pod) {
     }
     let spec = &mut pod.spec;
     for container in spec.containers.iter_mut().chain(spec.init_containers.iter_mut()) {
+        super::env::apply_defaults(container);
         if let Some(lifecycle) = &mut container.lifecycle {
             let handlers = [&mut lifecycle.post_start, &mut lifecycle.pre_stop];
             for http in handlers.into_iter().flatten().filter_map(|h| h.http_get.as_mut()) {
@@ -326,11 +327,16 @@ fn decode<'de>(
     let mut pod = decoded.map_err(|e| decode_error(&e, location.clone(), keep_line))?;
 
     let ephemeral = has_ephemeral_containers(value);
-    let warnings = ignored
+    let mut warnings: Vec<String> = ignored
         .into_iter()
         .filter(|p| !(ephemeral && p == "spec.ephemeralContainers"))
         .map(|p| format!("{p}: {IGNORED_FIELD_WARNING}"))
         .collect();
+    let containers = pod.spec.containers.iter().enumerate().map(|(i, c)| (format!("spec.containers[{i}]"), c));
+    let init = pod.spec.init_containers.iter().enumerate().map(|(i, c)| (format!("spec.initContainers[{i}]"), c));
+    for (path, container) in containers.chain(init) {
+        warnings.extend(super::env::warnings(container, &path));
+    }
 
     apply_defaults(&mut pod);
     let mut errors = validate_pod(&pod, opts)

@@ -161,11 +161,8 @@ fn validate(secret: &Secret, check_pull_config: PullConfigCheck<'_>) -> Vec<Stri
     }
     let mut total = 0;
     for key in secret.data.keys() {
-        if !is_config_key(key) {
-            errors.push(format!(
-                "data[{key}]: Invalid value: {}: a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
-                names::go_quote(key)
-            ));
+        for msg in names::is_config_map_key(key) {
+            errors.push(format!("data[{key}]: Invalid value: {}: {msg}", names::go_quote(key)));
         }
         total += secret.value(key).map_or(0, |v| v.len());
     }
@@ -184,16 +181,6 @@ fn validate(secret: &Secret, check_pull_config: PullConfigCheck<'_>) -> Vec<Stri
         }
     }
     errors
-}
-
-/// apimachinery's `IsConfigMapKey`.
-fn is_config_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= names::DNS1123_SUBDOMAIN_MAX_LENGTH
-        && key != "."
-        && key != ".."
-        && !key.starts_with("..")
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
 }
 
 #[cfg(test)]

@@ -172,7 +172,8 @@ fn restart_policy_str(policy: RestartPolicy) -> &'static str {
     }
 }
 
-/// `validateContainerCommon`, for the modelled fields: name, image, ports, env.
+/// `validateContainerCommon`, for the modelled fields: name, image, ports, env,
+/// envFrom, resources.
 fn validate_container_common(ctr: &Container, path: &str, errs: &mut Vec<FieldError>) {
     let name_path = format!("{path}.name");
     if ctr.name.is_empty() {
@@ -186,17 +187,9 @@ fn validate_container_common(ctr: &Container, path: &str, errs: &mut Vec<FieldEr
         errs.push(FieldError::required(&format!("{path}.image"), ""));
     }
     validate_ports(ctr, &format!("{path}.ports"), errs);
+    super::env::validate_env(&ctr.env, &format!("{path}.env"), errs);
+    super::env::validate_env_from(&ctr.env_from, &format!("{path}.envFrom"), errs);
     super::resources::validate(&ctr.resources, &format!("{path}.resources"), errs);
-    for (i, env) in ctr.env.iter().enumerate() {
-        let env_name = format!("{path}.env[{i}].name");
-        if env.name.is_empty() {
-            errs.push(FieldError::required(&env_name, ""));
-        } else {
-            for msg in names::is_relaxed_env_var_name(&env.name) {
-                errs.push(FieldError::invalid_str(&env_name, &env.name, &msg));
-            }
-        }
-    }
 }
 
 /// `validateContainerPorts`: names are IANA_SVC_NAMEs and unique, numbers in

@@ -226,6 +226,19 @@ pub fn write(dir: &Path, name: &str, text: &str) -> String {
     path.display().to_string()
 }
 
+/// Runs `hooklet ARGS` (e.g. `logs POD`) until `done` holds for its output (up to 20 s).
+pub fn wait_logs(daemon: &Daemon, args: &[&str], done: impl Fn(&str) -> bool) -> String {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = daemon.ok(args);
+        if done(&out) {
+            return out;
+        }
+        assert!(Instant::now() < until, "hooklet {args:?} never got there: {out}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Whether every container of a pod's JSON view has started.
 pub fn started(v: &serde_json::Value) -> bool {
     v["status"]["containers"].as_array().unwrap().iter().all(|c| c["started"] == true)
