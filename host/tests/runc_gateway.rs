@@ -2,7 +2,7 @@
 //! with the image `scripts/gateway-image` builds (the static musl binary and the example
 //! plugins). The app's httpGet PostStart and PreStop reach the plugin through the sidecar.
 //! The sidecar outlives the app's PreStop. A failing plugin's reason is in the
-//! `FailedPostStartHook` event.
+//! `FailedPostStartHook` event, with the pod the gateway knows from its downward API env.
 //!
 //! `$HOOKLET_GATEWAY_BIN` names a static hooklet binary to put in the image (what the
 //! script ships; its musl release build takes half an hour on a cold 2-core machine,
@@ -85,6 +85,8 @@ async fn the_example_sidecar_serves_the_apps_hooks_from_plugins() {
     let events = [event.message];
     assert!(events[0].contains("HTTP request failed with statuscode: 500"), "{}", events[0]);
     assert!(events[0].contains("the plugin failed the hook: the queue is not ready"), "{}", events[0]);
+    // The gateway's own message names the pod: its identity came from the fieldRef env.
+    assert!(events[0].contains(&format!(r#"in Pod \"gateway-failing_default({uid})\""#)), "{}", events[0]);
     handle.delete(Some(2));
     let finished = tokio::time::timeout(std::time::Duration::from_secs(120), handle.finished()).await;
     let log = runc_support::log(&node, &handle, "hooks");
