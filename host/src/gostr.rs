@@ -44,6 +44,21 @@ pub fn go_quote(s: &str) -> String {
     out
 }
 
+/// [`go_quote`] of bytes that need not be UTF-8: each byte of an invalid sequence is
+/// written `\xNN`, as Go's `strconv.Quote` writes it.
+pub fn go_quote_bytes(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for chunk in bytes.utf8_chunks() {
+        let quoted = go_quote(chunk.valid());
+        out.push_str(&quoted[1..quoted.len() - 1]);
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Formats `d` as Go's `time.Duration.String()` does: `0s`, `1.5µs`,
 /// `500ms`, `1s`, `1.5s`, `1m30s`, `1h0m0s`.
 ///

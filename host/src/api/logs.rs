@@ -45,7 +45,8 @@ impl LogRequest {
     pub fn parse(query: &HashMap<String, String>) -> Result<LogRequest, BadParam> {
         let since = match (number(query, "sinceSeconds")?, query.get("sinceTime")) {
             (Some(_), Some(_)) => return Err(BadParam::new("sinceSeconds", "at most one of sinceTime or sinceSeconds may be specified".into())),
-            (Some(s), None) => Some(SystemTime::now() - Duration::from_secs(s)),
+            // Further back than the clock goes is the whole log.
+            (Some(s), None) => Some(SystemTime::now().checked_sub(Duration::from_secs(s)).unwrap_or(SystemTime::UNIX_EPOCH)),
             (None, Some(t)) => Some(humantime::parse_rfc3339_weak(t).map_err(|e| BadParam::new("sinceTime", format!("sinceTime {t:?} is not an RFC 3339 time: {e}")))?),
             (None, None) => None,
         };
@@ -149,5 +150,19 @@ impl Ended {
             }
             FollowUntil::PodEnds => self.daemon.pod_output_ended(&self.namespace, &self.name),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found writing the fuzz target `api_request` (FUZZING.md): a `sinceSeconds` further back than the clock
+    /// goes overflowed the time it subtracts from, and the request's task panicked.
+    #[test]
+    fn since_seconds_beyond_the_clock_means_the_whole_log() {
+        let query: HashMap<String, String> = [("sinceSeconds".to_string(), u64::MAX.to_string())].into();
+        let request = LogRequest::parse(&query).unwrap();
+        assert_eq!(request.options.since, Some(SystemTime::UNIX_EPOCH));
     }
 }

@@ -26,7 +26,10 @@ pub mod guard;
 pub mod kube;
 pub mod logs;
 pub mod query;
-pub(crate) mod routes;
+/// Public (hidden) only for the fuzz targets (`fuzz/`, FUZZING.md): its pure parts, the
+/// query and body readers. Not a stable API.
+#[doc(hidden)]
+pub mod routes;
 pub mod tls;
 pub mod token;
 pub mod types;

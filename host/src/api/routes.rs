@@ -107,6 +107,16 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
 
 async fn apply(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply {
     let bytes = body::read_limited(req).await?;
+    let request = apply_request(&bytes)?;
+    let filename = request.filename.as_deref().unwrap_or("manifest");
+    let response = daemon.apply(&request.manifest, filename).await?;
+    let created = response.pods.iter().chain(&response.secrets).any(|p| p.result == "created");
+    Ok(body::json(if created { StatusCode::CREATED } else { StatusCode::OK }, &response))
+}
+
+/// The body of `POST /v1/pods`: `{"manifest": "…", "filename": "…"}`, each wrong field a
+/// 400 naming it.
+pub fn apply_request(bytes: &[u8]) -> Result<ApplyRequest, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("body", format!("the body must be a JSON object {{\"manifest\": \"…\"}}: {e}")))?;
     let Some(object) = value.as_object() else {
@@ -121,11 +131,7 @@ async fn apply(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply {
     if object.get("filename").is_some_and(|f| !f.is_string() && !f.is_null()) {
         return Err(ApiError::bad_request("filename", "\"filename\" must be a string"));
     }
-    let request: ApplyRequest = serde_json::from_value(value).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
-    let filename = request.filename.as_deref().unwrap_or("manifest");
-    let response = daemon.apply(&request.manifest, filename).await?;
-    let created = response.pods.iter().chain(&response.secrets).any(|p| p.result == "created");
-    Ok(body::json(if created { StatusCode::CREATED } else { StatusCode::OK }, &response))
+    serde_json::from_value(value).map_err(|e| ApiError::bad_request("body", e.to_string()))
 }
 
 fn events(daemon: &Arc<Daemon>, query: &HashMap<String, String>) -> Reply {
@@ -180,7 +186,7 @@ fn known(query: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiErr
 }
 
 /// `a=1&b=x%20y` → map, percent-decoded.
-pub(crate) fn parse_query(query: &str) -> Result<HashMap<String, String>, ApiError> {
+pub fn parse_query(query: &str) -> Result<HashMap<String, String>, ApiError> {
     let mut map = HashMap::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -192,7 +198,7 @@ pub(crate) fn parse_query(query: &str) -> Result<HashMap<String, String>, ApiErr
 }
 
 /// Every value of a query parameter that may repeat (`command=sh&command=-c`), in order.
-pub(crate) fn query_values(query: &str, key: &str) -> Result<Vec<String>, ApiError> {
+pub fn query_values(query: &str, key: &str) -> Result<Vec<String>, ApiError> {
     let mut values = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -204,7 +210,7 @@ pub(crate) fn query_values(query: &str, key: &str) -> Result<Vec<String>, ApiErr
 }
 
 /// `s` percent-decoded (`+` is a space), or `None` when it is not valid UTF-8 or `%XX`.
-pub(crate) fn decode(s: &str) -> Option<String> {
+pub fn decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -64,6 +64,11 @@ impl Reference {
                 "each part of the repository name is lowercase letters and digits, separated by '.', '_', '__' or dashes",
             ));
         }
+        if let Some(domain) = domain.filter(|d| !is_registry(d)) {
+            return Err(invalid(&format!(
+                "the registry {domain:?} is not a host name (letters, digits and '-' between dots) or [IPv6 address], with an optional :PORT of digits"
+            )));
+        }
         let domain = match domain {
             None | Some("index.docker.io") => DEFAULT_DOMAIN,
             Some(domain) => domain,
@@ -119,6 +124,27 @@ pub fn is_sha256_digest(s: &str) -> bool {
 /// A first component that names a registry: has a '.' or a ':' (port), or is `localhost`.
 fn is_domain(component: &str) -> bool {
     component.contains('.') || component.contains(':') || component == "localhost"
+}
+
+/// Docker's `domain`: DNS labels (letters, digits, '-' not at either end) separated by
+/// '.', or a bracketed IPv6 address, then an optional `:PORT` of digits.
+fn is_registry(domain: &str) -> bool {
+    let (host, port) = match domain.rsplit_once(':') {
+        Some((host, port)) if !domain.ends_with(']') => (host, Some(port)),
+        _ => (domain, None),
+    };
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return false;
+    }
+    if let Some(ipv6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return !ipv6.is_empty() && ipv6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':');
+    }
+    host.split('.').all(|label| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
 }
 
 fn is_tag(tag: &str) -> bool {
@@ -192,6 +218,20 @@ mod tests {
             assert!(err.to_string().contains("invalid reference format"), "{err}");
         }
         assert!(Reference::parse("Busybox").unwrap_err().to_string().ends_with("repository name must be lowercase"));
+    }
+
+    /// Found writing the fuzz target `image_reference` (FUZZING.md): any first component with a '.' or a ':' was
+    /// taken as the registry, spaces, empty ports and all.
+    #[test]
+    fn a_registry_that_is_not_a_host_is_refused() {
+        for bad in ["ex ample.com/busybox", "a:b/c", "host:/c", "-x.io/y", "x-.io/y", "a..b/c", "[zz:1]/a", "[]:5000/a", "é.io/a"] {
+            let err = Reference::parse(bad).unwrap_err();
+            assert_eq!(err.reason(), "InvalidImageName", "{bad:?}");
+            assert!(err.to_string().contains("is not a host name") && err.to_string().contains(":PORT"), "{bad:?}: {err}");
+        }
+        for good in ["localhost:5000/a", "[::1]:5000/a", "[fe80::1]/a", "Registry.Example.com/a", "1.2.3.4:443/a/b"] {
+            assert!(Reference::parse(good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

@@ -17,8 +17,10 @@
 //! | `env` | logs every environment variable it sees as `env NAME=value`, then succeeds | |
 //! | `config` | logs every config pair it was given as `config KEY=value`, then succeeds | |
 //! | `remember` | fails if memory shows a previous delivery (statics it set, a heap block it filled), then leaves those marks | |
+//! | `answer` | answers (`ok` or `err`), logs and prints the bytes `script` spells, valid UTF-8 or not (`answer.rs`) | `script` (hex) |
 //! | `log-v0.2` | logs one line, `logged through log@0.2.0`, through the 0.2.0 `log` import (the SDK's `log` uses 0.1.0's), then succeeds | |
 
+mod answer;
 mod http;
 
 use std::hint::black_box;
@@ -71,6 +73,9 @@ impl<'a> Config<'a> {
 /// Does what config `mode` says; `Ok` holds the note a probe passes with.
 fn misbehave(config: Config) -> Result<String, String> {
     let mode = config.or("mode", "loop");
+    if mode == "answer" {
+        return answer::run(config.or("script", ""));
+    }
     let done = match mode {
         "loop" => spin(),
         "recurse" => {

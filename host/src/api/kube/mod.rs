@@ -33,7 +33,10 @@ pub mod status;
 pub mod table;
 mod watch;
 pub mod wire;
-mod write;
+/// Public (hidden) only for the fuzz targets (`fuzz/`, FUZZING.md): its pure parts, the
+/// body readers and the merge patch. Not a stable API.
+#[doc(hidden)]
+pub mod write;
 
 use std::collections::HashMap;
 use std::sync::Arc;

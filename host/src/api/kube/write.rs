@@ -119,15 +119,22 @@ fn no_dry_run(query: &HashMap<String, String>) -> Result<(), KubeError> {
 }
 
 /// A Pod from a request body, as JSON text for the daemon's manifest reader.
-struct PodBody {
-    text: String,
-    name: String,
+pub struct PodBody {
+    /// The object as JSON, its namespace filled in.
+    pub text: String,
+    /// Its `metadata.name` ("" when it has none).
+    pub name: String,
 }
 
 /// Reads a body that must be one Pod (JSON, or YAML for curl users) in `namespace`
 /// (filled in when the object names none), named `name` when given.
 async fn pod_body(req: Request<Incoming>, namespace: &str, name: Option<&str>) -> Result<PodBody, KubeError> {
-    let mut value = json_body(req).await?;
+    pod_object(json_body(req).await?, namespace, name)
+}
+
+/// [`pod_body`] once the body is parsed: `value` must be a Pod in `namespace`, named
+/// `name` when given.
+pub fn pod_object(mut value: Value, namespace: &str, name: Option<&str>) -> Result<PodBody, KubeError> {
     let Some(object) = value.as_object_mut() else {
         return Err(KubeError::bad_request("the body must be a Pod object"));
     };
@@ -164,7 +171,8 @@ async fn json_body(req: Request<Incoming>) -> Result<Value, KubeError> {
     parse_json(&bytes)
 }
 
-fn parse_json(bytes: &[u8]) -> Result<Value, KubeError> {
+/// A body that is one JSON (or YAML) document; a 400 saying what is wrong otherwise.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, KubeError> {
     let text = std::str::from_utf8(bytes).map_err(|_| KubeError::bad_request("the body is not UTF-8 text"))?;
     if text.trim_start().starts_with('{') {
         return serde_json::from_str(text).map_err(|e| KubeError::bad_request(format!("the body is not valid JSON: {e}")));
@@ -174,7 +182,7 @@ fn parse_json(bytes: &[u8]) -> Result<Value, KubeError> {
 
 /// A JSON merge patch (RFC 7386) of `patch` onto `target`; the directives of a
 /// strategic merge patch (`$patch`, `$setElementOrder/…`, `$retainKeys`) are left out.
-fn merge(target: &mut Value, patch: &Value) {
+pub fn merge(target: &mut Value, patch: &Value) {
     let Some(patch) = patch.as_object() else {
         *target = patch.clone();
         return;
@@ -207,7 +215,7 @@ fn without_last_applied(mut pod: Value) -> Value {
 }
 
 /// The path of the first difference between `a` and `b`.
-fn first_change(a: &Value, b: &Value, at: &str) -> Option<String> {
+pub fn first_change(a: &Value, b: &Value, at: &str) -> Option<String> {
     if a == b {
         return None;
     }

@@ -19,7 +19,7 @@ fn valid_optional_port(port: &str) -> bool {
 
 /// A URL with Go's field semantics; `path` and `fragment` hold the escaped forms.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct GoUrl {
+pub struct GoUrl {
     pub scheme: String,
     pub opaque: String,
     /// `host` or `host:port`, unescaped, IPv6 in brackets.

@@ -18,7 +18,10 @@
 
 mod client;
 pub(crate) mod gotext;
-mod gourl;
+/// Go's `net/url` as the kubelet's httpGet path uses it. Public only for the fuzz
+/// targets (`fuzz/`, FUZZING.md); not a stable API.
+#[doc(hidden)]
+pub mod gourl;
 mod header;
 mod port;
 mod probe;

@@ -2,6 +2,7 @@
 //! `validEncoded`) for the path, host, zone and fragment components.
 
 use super::gotext::go_quote;
+use crate::gostr::go_quote_bytes;
 
 /// Which URL component a byte is escaped for (Go's `encoding`).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -81,8 +82,9 @@ pub(super) fn unescape(s: &str, mode: Mode) -> Result<Vec<u8>, String> {
                     || !b[i + 1].is_ascii_hexdigit()
                     || !b[i + 2].is_ascii_hexdigit()
                 {
+                    // Go's `s[i:i+3]`: bytes, which may cut a character.
                     let end = (i + 3).min(b.len());
-                    return Err(format!("invalid URL escape {}", go_quote(&s[i..end])));
+                    return Err(format!("invalid URL escape {}", go_quote_bytes(&b[i..end])));
                 }
                 let v = u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(0);
                 if mode == Mode::Host && v < 0x80 && &s[i..i + 3] != "%25" {
@@ -138,5 +140,22 @@ pub(super) fn escaped_form(raw: &str, mode: Mode) -> Result<String, String> {
         Ok(raw.to_string())
     } else {
         Ok(escape(&decoded, mode))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::gourl::GoUrl;
+
+    /// Found by the fuzz target `go_url` (FUZZING.md): a `%` followed by a digit and a character of more than
+    /// one byte cut that character when quoting the bad escape, and the parse panicked.
+    /// Go quotes the three bytes, the cut one as `\xNN`.
+    #[test]
+    fn a_bad_escape_cutting_a_character_is_an_error() {
+        let err = GoUrl::parse("http://h/%2é").unwrap_err();
+        assert_eq!(err, r#"parse "http://h/%2é": invalid URL escape "%2\xc3""#);
+        // The three bytes are the whole character: nothing to escape.
+        let err = GoUrl::parse("/%é").unwrap_err();
+        assert_eq!(err, r#"parse "/%é": invalid URL escape "%é""#);
     }
 }
