@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::metrics::Metrics;
-use super::persist::event_write;
+use super::persist::{event_write, FailingSpell};
 use crate::events::{Event, EventSink};
 use crate::store::{EventWrite, FinishedDelivery, Store};
 
@@ -145,24 +145,14 @@ impl Batch {
 
     /// Commits the batch and answers whoever waits; what could not be written is
     /// returned, to be tried again with the next batch.
-    fn commit(self, store: &Store, metrics: &Metrics, failing: &mut bool) -> Batch {
+    fn commit(self, store: &Store, metrics: &Metrics, spell: &mut FailingSpell) -> Batch {
         let result = if self.len() == 0 { Ok(()) } else { store.write_batch(&self.events, &self.finished) };
-        match &result {
-            Ok(()) if std::mem::take(failing) => {
-                tracing::warn!("the state database can be written again: {} held events and {} finished deliveries stored", self.events.len(), self.finished.len());
-            }
-            Ok(()) => {}
-            // Once per failing spell: the retries fail the same way.
-            Err(err) if !*failing => {
-                *failing = true;
-                tracing::error!(
-                    "storing {} events and {} finished deliveries failed, held to be tried again every {RETRY:?}: {err}",
-                    self.events.len(),
-                    self.finished.len()
-                );
-            }
-            Err(_) => {}
-        }
+        let (events, finished) = (self.events.len(), self.finished.len());
+        spell.record(
+            &result,
+            |err| tracing::error!("storing {events} events and {finished} finished deliveries failed, held to be tried again every {RETRY:?}: {err}"),
+            || tracing::warn!("the state database can be written again: {events} held events and {finished} finished deliveries stored"),
+        );
         if result.is_ok() && !self.events.is_empty() {
             metrics.event_batch(self.events.len() as u64, self.backoffs);
         }
@@ -190,7 +180,7 @@ impl Batch {
 /// commits them in one transaction with what an earlier failed commit held; ends when
 /// every sender is gone.
 fn write_loop(rx: &Receiver<Msg>, store: &Store, metrics: &Metrics) {
-    let (mut held, mut failing, mut retry_at) = (Batch::default(), false, None::<Instant>);
+    let (mut held, mut spell, mut retry_at) = (Batch::default(), FailingSpell::default(), None::<Instant>);
     loop {
         let first = if held.len() == 0 {
             match rx.recv() {
@@ -202,7 +192,7 @@ fn write_loop(rx: &Receiver<Msg>, store: &Store, metrics: &Metrics) {
                 Ok(msg) => Some(msg),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => {
-                    held.commit(store, metrics, &mut failing);
+                    held.commit(store, metrics, &mut spell);
                     return;
                 }
             }
@@ -227,8 +217,8 @@ fn write_loop(rx: &Receiver<Msg>, store: &Store, metrics: &Metrics) {
                 Err(_) => break,
             }
         }
-        held = batch.commit(store, metrics, &mut failing);
-        retry_at = failing.then(|| Instant::now() + RETRY);
+        held = batch.commit(store, metrics, &mut spell);
+        retry_at = spell.is_failing().then(|| Instant::now() + RETRY);
     }
 }
 

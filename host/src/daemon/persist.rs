@@ -114,7 +114,7 @@ pub async fn persist_status(store: Arc<Store>, metrics: Arc<Metrics>, handle: Po
     let mut rx = handle.subscribe();
     let all = |s: &PodStatus| s.init_containers.iter().chain(&s.containers).map(|c| c.restart_count).collect::<Vec<u32>>();
     let mut restarts = all(&rx.borrow());
-    let (mut failing, mut open) = (false, true);
+    let (mut spell, mut open) = (FailingSpell::default(), true);
     loop {
         let status = rx.borrow_and_update().clone();
         for (seen, count) in restarts.iter_mut().zip(all(&status)) {
@@ -130,15 +130,12 @@ pub async fn persist_status(store: Arc<Store>, metrics: Arc<Metrics>, handle: Po
                 Ok(())
             }
         };
-        match saved {
-            Ok(()) if std::mem::take(&mut failing) => tracing::warn!(pod = %name, "the pod status is saved again"),
-            Ok(()) => {}
-            Err(err) if !failing => {
-                failing = true;
-                tracing::error!(pod = %name, "saving the pod status failed, tried again every {:?}: {err}", super::event_log::RETRY);
-            }
-            Err(_) => {}
-        }
+        spell.record(
+            &saved,
+            |err| tracing::error!(pod = %name, "saving the pod status failed, tried again every {:?}: {err}", super::event_log::RETRY),
+            || tracing::warn!(pod = %name, "the pod status is saved again"),
+        );
+        let failing = spell.is_failing();
         if !failing && (status.finished || !open) {
             return status;
         }
@@ -156,15 +153,44 @@ pub async fn persist_status(store: Arc<Store>, metrics: Arc<Metrics>, handle: Po
 /// Runs a store write until it works, every [`RETRY`](super::event_log::RETRY) (the
 /// state may be unwritable for a while: a full disk), saying what failed once.
 pub async fn until_stored(what: &str, write: impl Fn() -> crate::store::Result<()>) {
-    let mut failed = false;
-    while let Err(err) = write() {
-        if !std::mem::replace(&mut failed, true) {
-            tracing::error!("{what} failed, tried again every {:?}: {err}", super::event_log::RETRY);
+    let mut spell = FailingSpell::default();
+    loop {
+        let result = write();
+        spell.record(
+            &result,
+            |err| tracing::error!("{what} failed, tried again every {:?}: {err}", super::event_log::RETRY),
+            || tracing::warn!("{what} is done now"),
+        );
+        if result.is_ok() {
+            return;
         }
         tokio::time::sleep(super::event_log::RETRY).await;
     }
-    if failed {
-        tracing::warn!("{what} is done now");
+}
+
+/// A write that may fail for a while (a full disk, an unwritable file): the first
+/// failure of a spell is said, and the first success after it, not every retry.
+#[derive(Debug, Default)]
+pub struct FailingSpell(bool);
+
+impl FailingSpell {
+    /// Whether the last write recorded failed.
+    pub fn is_failing(&self) -> bool {
+        self.0
+    }
+
+    /// Records a write's result: `failed` runs on the first failure of a spell,
+    /// `recovered` on the first success after one.
+    pub fn record<E>(&mut self, result: &Result<(), E>, failed: impl FnOnce(&E), recovered: impl FnOnce()) {
+        match result {
+            Ok(()) if std::mem::take(&mut self.0) => recovered(),
+            Ok(()) => {}
+            Err(err) if !self.0 => {
+                self.0 = true;
+                failed(err);
+            }
+            Err(_) => {}
+        }
     }
 }
 
