@@ -1,6 +1,7 @@
 //! The node under `hooklet serve`: its object (`get nodes`, `describe node`,
 //! `/v1/nodes`), admission against allocatable with the kubelet's reasons and
-//! messages, QoS classes, critical-pod preemption, and refused flags.
+//! messages, QoS classes, critical-pod preemption, the node's addresses
+//! (`--node-ip`), and refused flags.
 
 mod daemon_support;
 
@@ -164,6 +165,11 @@ fn malformed_node_and_eviction_flags_refuse_to_start_naming_the_flag() {
         ("--system-reserved", "cpu=a lot", "invalid argument \"cpu=a lot\" for \"--system-reserved\" flag: cpu: quantities must match"),
         ("--kube-reserved", "gpu=1", "for \"--kube-reserved\" flag: unsupported resource \"gpu\""),
         ("--housekeeping-interval", "10", "--housekeeping-interval: time: invalid duration \"10\""),
+        ("--node-ip", "192.0.2.1,192.0.2.2", "bad --node-ip \"192.0.2.1,192.0.2.2\": must contain either a single IP or a dual-stack pair of IPs"),
+        ("--node-ip", "edge-1", "bad --node-ip \"edge-1\": could not parse \"edge-1\"; give an IPv4 or IPv6 address"),
+        ("--node-ip", "127.0.0.1", "--node-ip: failed to validate nodeIP: nodeIP can't be loopback address"),
+        // 192.0.2.0/24 is for documentation: on no interface of any machine.
+        ("--node-ip", "192.0.2.254", "--node-ip: failed to validate nodeIP: node IP: \"192.0.2.254\" not found in the host's network interfaces"),
     ] {
         let out = std::process::Command::new(hooklet())
             .args(["serve", "--state-dir"])
@@ -176,4 +182,58 @@ fn malformed_node_and_eviction_flags_refuse_to_start_naming_the_flag() {
         assert!(stderr.contains(expected), "{flag} {value}: expected {expected:?} in {stderr:?}");
         assert!(!state.exists(), "{flag} {value}: the state directory was created");
     }
+}
+
+/// Sets up a network namespace with one veth interface holding a documentation (host
+/// route: no default route, nothing on-link) address of each family, then runs the
+/// rest of the command line in it.
+const EDGE_NETNS: &str = "ip link set lo up && ip link add edge0 type veth peer name edge0p && ip addr add 192.0.2.55/32 dev edge0 \
+    && ip -6 addr add 2001:db8::55/128 dev edge0 nodad && ip link set edge0 up && exec \"$@\"";
+
+#[test]
+fn the_node_ip_is_the_nodes_internal_ip_and_every_pods_host_ip() {
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
+    let wrapper = ["unshare", "--net", "--", "sh", "-c", EDGE_NETNS, "sh"];
+    let daemon = Daemon::start_under(dir.path(), &["--hostname-override", "edge1", "--node-ip", "192.0.2.55,2001:db8::55"], &wrapper);
+    let node = json(&daemon, "/api/v1/nodes/edge1");
+    assert_eq!(
+        node["status"]["addresses"],
+        serde_json::json!([{"type": "InternalIP", "address": "192.0.2.55"}, {"type": "InternalIP", "address": "2001:db8::55"}, {"type": "Hostname", "address": "edge1"}]),
+        "{node:#}"
+    );
+    assert!(node["status"]["nodeInfo"]["kernelVersion"].as_str().is_some_and(|k| !k.is_empty()), "{node:#}");
+    let described = daemon.ok(&["describe", "node", "edge1"]);
+    assert!(described.contains("Addresses:\n  InternalIP:  192.0.2.55\n  InternalIP:  2001:db8::55\n  Hostname:    edge1\n"), "{described}");
+
+    // The pods' status and their downward API.
+    let manifest = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: where}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, 'echo "host=$HOST hosts=$HOSTS"; exec sleep 300']
+    env:
+    - {name: HOST, valueFrom: {fieldRef: {fieldPath: status.hostIP}}}
+    - {name: HOSTS, valueFrom: {fieldRef: {fieldPath: status.hostIPs}}}
+"#;
+    daemon.ok(&["apply", "-f", &write(dir.path(), "where.yaml", manifest)]);
+    daemon.wait_pod("where", 20, running);
+    let pod = json(&daemon, "/api/v1/namespaces/default/pods/where");
+    assert_eq!(pod["status"]["hostIP"], "192.0.2.55", "{pod:#}");
+    assert_eq!(pod["status"]["hostIPs"], serde_json::json!([{"ip": "192.0.2.55"}, {"ip": "2001:db8::55"}]), "{pod:#}");
+    let logs = daemon_support::wait_logs(&daemon, &["logs", "where"], |l| l.contains("host="));
+    assert!(logs.contains("host=192.0.2.55 hosts=192.0.2.55,2001:db8::55"), "{logs}");
+
+    // The same namespace without a default route and without --node-ip: no
+    // InternalIP, no hostIP (as the kubelet when it finds no address).
+    drop(daemon);
+    let dir = tempfile::tempdir().unwrap();
+    let _guard = daemon_support::ContainersGuard(dir.path().join("state"));
+    let daemon = Daemon::start_under(dir.path(), &["--hostname-override", "edge1"], &wrapper);
+    let node = json(&daemon, "/api/v1/nodes/edge1");
+    assert_eq!(node["status"]["addresses"], serde_json::json!([{"type": "Hostname", "address": "edge1"}]), "{node:#}");
 }

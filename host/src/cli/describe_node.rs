@@ -59,8 +59,21 @@ pub fn describe_node(v: &NodeView) -> String {
         ]);
     }
     out.push_str(&table(&rows, "  "));
+    let _ = writeln!(out, "Addresses:");
+    for a in &v.addresses {
+        let _ = writeln!(out, "  {:<12} {}", format!("{}:", a.address_type), a.address);
+    }
     resources(&mut out, "Capacity", &v.capacity);
     resources(&mut out, "Allocatable", &v.allocatable);
+    let _ = writeln!(out, "System Info:");
+    for (name, value) in [
+        ("Kernel Version", v.node_info.kernel_version.as_str()),
+        ("OS Image", v.node_info.os_image.as_str()),
+        ("Operating System", v.node_info.operating_system.as_str()),
+        ("Architecture", v.node_info.architecture.as_str()),
+    ] {
+        let _ = writeln!(out, "  {:<27} {value}", format!("{name}:"));
+    }
     let a = &v.allocatable;
     let _ = writeln!(out, "{:<30}({} in total)", "Non-terminated Pods:", v.pods.len());
     let mut rows = vec![

@@ -17,7 +17,8 @@ use crate::wasm::WasmConfig;
 
 use crate::eviction::thresholds::{parse_go_duration, parse_thresholds, EvictionFlags};
 use crate::eviction::EvictionConfig;
-use crate::nodestatus::{parse_reserved, NodeSettings, Reserved, DEFAULT_MAX_PODS};
+use crate::nodestatus::addresses::parse_node_ip;
+use crate::nodestatus::{parse_reserved, NodeIp, NodeSettings, Reserved, DEFAULT_MAX_PODS};
 
 /// The node's resources and eviction (kubelet flags).
 #[derive(Debug, Clone, Args)]
@@ -25,6 +26,12 @@ pub struct NodeResourceArgs {
     /// The node's name (default: the host name, lower-cased).
     #[arg(long, value_name = "NAME")]
     pub hostname_override: Option<String>,
+
+    /// The node's address, or a dual-stack pair `IPv4,IPv6` (its `InternalIP`s and the
+    /// pods' `status.hostIPs`). Default: the source address of the default route,
+    /// IPv4 first (`0.0.0.0` / `::` pick the family).
+    #[arg(long, value_name = "IP[,IP]")]
+    pub node_ip: Option<String>,
 
     /// Pods this node runs at most (allocatable `pods`).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PODS)]
@@ -78,11 +85,14 @@ impl NodeResourceArgs {
         if self.max_pods == 0 {
             return Err("--max-pods: must be at least 1".into());
         }
+        let node_ip = self.node_ip.as_deref().map_or(Ok(NodeIp::default()), parse_node_ip)?;
+        node_ip.resolve()?;
         Ok(NodeSettings {
             name: self.hostname_override.clone().filter(|n| !n.is_empty()),
             max_pods: self.max_pods,
             system_reserved: reserved("--system-reserved", &self.system_reserved)?,
             kube_reserved: reserved("--kube-reserved", &self.kube_reserved)?,
+            node_ip,
         })
     }
 

@@ -139,7 +139,7 @@ impl Daemon {
         node.set_environment(crate::envvars::EnvSources {
             node: Arc::new(crate::envvars::NodeFacts {
                 name: node_state.name.clone(),
-                host_ips: crate::envvars::host_ips(),
+                host_ips: node_state.internal_ips.clone(),
                 allocatable: node_state.allocatable,
             }),
             secrets: Some(secrets.clone()),

@@ -74,6 +74,11 @@ impl Daemon {
         &self.node_state.name
     }
 
+    /// This node's `InternalIP`s (`--node-ip`, else the detected address).
+    pub fn host_ips(&self) -> &[std::net::IpAddr] {
+        &self.node_state.internal_ips
+    }
+
     /// The node's view, with its events and the last observed signals.
     pub fn node_view(&self, with_events: bool) -> Result<NodeView, DaemonError> {
         let entries = self.entries();

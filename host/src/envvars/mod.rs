@@ -18,7 +18,7 @@ pub mod expansion;
 pub mod resource;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::nodestatus::ResourceList;
@@ -45,22 +45,9 @@ impl NodeFacts {
     pub fn local() -> NodeFacts {
         let name = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into()).to_lowercase();
         let allocatable = crate::nodestatus::resources::machine_capacity(&std::env::temp_dir(), crate::nodestatus::DEFAULT_MAX_PODS).unwrap_or_default();
-        NodeFacts { name, host_ips: host_ips(), allocatable }
+        let host_ips = crate::nodestatus::NodeIp::default().resolve().unwrap_or_default();
+        NodeFacts { name, host_ips, allocatable }
     }
-}
-
-/// The node's addresses, as the kubelet finds them without `--node-ip`: the source
-/// address of the default route, for IPv4 then IPv6 (no packet is sent).
-pub fn host_ips() -> Vec<IpAddr> {
-    let probe = |bind: IpAddr, target: IpAddr| {
-        let socket = UdpSocket::bind((bind, 0)).ok()?;
-        socket.connect((target, 9)).ok()?;
-        socket.local_addr().ok().map(|a| a.ip()).filter(|ip| !ip.is_unspecified() && !ip.is_loopback())
-    };
-    // Documentation addresses: routed like any other, owned by no one.
-    let v4 = probe(Ipv4Addr::UNSPECIFIED.into(), Ipv4Addr::new(192, 0, 2, 1).into());
-    let v6 = probe(Ipv6Addr::UNSPECIFIED.into(), "2001:db8::1".parse::<Ipv6Addr>().expect("an address").into());
-    v4.into_iter().chain(v6).collect()
 }
 
 /// Where environment values come from: the node and the applied Secrets.

@@ -5,10 +5,12 @@
 //! | module | what it is |
 //! |---|---|
 //! | [`resources`] | machine capacity, `--system-reserved` / `--kube-reserved`, allocatable |
+//! | [`addresses`] | `--node-ip`, the `InternalIP` / `Hostname` addresses, system info |
 //! | [`conditions`] | the conditions and their transitions |
 //! | [`view`] | the API view: allocated resources, non-terminated pods |
 //! | [`quantity`] | quantities printed as Kubernetes prints them |
 
+pub mod addresses;
 pub mod conditions;
 pub mod quantity;
 pub mod resources;
@@ -18,6 +20,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
+pub use addresses::{NodeAddress, NodeIp, SystemInfo};
 pub use conditions::{Conditions, NodeCondition, Pressure};
 pub use resources::{parse_reserved, Reserved, ResourceList};
 pub use view::{NodePod, NodeView};
@@ -38,11 +41,13 @@ pub struct NodeSettings {
     pub system_reserved: Reserved,
     /// `--kube-reserved`.
     pub kube_reserved: Reserved,
+    /// `--node-ip`.
+    pub node_ip: NodeIp,
 }
 
 impl Default for NodeSettings {
     fn default() -> Self {
-        NodeSettings { name: None, max_pods: DEFAULT_MAX_PODS, system_reserved: Reserved::default(), kube_reserved: Reserved::default() }
+        NodeSettings { name: None, max_pods: DEFAULT_MAX_PODS, system_reserved: Reserved::default(), kube_reserved: Reserved::default(), node_ip: NodeIp::default() }
     }
 }
 
@@ -50,6 +55,9 @@ impl Default for NodeSettings {
 /// eviction manager and the API.
 pub struct NodeState {
     pub name: String,
+    /// The `InternalIP`s (`--node-ip`, or the detected address; possibly none).
+    pub internal_ips: Vec<std::net::IpAddr>,
+    pub system: SystemInfo,
     pub capacity: ResourceList,
     pub allocatable: ResourceList,
     /// Process ids reserved (`pid=` of the reservations), kept out of `pid.available`.
@@ -70,16 +78,19 @@ impl NodeState {
             None => nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into()),
         }
         .to_lowercase();
+        let internal_ips = settings.node_ip.resolve().map_err(anyhow::Error::msg)?;
         let capacity = resources::machine_capacity(state_dir, settings.max_pods)?;
         let allocatable = capacity
             .saturating_sub(settings.system_reserved.resources)
             .saturating_sub(settings.kube_reserved.resources)
             .saturating_sub(eviction_reserve(&capacity));
         let now = SystemTime::now();
-        tracing::info!(node = %name, ?capacity, ?allocatable, "node resources");
+        tracing::info!(node = %name, ?internal_ips, ?capacity, ?allocatable, "node resources");
         Ok(NodeState {
             object: ObjectRef::node(&name),
             name,
+            internal_ips,
+            system: SystemInfo::local(),
             capacity,
             allocatable,
             reserved_pids: settings.system_reserved.pids + settings.kube_reserved.pids,

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use super::{NodeCondition, NodeState, ResourceList};
+use super::{NodeAddress, NodeCondition, NodeState, ResourceList, SystemInfo};
 use crate::events::Event;
 use crate::lifecycle::{PodPhase, PodStatus};
 use crate::spec::qos::{pod_limits, pod_requests, Amounts, QosClass};
@@ -45,6 +45,11 @@ pub struct SignalView {
 pub struct NodeView {
     pub name: String,
     pub created_at: SystemTime,
+    /// `status.addresses`: the `InternalIP`s, then `Hostname`.
+    #[serde(default)]
+    pub addresses: Vec<NodeAddress>,
+    #[serde(default)]
+    pub node_info: SystemInfo,
     pub capacity: ResourceList,
     pub allocatable: ResourceList,
     pub conditions: Vec<NodeCondition>,
@@ -93,6 +98,8 @@ impl NodeView {
         NodeView {
             name: node.name.clone(),
             created_at: node.created_at,
+            addresses: super::addresses::node_addresses(&node.internal_ips, &node.name),
+            node_info: node.system.clone(),
             capacity: node.capacity,
             allocatable: node.allocatable,
             conditions: node.conditions().list().to_vec(),

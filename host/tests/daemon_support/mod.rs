@@ -44,10 +44,24 @@ impl Daemon {
         Daemon::start_with(dir, extra, &[("HOOKLET_LOG", "trace")], Stdio::from(file))
     }
 
+    /// [`Daemon::start`] under `wrapper`, a command that runs the arguments after it
+    /// (e.g. `unshare --net sh -c 'SETUP; exec "$@"' sh`).
+    pub fn start_under(dir: &Path, extra: &[&str], wrapper: &[&str]) -> Daemon {
+        let serve = serve_command(dir, extra);
+        let mut command = Command::new(wrapper[0]);
+        command.args(&wrapper[1..]).arg(serve.get_program()).args(serve.get_args());
+        Daemon::spawn(command, dir, extra, Stdio::inherit())
+    }
+
     fn start_with(dir: &Path, extra: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Daemon {
+        let mut command = serve_command(dir, extra);
+        command.envs(env.iter().copied());
+        Daemon::spawn(command, dir, extra, stderr)
+    }
+
+    fn spawn(mut command: Command, dir: &Path, extra: &[&str], stderr: Stdio) -> Daemon {
         let (state, socket, plugins) = (dir.join("state"), dir.join("h.sock"), dir.join("plugins"));
-        let mut child = serve_command(dir, extra)
-            .envs(env.iter().copied())
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()

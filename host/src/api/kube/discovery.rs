@@ -89,14 +89,7 @@ pub fn git_version() -> String {
     format!("v1.{KUBE_MINOR}.0-hooklet.{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// The machine's architecture as Go names it (`amd64`, `arm64`).
-pub fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
-}
+pub use crate::nodestatus::addresses::go_arch;
 
 /// The aggregated discovery version the client asked for, if any (`v2`, `v2beta1`),
 /// in the order of its `Accept`.

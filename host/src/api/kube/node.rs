@@ -51,6 +51,15 @@ fn readiness(v: &NodeView) -> &'static str {
     }
 }
 
+/// The wide table's `INTERNAL-IP`: the first `InternalIP`, as the apiserver prints it.
+fn internal_ip(v: &NodeView) -> String {
+    v.addresses.iter().find(|a| a.address_type == "InternalIP").map_or_else(|| "<none>".into(), |a| a.address.clone())
+}
+
+fn or_unknown(s: &str) -> &str {
+    if s.is_empty() { "<unknown>" } else { s }
+}
+
 fn node(v: &NodeView, runtime: &str) -> Value {
     let conditions: Vec<Value> = v
         .conditions
@@ -64,10 +73,10 @@ fn node(v: &NodeView, runtime: &str) -> Value {
         "kind": "Node", "apiVersion": "v1", "metadata": node_metadata(v), "spec": {},
         "status": {
             "capacity": resources(&v.capacity), "allocatable": resources(&v.allocatable), "conditions": conditions,
-            "addresses": [{"type": "Hostname", "address": v.name}],
-            "nodeInfo": {"kubeletVersion": git_version(), "operatingSystem": std::env::consts::OS, "architecture": go_arch(),
+            "addresses": v.addresses,
+            "nodeInfo": {"kubeletVersion": git_version(), "operatingSystem": v.node_info.operating_system, "architecture": v.node_info.architecture,
                          "containerRuntimeVersion": format!("{runtime}://hooklet-{}", env!("CARGO_PKG_VERSION")),
-                         "osImage": "", "kernelVersion": "", "machineID": "", "systemUUID": "", "bootID": "", "kubeProxyVersion": ""},
+                         "osImage": v.node_info.os_image, "kernelVersion": v.node_info.kernel_version, "machineID": "", "systemUUID": "", "bootID": "", "kubeProxyVersion": ""},
         },
     })
 }
@@ -86,10 +95,10 @@ pub fn nodes(daemon: &Daemon, name: Option<&str>, headers: &HeaderMap) -> Reply 
             "<none>".into(),
             age(view.created_at).into(),
             git_version().into(),
+            internal_ip(&view).into(),
             "<none>".into(),
-            "<none>".into(),
-            "<unknown>".into(),
-            "<unknown>".into(),
+            or_unknown(&view.node_info.os_image).into(),
+            or_unknown(&view.node_info.kernel_version).into(),
             format!("{runtime}://hooklet-{}", env!("CARGO_PKG_VERSION")).into(),
         ];
         return Ok(table::response(table::NODE_COLUMNS, vec![table::row(cells, node_metadata(&view))], None));

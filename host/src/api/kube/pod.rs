@@ -26,6 +26,10 @@ pub struct WireStatus {
     pub phase: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<serde_json::Value>,
+    #[serde(rename = "hostIP", skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<String>,
+    #[serde(rename = "hostIPs", skip_serializing_if = "Vec::is_empty")]
+    pub host_ips: Vec<serde_json::Value>,
     #[serde(rename = "podIP", skip_serializing_if = "Option::is_none")]
     pub pod_ip: Option<String>,
     #[serde(rename = "podIPs", skip_serializing_if = "Vec::is_empty")]
@@ -61,16 +65,25 @@ pub fn metadata(view: &PodView) -> ObjectMeta {
     }
 }
 
-/// The `v1.Pod` of a daemon pod on node `node`.
-pub fn pod(view: &PodView, node: &str) -> Pod {
-    let mut spec = serde_json::to_value(&view.pod.spec).expect("pod specs serialise");
-    if let Some(object) = spec.as_object_mut() {
-        object.insert("nodeName".into(), node.into());
-    }
-    Pod { kind: "Pod", api_version: "v1", metadata: metadata(view), spec, status: status(view) }
+/// The node a pod runs on, as its `v1.Pod` shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct OnNode<'a> {
+    /// `spec.nodeName`.
+    pub name: &'a str,
+    /// `status.hostIPs` (the node's `InternalIP`s).
+    pub host_ips: &'a [std::net::IpAddr],
 }
 
-fn status(view: &PodView) -> WireStatus {
+/// The `v1.Pod` of a daemon pod on `node`.
+pub fn pod(view: &PodView, node: OnNode<'_>) -> Pod {
+    let mut spec = serde_json::to_value(&view.pod.spec).expect("pod specs serialise");
+    if let Some(object) = spec.as_object_mut() {
+        object.insert("nodeName".into(), node.name.into());
+    }
+    Pod { kind: "Pod", api_version: "v1", metadata: metadata(view), spec, status: status(view, node.host_ips) }
+}
+
+fn status(view: &PodView, host_ips: &[std::net::IpAddr]) -> WireStatus {
     let s: &PodStatus = &view.status;
     let ip = s.pod_ip.map(|ip| ip.to_string());
     WireStatus {
@@ -89,6 +102,8 @@ fn status(view: &PodView) -> WireStatus {
                 v
             })
             .collect(),
+        host_ip: host_ips.first().map(ToString::to_string),
+        host_ips: host_ips.iter().map(|ip| serde_json::json!({"ip": ip.to_string()})).collect(),
         pod_ips: ip.iter().map(|ip| serde_json::json!({"ip": ip})).collect(),
         pod_ip: ip,
         start_time: time(view.applied_at),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use hyper::{HeaderMap, Response, StatusCode};
 
-use super::pod::{metadata, pod, Pod};
+use super::pod::{metadata, pod, OnNode, Pod};
 use super::selector::Selector;
 use super::status::KubeError;
 use super::table;
@@ -66,7 +66,7 @@ pub fn meta(daemon: &Daemon, v: &PodView) -> ObjectMeta {
 
 /// The `v1.Pod` of a view, with its resourceVersion.
 pub fn object(daemon: &Daemon, v: &PodView) -> Pod {
-    let mut p = pod(v, daemon.node_name());
+    let mut p = pod(v, OnNode { name: daemon.node_name(), host_ips: daemon.host_ips() });
     p.metadata = meta(daemon, v);
     p
 }
