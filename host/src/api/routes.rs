@@ -32,6 +32,7 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
                 + &crate::daemon::metrics::Metrics::render_pool(&daemon.node.wasm().pool_stats())
                 + &daemon.node.prober().metrics().render()
                 + &daemon.render_node_metrics()
+                + &crate::daemon::metrics::Metrics::render_runtime()
                 + &format!(
                     "# HELP hooklet_api_watches Watches of the Kubernetes API being served.\n# TYPE hooklet_api_watches gauge\nhooklet_api_watches {}\n",
                     daemon.changes.open_watches()

@@ -93,6 +93,23 @@ impl Metrics {
         out
     }
 
+    /// The async runtime's gauges: tasks alive (spawned and not yet finished; blocking
+    /// tasks excluded) and worker threads. A task count that keeps growing under a steady
+    /// load is a leak (`scripts/soak` samples it). Empty outside a tokio runtime.
+    pub fn render_runtime() -> String {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return String::new() };
+        let m = handle.metrics();
+        let rows = [
+            ("hooklet_tokio_tasks", "Tasks alive in the daemon's async runtime (spawned, not yet finished).", m.num_alive_tasks()),
+            ("hooklet_tokio_workers", "Worker threads of the daemon's async runtime.", m.num_workers()),
+        ];
+        let mut out = String::new();
+        for (name, help, value) in rows {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        }
+        out
+    }
+
     /// The Prometheus text exposition (format 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -131,5 +148,47 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {start:.3}");
         });
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+
+    fn tasks() -> usize {
+        let text = Metrics::render_runtime();
+        let line = text.lines().find(|l| l.starts_with("hooklet_tokio_tasks ")).expect("the gauge is rendered");
+        line["hooklet_tokio_tasks ".len()..].parse().expect("a count")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_task_gauge_counts_tasks_alive_and_drops_when_they_end() {
+        let before = tasks();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let held: Vec<_> = (0..5)
+            .map(|_| {
+                let mut stopped = stopped.clone();
+                tokio::spawn(async move { while !*stopped.borrow_and_update() { let _ = stopped.changed().await; } })
+            })
+            .collect();
+        assert_eq!(tasks(), before + 5, "five spawned tasks that wait are alive");
+        stop.send(true).unwrap();
+        for task in held {
+            task.await.unwrap();
+        }
+        // A joined task is released from the runtime's list just after its waiter is
+        // woken: yield until the worker has done that (no clock involved).
+        let mut yields = 0;
+        while tasks() != before && yields < 100_000 {
+            tokio::task::yield_now().await;
+            yields += 1;
+        }
+        assert_eq!(tasks(), before, "finished tasks are no longer counted");
+        assert!(Metrics::render_runtime().contains("hooklet_tokio_workers 2\n"));
+    }
+
+    #[test]
+    fn outside_a_runtime_nothing_is_rendered() {
+        assert_eq!(Metrics::render_runtime(), "");
     }
 }
