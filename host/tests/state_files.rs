@@ -158,6 +158,9 @@ fn wasm_hooks_fail_naming_a_removed_plugin_directory_and_work_again_when_it_is_b
     daemon.wait_pod("first", 20, started);
 
     std::fs::remove_dir_all(&plugins).unwrap();
+    // Until the watcher has seen the directory go, the loaded plugin keeps serving.
+    let said = || std::fs::read_to_string(&log).unwrap();
+    wait_for("the daemon notices the removal", || said().contains("the plugin directory was removed or moved"));
     daemon.ok(&["apply", "-f", &hooked("gone")]);
     wait_for("the hook of `gone` fails", || !failed("gone").is_empty());
     let message = &failed("gone")[0];
@@ -169,7 +172,7 @@ fn wasm_hooks_fail_naming_a_removed_plugin_directory_and_work_again_when_it_is_b
     daemon.ok(&["apply", "-f", &hooked("back")]);
     daemon.wait_pod("back", 20, started);
     assert!(failed("back").is_empty(), "{:?}", failed("back"));
-    wait_for("hot reload resumes", || std::fs::read_to_string(&log).unwrap().contains("the plugin directory is back; hot reload resumes"));
+    wait_for("hot reload resumes", || said().contains("the plugin directory is back; hot reload resumes"));
     assert!(daemon.terminate().success());
 }
 
