@@ -126,13 +126,32 @@ impl Store {
     }
 }
 
-/// Inserts a finished delivery's hook run and marks it done (inside a transaction).
+/// How many hook runs (and finished deliveries) are kept per container of a pod that
+/// still exists: the newest ones. A container that restarts for weeks (CrashLoopBackOff
+/// runs its PostStart at each start) would otherwise grow the database without bound;
+/// a deleted pod's rows all go when its retention ends.
+pub const HOOK_RUNS_KEPT: u32 = 100;
+
+/// Inserts a finished delivery's hook run and marks it done (inside a transaction), then
+/// drops the container's runs and finished deliveries beyond the newest [`HOOK_RUNS_KEPT`].
 pub(super) fn finish_in(conn: &rusqlite::Connection, d: &FinishedDelivery, run: &str) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO hook_runs (pod_uid, container, delivery_id, attempt, run) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![d.pod_uid, d.container, d.id, d.attempt, run],
     )?;
-    mark_done(conn, &d.id, &d.outcome)
+    mark_done(conn, &d.id, &d.outcome)?;
+    conn.execute(
+        "DELETE FROM hook_runs WHERE pod_uid = ?1 AND container = ?2 AND seq <= (
+             SELECT seq FROM hook_runs WHERE pod_uid = ?1 AND container = ?2 ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
+        params![d.pod_uid, d.container, HOOK_RUNS_KEPT],
+    )?;
+    conn.execute(
+        "DELETE FROM deliveries WHERE state = 'done' AND pod_uid = ?1 AND container = ?2 AND rowid <= (
+             SELECT rowid FROM deliveries WHERE state = 'done' AND pod_uid = ?1 AND container = ?2
+             ORDER BY rowid DESC LIMIT 1 OFFSET ?3)",
+        params![d.pod_uid, d.container, HOOK_RUNS_KEPT],
+    )?;
+    Ok(())
 }
 
 fn mark_done(conn: &rusqlite::Connection, id: &str, outcome: &str) -> rusqlite::Result<()> {

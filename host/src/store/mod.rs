@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 
-pub use deliveries::{DeliveryRow, DeliveryState, FinishedDelivery, NewDelivery};
+pub use deliveries::{DeliveryRow, DeliveryState, FinishedDelivery, NewDelivery, HOOK_RUNS_KEPT};
 pub use events::{EventRow, EventWrite};
 pub use pods::{BackoffRow, ContainerRow, HookRunRow, PodRow};
 

@@ -174,3 +174,30 @@ fn finishing_a_delivery_records_its_run_and_marks_it_done_together() {
     let runs = store.hook_runs("u1", Some("app")).unwrap();
     assert_eq!(runs.len(), 1);
 }
+
+#[test]
+fn a_container_keeps_its_newest_hook_runs_and_finished_deliveries_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let kept = HOOK_RUNS_KEPT as usize;
+    store.delivery_pending(&delivery("pending", 1)).unwrap();
+    for i in 0..kept + 5 {
+        let id = format!("d{i}");
+        store.delivery_pending(&delivery(&id, 1)).unwrap();
+        store.finish_delivery("u1", "app", &id, 1, &json!({"n": i}), "Succeeded").unwrap();
+    }
+    // Another container of the pod is counted on its own.
+    let other = NewDelivery { container: "side".into(), ..delivery("side-1", 1) };
+    store.delivery_pending(&other).unwrap();
+    store.finish_delivery("u1", "side", "side-1", 1, &json!({"n": 0}), "Succeeded").unwrap();
+
+    let runs = store.hook_runs("u1", Some("app")).unwrap();
+    assert_eq!(runs.len(), kept);
+    assert_eq!(runs[0].run["n"], 5, "the oldest five went");
+    assert_eq!(store.hook_runs("u1", Some("side")).unwrap().len(), 1);
+    let all = store.deliveries(false).unwrap();
+    let done_app = all.iter().filter(|d| d.state == DeliveryState::Done && d.delivery.container == "app").count();
+    assert_eq!(done_app, kept);
+    assert!(!all.iter().any(|d| d.delivery.id == "d4") && all.iter().any(|d| d.delivery.id == "d5"));
+    assert!(all.iter().any(|d| d.delivery.id == "pending" && d.state == DeliveryState::Pending), "a pending delivery stays");
+}
