@@ -38,8 +38,8 @@ pub struct PodChange {
 /// A watch's start: the changes after the revision asked for and the receiver of
 /// the later ones.
 pub struct WatchStart {
-    pub backlog: Vec<PodChange>,
-    pub receiver: broadcast::Receiver<PodChange>,
+    pub backlog: Vec<Arc<PodChange>>,
+    pub receiver: broadcast::Receiver<Arc<PodChange>>,
     /// The newest revision when the watch began.
     pub revision: u64,
 }
@@ -52,7 +52,8 @@ pub struct TooOld {
 
 struct Inner {
     revision: u64,
-    history: VecDeque<PodChange>,
+    /// Shared with the broadcast's buffer: one copy of each pod view, not two.
+    history: VecDeque<Arc<PodChange>>,
     /// The revision of each live pod's last change, by uid.
     revisions: HashMap<String, u64>,
 }
@@ -60,7 +61,7 @@ struct Inner {
 /// The feed.
 pub struct PodChanges {
     inner: Mutex<Inner>,
-    tx: broadcast::Sender<PodChange>,
+    tx: broadcast::Sender<Arc<PodChange>>,
     /// Watches being served (for `/metrics`, and to see that none is left behind).
     watches: Arc<AtomicUsize>,
 }
@@ -95,7 +96,7 @@ impl PodChanges {
             ChangeKind::Deleted => inner.revisions.remove(&uid),
             _ => inner.revisions.insert(uid, revision),
         };
-        let change = PodChange { kind, revision, view };
+        let change = Arc::new(PodChange { kind, revision, view });
         if inner.history.len() == HISTORY {
             inner.history.pop_front();
         }

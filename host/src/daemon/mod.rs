@@ -253,6 +253,7 @@ impl Daemon {
                     daemon.prune();
                 }
                 daemon.pods.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                daemon.node.events().forget_pod(handle.pod().uid());
                 gone.cancel();
                 daemon.changes.record(changes::ChangeKind::Deleted, view(&handle));
                 tracing::info!(namespace = %key.0, pod = %key.1, "pod deleted");

@@ -61,6 +61,26 @@ impl Aggregator {
         }
     }
 
+    /// Drops every event about the pod with `uid` (and its containers) and what merges
+    /// into them: the pod is gone, so nothing about it repeats.
+    pub(super) fn forget(&mut self, uid: &str) {
+        if !self.events.iter().any(|e| e.object.uid == uid) {
+            return;
+        }
+        self.events.retain(|e| e.object.uid != uid);
+        self.similar.retain(|(object, _, _), _| object.uid != uid);
+        self.index = self
+            .events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let similar = (e.object.clone(), e.event_type, e.reason.clone());
+                let message = e.message.strip_prefix(COMBINED_PREFIX).is_none().then(|| e.message.clone());
+                ((similar, message), i)
+            })
+            .collect();
+    }
+
     /// Records one occurrence and returns the stored event after merging.
     pub(super) fn observe(
         &mut self,

@@ -282,6 +282,13 @@ impl EventRecorder {
         event
     }
 
+    /// Forgets the events about a pod that is gone (its uid), so that a node churning
+    /// pods for months holds only the live pods' events in memory. The stored copies
+    /// are the state directory's to keep or prune.
+    pub fn forget_pod(&self, uid: &str) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).forget(uid);
+    }
+
     /// All events, oldest first (by first occurrence).
     pub fn list(&self) -> Vec<Event> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());

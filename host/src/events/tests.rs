@@ -126,3 +126,24 @@ fn restored_events_keep_merging_and_are_not_sent_again() {
     assert_eq!((merged.count, merged.first_seen), (3, old.first_seen));
     assert_eq!(recorder.list().len(), 1);
 }
+
+#[test]
+fn a_forgotten_pod_leaves_nothing_behind_and_the_others_keep_merging() {
+    let recorder = EventRecorder::new();
+    let other = ObjectRef::pod("default", "db", "uid-2").container("app");
+    for i in 0..12 {
+        // Past the similar-event limit too: the combined event goes as well.
+        recorder.record(&app(), EventType::Warning, "BackOff", &format!("m{i}"));
+    }
+    recorder.record(&other, EventType::Normal, "Started", "Started container app");
+    recorder.record(&app(), EventType::Normal, "Started", "Started container app");
+    recorder.forget_pod("uid-1");
+    let events = recorder.list();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].object.uid, "uid-2");
+    assert_eq!(recorder.record(&other, EventType::Normal, "Started", "Started container app").count, 2, "still merges");
+    // A pod that came back under the same uid starts afresh, below the similar limit.
+    let again = recorder.record(&app(), EventType::Warning, "BackOff", "m0");
+    assert_eq!((again.count, again.message.as_str()), (1, "m0"));
+    assert_eq!(recorder.list().len(), 2);
+}
