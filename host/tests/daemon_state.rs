@@ -172,7 +172,16 @@ fn a_deleted_pods_rows_are_pruned_and_a_live_pods_stay() {
     let uid = |v: serde_json::Value| v["pod"]["metadata"]["uid"].as_str().unwrap().to_string();
     let gone = uid(daemon.wait_pod("gone", 10, started));
     let kept = uid(daemon.wait_pod("kept", 10, started));
+    // The recorder's memory: the deleted pod's events leave it, the live pod's stay.
+    let in_memory = || metric(&daemon, "hooklet_events_in_memory").expect("the gauge");
+    let others = in_memory() - events(&daemon, "gone").len() as f64;
     daemon.ok(&["delete", "pod", "gone", "--grace-period", "2", "--wait"]);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while in_memory() != others {
+        assert!(std::time::Instant::now() < until, "the recorder holds {} events, not {others}", in_memory());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(others >= events(&daemon, "kept").len() as f64);
     let state = daemon.state.clone();
     assert!(daemon.terminate().success());
 

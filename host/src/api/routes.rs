@@ -36,6 +36,13 @@ pub(super) async fn route(daemon: &Arc<Daemon>, req: Request<Incoming>) -> Reply
                 + &format!(
                     "# HELP hooklet_api_watches Watches of the Kubernetes API being served.\n# TYPE hooklet_api_watches gauge\nhooklet_api_watches {}\n",
                     daemon.changes.open_watches()
+                )
+                + &format!(
+                    "# HELP hooklet_events_in_memory Events the recorder holds to merge repeats into (the live pods' and the node's).
+# TYPE hooklet_events_in_memory gauge
+hooklet_events_in_memory {}
+",
+                    daemon.node.events().len()
                 );
             Ok(body::text("text/plain; version=0.0.4", text))
         }

@@ -289,6 +289,16 @@ impl EventRecorder {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).forget(uid);
     }
 
+    /// How many events the recorder holds.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).events().len()
+    }
+
+    /// Whether the recorder holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// All events, oldest first (by first occurrence).
     pub fn list(&self) -> Vec<Event> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
