@@ -118,19 +118,15 @@ pub(super) fn restore_events(store: &Store, node: &Node, retention: Duration) ->
     // stored for its retention but never merge again.
     let live: std::collections::HashSet<String> = store.list_pods()?.into_iter().map(|p| p.uid).collect();
     let mut events = Vec::new();
-    for row in store.list_events(None, None)?.into_iter().filter(|r| r.pod_uid.is_empty() || live.contains(&r.pod_uid) || !is_pod_event(&r.event)) {
+    for row in store.list_events(None, None)? {
         match serde_json::from_value::<Event>(row.event) {
+            Ok(event) if event.object.kind == "Pod" && !live.contains(&event.object.uid) => {}
             Ok(event) => events.push(event),
             Err(err) => tracing::warn!("a stored event is unreadable ({err}); it is not merged into"),
         }
     }
     node.events().restore(events);
     Ok(())
-}
-
-/// Whether a stored event is about a pod (the default kind) rather than the node or a plugin.
-fn is_pod_event(event: &serde_json::Value) -> bool {
-    event["object"]["kind"].as_str().unwrap_or("Pod") == "Pod"
 }
 
 /// What to do with the container in `slot` of `pod`, whose last saved status is

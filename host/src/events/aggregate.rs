@@ -16,6 +16,14 @@ struct SimilarRecord {
     window_start: SystemTime,
 }
 
+/// A stored event's key in the index: its similar key and its message, `None` for a
+/// combined event.
+fn index_key(event: &Event) -> (SimilarKey, Option<String>) {
+    let similar: SimilarKey = (event.object.clone(), event.event_type, event.reason.clone());
+    let message = event.message.strip_prefix(COMBINED_PREFIX).is_none().then(|| event.message.clone());
+    (similar, message)
+}
+
 /// Holds the event log and the bookkeeping to merge and combine events.
 pub(super) struct Aggregator {
     policy: AggregationPolicy,
@@ -41,8 +49,7 @@ impl Aggregator {
 
     /// Adds an event recorded by an earlier process, so later repeats merge into it.
     pub(super) fn restore(&mut self, event: Event) {
-        let similar_key: SimilarKey = (event.object.clone(), event.event_type, event.reason.clone());
-        let message = event.message.strip_prefix(COMBINED_PREFIX).is_none().then(|| event.message.clone());
+        let (similar_key, message) = index_key(&event);
         if let Some(m) = &message {
             let record = self.similar.entry(similar_key.clone()).or_insert_with(|| SimilarRecord {
                 messages: HashSet::new(),
@@ -69,16 +76,7 @@ impl Aggregator {
         }
         self.events.retain(|e| e.object.uid != uid);
         self.similar.retain(|(object, _, _), _| object.uid != uid);
-        self.index = self
-            .events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let similar = (e.object.clone(), e.event_type, e.reason.clone());
-                let message = e.message.strip_prefix(COMBINED_PREFIX).is_none().then(|| e.message.clone());
-                ((similar, message), i)
-            })
-            .collect();
+        self.index = self.events.iter().enumerate().map(|(i, e)| (index_key(e), i)).collect();
     }
 
     /// Records one occurrence and returns the stored event after merging.
